@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the embedded local stack and the browser tests need, then npm dependencies.
+# Idempotent: only missing packages are installed. Run as root (CI) or with sudo available.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  pocketsphinx-en-us libpocketsphinx3 libsphinxbase3 pocketsphinx-testdata # STT engine, its US-English model, LibriVox test clips
+  flite espeak-ng festival                                                  # TTS engines (measured in bench:local)
+  sox alsa-utils                                                            # audio tools, test sounds
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages present"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
