@@ -1,0 +1,48 @@
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text, as the model wrote it; validated by the tool runner before any call. */
+  arguments: string;
+}
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+  /** Assistant messages that asked for tools. */
+  toolCalls?: ToolCall[];
+  /** Tool results: the call they answer. */
+  toolCallId?: string;
+  /** Assistant messages cut short by the user; content holds only what was heard. */
+  interrupted?: boolean;
+}
+
+export interface ToolSchema {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+}
+
+export type LlmChunk =
+  | { type: 'text'; delta: string }
+  | { type: 'toolCall'; call: ToolCall }
+  | { type: 'usage'; promptTokens: number; completionTokens: number; cachedTokens?: number };
+
+export interface ChatRequest {
+  messages: readonly ChatMessage[];
+  tools?: readonly ToolSchema[];
+  signal: AbortSignal;
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface LLM {
+  readonly name: string;
+  /** Streams the reply. Aborting the signal stops generation promptly and ends the iterable. */
+  chat(request: ChatRequest): AsyncIterable<LlmChunk>;
+  /** Loads weights or opens connections ahead of the first turn. */
+  prewarm?(): Promise<void>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,48 @@
+import type { AudioFrame } from '../../audio/frame.ts';
+
+export interface WordTiming {
+  word: string;
+  /** Relative to the start of the segment's audio. */
+  startMs: number;
+  endMs: number;
+}
+
+/** Audio for one flushed text segment (a sentence); frames of a segment arrive in order, segments too. */
+export interface TtsAudio {
+  frame: AudioFrame;
+  segment: number;
+  /** Word timings of the segment, on its first frame, where the engine has them. */
+  words?: WordTiming[];
+}
+
+export interface TtsStream extends AsyncIterable<TtsAudio> {
+  /** Text as the LLM writes it. */
+  pushText(text: string): void;
+  /** Ends the current segment: synthesise what was pushed since the last flush. */
+  flush(): void;
+  /** No more text; the iterable ends after the last segment's audio. */
+  end(): void;
+}
+
+export interface TtsStreamOptions {
+  signal: AbortSignal;
+}
+
+export interface TTS {
+  readonly name: string;
+  /** Native output rate; transports resample at the edge. */
+  readonly sampleRate: number;
+  stream(options: TtsStreamOptions): TtsStream;
+  prewarm?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** An engine that synthesises one sentence at a time; wrap it with `sentenceTts` to get a TTS. */
+export interface SentenceSynthesizer {
+  readonly name: string;
+  readonly sampleRate: number;
+  /** PCM16 chunks at `sampleRate` in order; stops promptly when `signal` aborts. */
+  synthesize(text: string, signal: AbortSignal): AsyncIterable<Int16Array>;
+  prewarm?(): Promise<void>;
+  close?(): Promise<void>;
+}

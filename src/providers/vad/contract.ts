@@ -1,0 +1,30 @@
+import type { AudioFrame } from '../../audio/frame.ts';
+
+export interface SpeechStartEvent {
+  /** Session-clock time of the first voiced audio (from frame timestamps, not from when it was noticed). */
+  atMs: number;
+  probability: number;
+}
+
+export interface SpeechEndEvent {
+  /** Session-clock time where the last voiced audio ended. */
+  atMs: number;
+  startedAtMs: number;
+  probability: number;
+}
+
+export interface VadListener {
+  onSpeechStart(event: SpeechStartEvent): void;
+  onSpeechEnd(event: SpeechEndEvent): void;
+}
+
+export interface VadStream {
+  /** 16 kHz mono frames in order; events fire synchronously or shortly after. */
+  push(frame: AudioFrame): void;
+  close(): void;
+}
+
+export interface VAD {
+  readonly name: string;
+  stream(listener: VadListener): VadStream;
+}
