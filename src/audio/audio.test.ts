@@ -7,7 +7,8 @@ import { decodeWav, encodeWav } from './wav.ts';
 function tone(freq: number, ms: number, rate: number, amplitude = 0.5): Int16Array {
   const n = Math.round((ms * rate) / 1000);
   const out = new Int16Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.round(amplitude * 0x7fff * Math.sin((2 * Math.PI * freq * i) / rate));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.round(amplitude * 0x7fff * Math.sin((2 * Math.PI * freq * i) / rate));
   return out;
 }
 
@@ -49,12 +50,12 @@ describe('frames', () => {
     expect(() => validateFrame({ samples: new Int16Array(320), sampleRate: 12345, timestampMs: 0 })).toThrow(
       /unsupported sample rate/,
     );
-    expect(() => validateFrame({ samples: new Int16Array(320), sampleRate: 16000, timestampMs: Number.NaN })).toThrow(
-      /finite/,
-    );
-    expect(() => validateFrame({ samples: new Int16Array(160000), sampleRate: 16000, timestampMs: 0 })).toThrow(
-      /exceeds/,
-    );
+    expect(() =>
+      validateFrame({ samples: new Int16Array(320), sampleRate: 16000, timestampMs: Number.NaN }),
+    ).toThrow(/finite/);
+    expect(() =>
+      validateFrame({ samples: new Int16Array(160000), sampleRate: 16000, timestampMs: 0 }),
+    ).toThrow(/exceeds/);
   });
 
   it('splits into 20 ms frames with timestamps', () => {

@@ -72,7 +72,7 @@ export function int16FromFloat(samples: ArrayLike<number>): Int16Array {
   const out = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i];
-    const clamped = Number.isNaN(v) ? 0 : v > 1 ? 1 : v < -1 ? -1 : v;
+    const clamped = Number.isNaN(v) ? 0 : v > 1 ? 1 : Math.max(v, -1);
     out[i] = clamped < 0 ? clamped * 0x8000 : clamped * 0x7fff;
   }
   return out;

@@ -30,7 +30,11 @@ export class Resampler {
     readonly outputRate: number,
   ) {}
 
-  static async create(inputRate: number, outputRate: number, options: ResamplerOptions = {}): Promise<Resampler> {
+  static async create(
+    inputRate: number,
+    outputRate: number,
+    options: ResamplerOptions = {},
+  ): Promise<Resampler> {
     if (inputRate === outputRate) return new Resampler(undefined, inputRate, outputRate);
     const converter = await create(1, inputRate, outputRate, {
       converterType: converterFor[options.quality ?? 'fastest'],
@@ -56,7 +60,9 @@ export class Resampler {
   /** Resamples a whole clip in one go. */
   static async resampleClip(samples: Int16Array, inputRate: number, outputRate: number): Promise<Int16Array> {
     if (inputRate === outputRate) return samples;
-    const converter = await create(1, inputRate, outputRate, { converterType: ConverterType.SRC_SINC_FASTEST });
+    const converter = await create(1, inputRate, outputRate, {
+      converterType: ConverterType.SRC_SINC_FASTEST,
+    });
     try {
       return int16FromFloat(converter.simple(floatFromInt16(samples)));
     } finally {

@@ -26,7 +26,8 @@ export function decodeWav(buffer: Uint8Array): WavAudio {
     if (id === 'fmt ') {
       if (size < 16 || body + 16 > buffer.byteLength) throw new AudioFormatError('fmt chunk truncated');
       let tag = view.getUint16(body, true);
-      if (tag === 0xfffe && size >= 26 && body + 26 <= buffer.byteLength) tag = view.getUint16(body + 24, true); // WAVE_FORMAT_EXTENSIBLE
+      if (tag === 0xfffe && size >= 26 && body + 26 <= buffer.byteLength)
+        tag = view.getUint16(body + 24, true); // WAVE_FORMAT_EXTENSIBLE
       format = {
         tag,
         channels: view.getUint16(body + 2, true),
@@ -49,7 +50,8 @@ function decodeSamples(
   { tag, channels, bits, sampleRate }: { tag: number; channels: number; sampleRate: number; bits: number },
 ): Int16Array {
   if (channels < 1 || channels > 32) throw new AudioFormatError(`invalid channel count ${channels}`);
-  if (sampleRate < 1000 || sampleRate > 384_000) throw new AudioFormatError(`invalid sample rate ${sampleRate}`);
+  if (sampleRate < 1000 || sampleRate > 384_000)
+    throw new AudioFormatError(`invalid sample rate ${sampleRate}`);
   const isFloat = tag === 3;
   if (!(tag === 1 || isFloat)) throw new AudioFormatError(`unsupported WAV encoding (format tag ${tag})`);
   if (isFloat ? bits !== 32 && bits !== 64 : ![8, 16, 24, 32].includes(bits)) {
@@ -67,7 +69,7 @@ function decodeSamples(
       case 16:
         return view.getInt16(at, true) / 0x8000;
       case 24:
-        return ((view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getInt8(at + 2) << 16)) / 0x800000);
+        return (view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getInt8(at + 2) << 16)) / 0x800000;
       default:
         return view.getInt32(at, true) / 0x80000000;
     }
@@ -119,7 +121,11 @@ export async function readWavFile(path: string): Promise<WavAudio> {
   }
 }
 
-export async function writeWavFile(path: string, chunks: readonly Int16Array[], sampleRate: number): Promise<void> {
+export async function writeWavFile(
+  path: string,
+  chunks: readonly Int16Array[],
+  sampleRate: number,
+): Promise<void> {
   await writeFile(path, encodeWav(concatSamples(chunks), sampleRate));
 }
 

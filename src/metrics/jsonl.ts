@@ -11,6 +11,8 @@ export class JsonLinesMetricsWriter {
     this.stream.write(`${JSON.stringify(record)}\n`);
   }
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
   }
 }

@@ -68,7 +68,15 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
-    return { next: () => this.next(), return: async () => { this.end(); this.items = []; this.head = 0; return { value: undefined, done: true }; } };
+    return {
+      next: () => this.next(),
+      return: async () => {
+        this.end();
+        this.items = [];
+        this.head = 0;
+        return { value: undefined, done: true };
+      },
+    };
   }
 
   private clearWaiter(): void {

@@ -1,0 +1,12 @@
+import { FliteSynthesizer } from './src/providers/tts/flite.ts';
+const SENTENCE = 'The birch canoe slid on the smooth planks.';
+const OTHER = 'Glue the sheet to the dark blue background, and then let it dry overnight in the warm kitchen.';
+const LONG_TEXT = Array.from({ length: 12 }, () => `${SENTENCE} ${OTHER}`).join(' ');
+const s = new FliteSynthesizer({ voice: 'slt' });
+const c = new AbortController();
+setTimeout(() => c.abort(), 1);
+let n = 0;
+for await (const x of s.synthesize(LONG_TEXT, c.signal)) n += x.length;
+console.log('aborted', n);
+for await (const x of s.synthesize(SENTENCE, new AbortController().signal)) n += x.length;
+console.log('next', n);

@@ -1,0 +1,29 @@
+import type { TurnMetrics } from '../metrics/schema.ts';
+import type { ToolCall } from '../providers/llm/contract.ts';
+import type { HistoryItem } from './history.ts';
+import type { SpeechOutcome } from './speech.ts';
+import type { ToolResult } from './tool-runner.ts';
+
+export type AgentState = 'idle' | 'listening' | 'userSpeaking' | 'thinking' | 'speaking';
+
+export interface AgentSessionEvents extends Record<string, unknown> {
+  state: { state: AgentState; previous: AgentState; atMs: number };
+  /** Live user transcript: interim hypotheses and finals. */
+  transcript: { text: string; final: boolean; atMs: number };
+  turnCommitted: { turnId: number; transcript: string; atMs: number };
+  speechStarted: { speechId: number; turnId: number | null; atMs: number };
+  speechEnded: {
+    speechId: number;
+    outcome: SpeechOutcome;
+    heardText: string;
+    droppedStaleFrames: number;
+    atMs: number;
+  };
+  /** Playout paused for possible user speech, resumed after a false interruption, or interrupted for real. */
+  interruption: { speechId: number; kind: 'paused' | 'resumed' | 'confirmed'; atMs: number };
+  toolCall: { speechId: number; call: ToolCall };
+  toolResult: { speechId: number; call: ToolCall; result: ToolResult; durationMs: number };
+  conversationItem: HistoryItem;
+  metrics: TurnMetrics;
+  error: { source: 'vad' | 'stt' | 'llm' | 'tts' | 'tool' | 'output' | 'listener' | 'session'; error: Error };
+}

@@ -1,0 +1,565 @@
+import { randomUUID } from 'node:crypto';
+import { type AudioFrame, frameDurationMs, PIPELINE_SAMPLE_RATE, validateFrame } from '../audio/frame.ts';
+import { Resampler } from '../audio/resampler.ts';
+import { type Clock, MonotonicClock } from '../metrics/clock.ts';
+import { buildTurnMetrics, type TurnMarks } from '../metrics/turn.ts';
+import type { ChatMessage } from '../providers/llm/contract.ts';
+import type { SttStream } from '../providers/stt/contract.ts';
+import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
+import type { VadStream } from '../providers/vad/contract.ts';
+import { TypedEmitter } from '../util/emitter.ts';
+import { SessionClosedError, SessionNotStartedError } from './errors.ts';
+import type { AgentSessionEvents, AgentState } from './events.ts';
+import { ChatHistory } from './history.ts';
+import type { AudioOutput } from './io.ts';
+import {
+  type AgentSessionOptions,
+  DEFAULT_ENDPOINTING,
+  DEFAULT_INTERRUPTION,
+  type EndpointingOptions,
+  type InterruptionOptions,
+} from './options.ts';
+import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
+import { ToolRunner } from './tool-runner.ts';
+import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
+
+interface ActiveSpeech {
+  speech: Speech;
+  turnId: number | null;
+  turn?: CommittedTurn;
+  preemptive: 'reused' | 'discarded' | 'none';
+  sttAudioMs: number;
+}
+
+interface PendingInterruption {
+  entry: ActiveSpeech;
+  onsetAt: number;
+  stoppedAt?: number;
+  cancelResume?: () => void;
+}
+
+/**
+ * One conversation: audio in → VAD and STT in parallel → end of turn → LLM → sentences → TTS → audio out,
+ * with interruptions, false-interruption resume and preemptive generation. Everything is timed on one clock.
+ */
+export class AgentSession {
+  readonly id: string;
+  readonly clock: Clock;
+  readonly history: ChatHistory;
+
+  private readonly options: AgentSessionOptions;
+  private readonly endpointing: EndpointingOptions;
+  private readonly interruption: InterruptionOptions;
+  private readonly events: TypedEmitter<AgentSessionEvents>;
+  private readonly tools: ToolRunner;
+  private readonly tracker: TurnTracker;
+  private output: AudioOutput | undefined;
+  private vadStream: VadStream | undefined;
+  private sttStream: SttStream | undefined;
+  private resampler: { rate: number; ready?: Resampler; queue: AudioFrame[] } | undefined;
+  private currentState: AgentState = 'idle';
+  private closed = false;
+  private nextSpeechId = 1;
+  private turnCount = 0;
+  private active: ActiveSpeech | undefined;
+  private candidate: { speech: Speech; transcript: string; historyLength: number } | undefined;
+  private pending: PendingInterruption | undefined;
+  private turnSttAudioMs = 0;
+  /** A reply prepared for this turn was thrown away because the user went on speaking. */
+  private candidateDiscarded = false;
+  private commits: Promise<void> = Promise.resolve();
+
+  constructor(options: AgentSessionOptions) {
+    this.options = options;
+    this.id = options.sessionId ?? randomUUID();
+    this.clock = options.clock ?? new MonotonicClock();
+    this.endpointing = { ...DEFAULT_ENDPOINTING, ...options.endpointing };
+    this.interruption = { ...DEFAULT_INTERRUPTION, ...options.interruption };
+    this.history = new ChatHistory(options.instructions);
+    this.events = new TypedEmitter((error) =>
+      this.events.emit('error', { source: 'listener', error: asError(error) }),
+    );
+    this.tools = new ToolRunner(options.tools);
+    this.tracker = new TurnTracker(
+      this.clock,
+      this.endpointing,
+      options.turnDetector ?? new HeuristicTurnDetector(),
+      () => this.history.toMessages(),
+      {
+        onCandidate: (transcript) => this.prepareCandidate(transcript),
+        onCommit: (turn) => this.enqueueCommit(turn),
+        onNoise: () => this.updateState(),
+      },
+    );
+  }
+
+  on<K extends keyof AgentSessionEvents>(
+    event: K,
+    listener: (payload: AgentSessionEvents[K]) => void,
+  ): () => void {
+    return this.events.on(event, listener);
+  }
+
+  get state(): AgentState {
+    return this.currentState;
+  }
+
+  /** Connects the session to where its speech is played and starts listening. */
+  async start(output: AudioOutput): Promise<void> {
+    if (this.closed) throw new SessionClosedError();
+    this.output = output;
+    this.openStreams();
+    this.updateState();
+    await Promise.all([
+      this.options.llm.prewarm?.().catch((error) => this.reportError('llm', error)),
+      this.options.tts.prewarm?.().catch((error) => this.reportError('tts', error)),
+    ]);
+  }
+
+  /**
+   * Feeds user audio: mono PCM16 at any supported rate (resampled to 16 kHz). Throws AudioFormatError for
+   * malformed frames and SessionClosedError after close; the session itself carries on either way.
+   */
+  pushAudio(frame: AudioFrame): void {
+    if (this.closed) throw new SessionClosedError();
+    if (!this.output) throw new SessionNotStartedError();
+    validateFrame(frame);
+    if (frame.sampleRate === PIPELINE_SAMPLE_RATE) {
+      this.processFrame(frame);
+      return;
+    }
+    if (!this.resampler || this.resampler.rate !== frame.sampleRate) {
+      this.resampler?.ready?.destroy();
+      const entry: { rate: number; ready?: Resampler; queue: AudioFrame[] } = {
+        rate: frame.sampleRate,
+        queue: [],
+      };
+      this.resampler = entry;
+      Resampler.create(frame.sampleRate, PIPELINE_SAMPLE_RATE).then(
+        (resampler) => {
+          if (this.resampler !== entry || this.closed) return resampler.destroy();
+          entry.ready = resampler;
+          for (const queued of entry.queue.splice(0)) this.processFrame(resampler.processFrame(queued));
+        },
+        (error) => this.reportError('session', error),
+      );
+    }
+    if (this.resampler.ready) this.processFrame(this.resampler.ready.processFrame(frame));
+    else this.resampler.queue.push(frame);
+  }
+
+  /** A typed user message: one history for voice and text. It interrupts the agent if it is speaking. */
+  sendText(text: string): void {
+    if (this.closed) throw new SessionClosedError();
+    if (typeof text !== 'string' || !text.trim()) throw new TypeError('sendText needs a non-empty string');
+    this.tracker.reset();
+    this.discardCandidate();
+    const now = this.clock.now();
+    this.enqueueCommit({
+      transcript: text.trim(),
+      speechStartAt: now,
+      endOfSpeechAt: now,
+      finalTranscriptAt: now,
+      committedAt: now,
+    });
+  }
+
+  /** Speaks a fixed text (a greeting, a notice) and records it in the history. */
+  say(text: string): Promise<SpeechResult> {
+    if (this.closed) throw new SessionClosedError();
+    this.interruptActive();
+    const speech = this.createSpeech({ kind: 'text', text });
+    this.activate({ speech, turnId: null, preemptive: 'none', sttAudioMs: 0 });
+    speech.authorize();
+    return speech.finished;
+  }
+
+  /** Stops the agent's current speech, as a user barge-in would. */
+  interrupt(): void {
+    this.interruptActive();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending?.cancelResume?.();
+    this.pending = undefined;
+    this.candidate?.speech.abort('discarded');
+    this.candidate = undefined;
+    const active = this.active;
+    active?.speech.abort('interrupted');
+    this.tracker.close();
+    this.vadStream?.close();
+    this.sttStream?.close();
+    this.resampler?.ready?.destroy();
+    this.updateState();
+    await active?.speech.finished.catch(() => undefined);
+  }
+
+  private openStreams(): void {
+    this.vadStream = this.options.vad.stream({
+      onSpeechStart: (event) => this.userSpeechStarted(event.atMs),
+      onSpeechEnd: (event) => this.userSpeechEnded(event.atMs),
+    });
+    this.sttStream = this.options.stt.stream(
+      {
+        onInterim: (transcript) => {
+          if (this.closed || this.filterInterruption(transcript.text, false)) return;
+          this.tracker.interimReceived(transcript);
+          this.events.emit('transcript', {
+            text: this.tracker.liveTranscript,
+            final: false,
+            atMs: this.clock.now(),
+          });
+        },
+        onFinal: (transcript) => {
+          if (this.closed || this.filterInterruption(transcript.text, true)) return;
+          this.tracker.finalReceived(transcript);
+          if (transcript.text.trim()) {
+            this.events.emit('transcript', {
+              text: transcript.text.trim(),
+              final: true,
+              atMs: this.clock.now(),
+            });
+          }
+        },
+        onError: (error) => this.reportError('stt', error),
+      },
+      { language: this.options.language },
+    );
+  }
+
+  private processFrame(frame: AudioFrame): void {
+    try {
+      this.vadStream?.push(frame);
+    } catch (error) {
+      this.reportError('vad', error);
+    }
+    try {
+      this.sttStream?.push(frame);
+      this.turnSttAudioMs += frameDurationMs(frame);
+    } catch (error) {
+      this.reportError('stt', error);
+    }
+  }
+
+  private userSpeechStarted(atMs: number): void {
+    if (this.closed) return;
+    this.tracker.speechStarted(atMs);
+    // The user kept talking: whatever was prepared for the earlier words is stale.
+    this.discardCandidate();
+    if (this.pending) {
+      this.pending.cancelResume?.();
+      this.pending.cancelResume = undefined;
+    } else if (this.interruption.enabled && this.active && !this.active.speech.isDone) {
+      // Stop the audio now; whether the user is really taking the turn is decided by the words that follow.
+      this.pending = { entry: this.active, onsetAt: atMs };
+      this.active.speech.pause();
+      this.events.emit('interruption', {
+        speechId: this.active.speech.id,
+        kind: 'paused',
+        atMs: this.clock.now(),
+      });
+      if (this.interruption.minWords === 0) this.confirmInterruption();
+    }
+    this.updateState();
+  }
+
+  private userSpeechEnded(atMs: number): void {
+    if (this.closed) return;
+    this.tracker.speechEnded(atMs);
+    this.sttStream?.flush();
+    const pending = this.pending;
+    if (pending) {
+      pending.cancelResume?.();
+      pending.cancelResume = this.clock.schedule(this.interruption.falseInterruptionTimeoutMs, () => {
+        if (this.pending !== pending || this.tracker.isUserSpeaking) return;
+        this.pending = undefined;
+        if (this.interruption.resumeFalseInterruption) {
+          pending.entry.speech.resume();
+          this.events.emit('interruption', {
+            speechId: pending.entry.speech.id,
+            kind: 'resumed',
+            atMs: this.clock.now(),
+          });
+        } else {
+          pending.entry.speech.abort('interrupted');
+        }
+        this.updateState();
+      });
+    }
+    this.updateState();
+  }
+
+  /**
+   * Routes transcripts heard while the agent's speech is paused. Real words confirm the interruption; a lone
+   * backchannel ("mm-hmm") resumes the agent and is not a turn. Returns true when the transcript is consumed.
+   */
+  private filterInterruption(text: string, final: boolean): boolean {
+    const pending = this.pending;
+    if (!pending) return false;
+    const words = normalizeWords(text);
+    if (words.length === 0) return false;
+    if (isBackchannel(words, this.interruption.backchannels)) {
+      if (final) {
+        this.pending = undefined;
+        pending.cancelResume?.();
+        this.tracker.reset();
+        pending.entry.speech.resume();
+        this.events.emit('interruption', {
+          speechId: pending.entry.speech.id,
+          kind: 'resumed',
+          atMs: this.clock.now(),
+        });
+        this.updateState();
+      }
+      return true;
+    }
+    if (words.length >= this.interruption.minWords) this.confirmInterruption();
+    return false;
+  }
+
+  private confirmInterruption(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    pending.cancelResume?.();
+    const { speech } = pending.entry;
+    if (speech.hasPlayed) {
+      speech.marks.interruptionOnsetAt = pending.onsetAt;
+      speech.marks.interruptionStoppedAt = pending.stoppedAt;
+    }
+    speech.abort('interrupted');
+    this.events.emit('interruption', { speechId: speech.id, kind: 'confirmed', atMs: this.clock.now() });
+    this.updateState();
+  }
+
+  private interruptActive(): void {
+    this.pending?.cancelResume?.();
+    this.pending = undefined;
+    this.active?.speech.abort('interrupted');
+  }
+
+  private prepareCandidate(transcript: string): void {
+    if (!this.options.preemptiveGeneration || this.closed || this.active || this.pending) return;
+    if (this.candidate?.transcript === transcript) return;
+    this.discardCandidate();
+    const messages: ChatMessage[] = [...this.history.toMessages(), { role: 'user', content: transcript }];
+    this.candidate = {
+      speech: this.createSpeech({ kind: 'llm', messages }),
+      transcript,
+      historyLength: this.history.length,
+    };
+  }
+
+  private discardCandidate(): void {
+    if (!this.candidate) return;
+    this.candidate.speech.abort('discarded');
+    this.candidate = undefined;
+    this.candidateDiscarded = true;
+  }
+
+  private enqueueCommit(turn: CommittedTurn): void {
+    // Commits run one at a time so the history sees each interrupted reply before the turn that cut it off.
+    this.commits = this.commits.then(
+      () => this.commitTurn(turn),
+      () => this.commitTurn(turn),
+    );
+  }
+
+  private async commitTurn(turn: CommittedTurn): Promise<void> {
+    if (this.closed) return;
+    const turnId = ++this.turnCount;
+    const sttAudioMs = this.turnSttAudioMs;
+    this.turnSttAudioMs = 0;
+    this.events.emit('turnCommitted', { turnId, transcript: turn.transcript, atMs: turn.committedAt });
+    const previous = this.active;
+    if (previous) {
+      if (!previous.speech.isDone && !this.interruption.enabled) return; // the agent holds the floor
+      this.interruptActive();
+      await previous.speech.finished.catch(() => undefined);
+      await Promise.resolve(); // let the previous speech's history land first
+    }
+    if (this.closed) return;
+    let speech: Speech | undefined;
+    let preemptive: ActiveSpeech['preemptive'] = this.candidateDiscarded ? 'discarded' : 'none';
+    this.candidateDiscarded = false;
+    const candidate = this.candidate;
+    this.candidate = undefined;
+    if (candidate) {
+      const reusable =
+        candidate.transcript === turn.transcript &&
+        candidate.historyLength === this.history.length &&
+        !candidate.speech.signal.aborted;
+      if (reusable) {
+        speech = candidate.speech;
+        preemptive = 'reused';
+      } else {
+        candidate.speech.abort('discarded');
+        preemptive = 'discarded';
+      }
+    }
+    this.appendHistory({ role: 'user', content: turn.transcript });
+    speech ??= this.createSpeech({ kind: 'llm', messages: this.history.toMessages() });
+    this.activate({ speech, turnId, turn, preemptive, sttAudioMs });
+    speech.authorize();
+    this.updateState();
+  }
+
+  private createSpeech(source: SpeechSource): Speech {
+    const id = this.nextSpeechId++;
+    const speech: Speech = new Speech({
+      id,
+      clock: this.clock,
+      llm: this.options.llm,
+      tts: this.options.tts,
+      output: this.requireOutput(),
+      tools: this.tools,
+      source,
+      chunker: this.options.chunker,
+      maxToolSteps: this.options.maxToolSteps ?? 5,
+      toolTimeoutMs: this.options.toolTimeoutMs ?? 60_000,
+      hooks: {
+        onFirstPlayed: () => this.updateState(),
+        onPlayoutStopped: (receipt) => {
+          if (this.pending?.entry.speech === speech) this.pending.stoppedAt ??= receipt.interruptedAtMs;
+        },
+        onToolCall: (call) => this.events.emit('toolCall', { speechId: id, call }),
+        onToolResult: (call, result, durationMs) =>
+          this.events.emit('toolResult', { speechId: id, call, result, durationMs }),
+        onError: (error) => this.reportError(source.kind === 'llm' ? 'llm' : 'tts', error),
+        onChange: () => this.updateState(),
+      },
+    });
+    return speech;
+  }
+
+  private activate(entry: ActiveSpeech): void {
+    this.active = entry;
+    this.events.emit('speechStarted', {
+      speechId: entry.speech.id,
+      turnId: entry.turnId,
+      atMs: this.clock.now(),
+    });
+    entry.speech.finished.then(
+      (result) => this.finish(entry, result),
+      (error) => {
+        this.reportError('session', error);
+        if (this.active === entry) this.active = undefined;
+        this.updateState();
+      },
+    );
+  }
+
+  private finish(entry: ActiveSpeech, result: SpeechResult): void {
+    const interrupted = result.outcome === 'interrupted';
+    result.steps.forEach((step, i) => {
+      const answered = step.results.map((r) => r.call);
+      const heard = result.heard[i];
+      if (answered.length > 0) {
+        this.appendHistory({ role: 'assistant', content: heard, toolCalls: answered });
+        for (const { call, result: toolResult } of step.results) {
+          this.appendHistory({ role: 'tool', toolCallId: call.id, content: toolResult.content });
+        }
+      } else if (heard) {
+        const cut = interrupted && heard !== step.text.trim();
+        this.appendHistory({
+          role: 'assistant',
+          content: heard,
+          ...(cut || (interrupted && i === result.steps.length - 1) ? { interrupted: true } : {}),
+        });
+      }
+    });
+    const heardText = result.heard.filter(Boolean).join(' ');
+    this.events.emit('speechEnded', {
+      speechId: entry.speech.id,
+      outcome: result.outcome,
+      heardText,
+      droppedStaleFrames: result.droppedStaleFrames,
+      atMs: this.clock.now(),
+    });
+    if (entry.turnId !== null && entry.turn) this.emitMetrics(entry, result, heardText);
+    if (this.active === entry) this.active = undefined;
+    if (this.pending?.entry === entry) this.pending = undefined;
+    this.updateState();
+  }
+
+  private emitMetrics(entry: ActiveSpeech, result: SpeechResult, heardText: string): void {
+    const turn = entry.turn as CommittedTurn;
+    const { speech } = entry;
+    const marks: TurnMarks = {
+      ...speech.marks,
+      endOfUserSpeechAt: turn.endOfSpeechAt,
+      finalTranscriptAt: turn.finalTranscriptAt,
+      committedAt: turn.committedAt,
+    };
+    const outcome =
+      result.outcome === 'completed' || result.outcome === 'interrupted' || result.outcome === 'noReply'
+        ? result.outcome
+        : result.outcome === 'error'
+          ? 'error'
+          : 'interrupted';
+    this.events.emit(
+      'metrics',
+      buildTurnMetrics({
+        sessionId: this.id,
+        turnId: entry.turnId as number,
+        speechId: speech.id,
+        marks,
+        usage: { ...speech.usage, sttAudioMs: entry.sttAudioMs },
+        outcome,
+        preemptive: entry.preemptive,
+        userTranscript: turn.transcript,
+        agentText: heardText,
+        context: { contextMessages: this.history.length },
+      }),
+    );
+  }
+
+  private appendHistory(message: ChatMessage): void {
+    this.events.emit('conversationItem', this.history.append(message, this.clock.now()));
+  }
+
+  private requireOutput(): AudioOutput {
+    if (!this.output) throw new SessionNotStartedError();
+    return this.output;
+  }
+
+  private updateState(): void {
+    const next = this.deriveState();
+    if (next === this.currentState) return;
+    const previous = this.currentState;
+    this.currentState = next;
+    this.events.emit('state', { state: next, previous, atMs: this.clock.now() });
+  }
+
+  private deriveState(): AgentState {
+    if (this.closed || !this.output) return 'idle';
+    const speech = this.active?.speech;
+    if (speech?.isAuthorized && !speech.isDone && !speech.isPaused) {
+      return speech.hasPlayed ? 'speaking' : 'thinking';
+    }
+    return this.tracker.isUserSpeaking ? 'userSpeaking' : 'listening';
+  }
+
+  private reportError(source: AgentSessionEvents['error']['source'], error: unknown): void {
+    this.events.emit('error', { source, error: asError(error) });
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function normalizeWords(text: string): string[] {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9'\s-]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+function isBackchannel(words: string[], backchannels: readonly string[]): boolean {
+  const phrase = words.join(' ');
+  return backchannels.some((b) => b === phrase);
+}

@@ -1,0 +1,110 @@
+import type { TurnMetrics } from './schema.ts';
+
+/** Session-clock timestamps of one turn, filled in as its stages happen. */
+export interface TurnMarks {
+  endOfUserSpeechAt?: number;
+  finalTranscriptAt?: number;
+  committedAt?: number;
+  llmRequestAt?: number;
+  llmFirstTokenAt?: number;
+  llmLastTokenAt?: number;
+  firstSentenceAt?: number;
+  ttsFirstTextAt?: number;
+  ttsFirstAudioAt?: number;
+  firstFrameSentAt?: number;
+  firstPlayedAt?: number;
+  interruptionOnsetAt?: number;
+  interruptionStoppedAt?: number;
+}
+
+export interface TurnUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  ttsCharacters: number;
+  sttAudioMs: number;
+  toolMs: number | null;
+}
+
+export interface TurnRecordInput {
+  sessionId: string;
+  turnId: number;
+  speechId: number | null;
+  marks: TurnMarks;
+  usage: TurnUsage;
+  outcome: TurnMetrics['outcome'];
+  preemptive: TurnMetrics['preemptive'];
+  userTranscript: string;
+  agentText: string;
+  context?: Partial<
+    Pick<
+      TurnMetrics,
+      'contextTokens' | 'contextMessages' | 'summarizedMessages' | 'prunedMessages' | 'summarizeMs'
+    >
+  >;
+  cache?: Partial<Pick<TurnMetrics, 'cacheHits' | 'cacheMisses'>>;
+}
+
+const diff = (to: number | undefined, from: number | undefined): number | null =>
+  to === undefined || from === undefined ? null : round(to - from);
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/**
+ * Builds a turn's record from its marks. pipelineOverheadMs is the time after the end of turn that the user
+ * waited on Repartee itself: voice-to-voice minus the end-of-turn wait and minus the stretches after commit when
+ * a provider was the one working (LLM up to the first speakable sentence, TTS to its first audio, transport to
+ * the ear). With preemptive generation, provider work done before commit is not on the critical path.
+ */
+export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
+  const m = input.marks;
+  const eou = m.endOfUserSpeechAt;
+  const voiceToVoiceMs = diff(m.firstPlayedAt, eou);
+  let pipelineOverheadMs: number | null = null;
+  if (voiceToVoiceMs !== null && m.committedAt !== undefined && eou !== undefined) {
+    const after = (t: number | undefined) =>
+      t === undefined ? undefined : Math.max(t, m.committedAt as number);
+    const waited = (to: number | undefined, from: number | undefined) =>
+      Math.max(0, diff(after(to), after(from)) ?? 0);
+    const providers =
+      waited(m.firstSentenceAt, m.llmRequestAt) +
+      waited(m.ttsFirstAudioAt, m.ttsFirstTextAt) +
+      waited(m.firstPlayedAt, m.firstFrameSentAt);
+    pipelineOverheadMs = round(voiceToVoiceMs - (m.committedAt - eou) - providers);
+  }
+  const generationMs = diff(m.llmLastTokenAt, m.llmFirstTokenAt);
+  return {
+    sessionId: input.sessionId,
+    turnId: input.turnId,
+    speechId: input.speechId,
+    endOfUserSpeechAtMs: eou === undefined ? null : round(eou),
+    eouDelayMs: diff(m.committedAt, eou),
+    transcriptionDelayMs: diff(m.finalTranscriptAt, eou),
+    llmTtftMs: diff(m.llmFirstTokenAt, m.llmRequestAt),
+    llmTokensPerSecond:
+      generationMs && generationMs > 0 && input.usage.completionTokens > 1
+        ? round(((input.usage.completionTokens - 1) * 1000) / generationMs)
+        : null,
+    ttsTtfbMs: diff(m.ttsFirstAudioAt, m.ttsFirstTextAt),
+    transportMs: diff(m.firstPlayedAt, m.firstFrameSentAt),
+    voiceToVoiceMs,
+    interruptionStopMs: diff(m.interruptionStoppedAt, m.interruptionOnsetAt),
+    pipelineOverheadMs,
+    toolMs: input.usage.toolMs === null ? null : round(input.usage.toolMs),
+    promptTokens: input.usage.promptTokens,
+    completionTokens: input.usage.completionTokens,
+    cachedTokens: input.usage.cachedTokens,
+    ttsCharacters: input.usage.ttsCharacters,
+    sttAudioMs: round(input.usage.sttAudioMs),
+    contextTokens: input.context?.contextTokens ?? null,
+    contextMessages: input.context?.contextMessages ?? null,
+    summarizedMessages: input.context?.summarizedMessages ?? 0,
+    prunedMessages: input.context?.prunedMessages ?? 0,
+    summarizeMs: input.context?.summarizeMs ?? null,
+    cacheHits: input.cache?.cacheHits ?? 0,
+    cacheMisses: input.cache?.cacheMisses ?? 0,
+    outcome: input.outcome,
+    preemptive: input.preemptive,
+    userTranscript: input.userTranscript,
+    agentText: input.agentText,
+  };
+}

@@ -1,0 +1,112 @@
+import { DEFAULT_FRAME_MS, samplesForMs } from '../../audio/frame.ts';
+import type { Clock } from '../../metrics/clock.ts';
+import { AsyncQueue } from '../../util/async-queue.ts';
+import type { TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
+
+export interface ScriptedTtsOptions {
+  clock: Clock;
+  /** Time from a segment's text to its first audio. */
+  ttfbMs?: number;
+  /** Spoken duration per character of text (~15 characters per second of speech). */
+  msPerCharacter?: number;
+  /** Synthesis time / audio time; 0 produces a segment's audio at once after the TTFB. */
+  realTimeFactor?: number;
+  sampleRate?: number;
+  /** Misbehave like a buggy engine: keep emitting this many frames after the stream is aborted. */
+  framesAfterAbort?: number;
+}
+
+/** A test TTS: a tone whose length follows the text, with a TTFB and a real-time factor on the clock. */
+export class ScriptedTts implements TTS {
+  readonly name = 'scripted';
+  readonly sampleRate: number;
+  readonly segmentsSynthesized: string[] = [];
+  constructor(private readonly options: ScriptedTtsOptions) {
+    this.sampleRate = options.sampleRate ?? 16_000;
+  }
+
+  stream(options: TtsStreamOptions): TtsStream {
+    return new ScriptedTtsStream(this, this.options, options);
+  }
+}
+
+class ScriptedTtsStream implements TtsStream {
+  private pending = '';
+  private readonly segments = new AsyncQueue<string>();
+  private readonly output = new AsyncQueue<TtsAudio>();
+  constructor(
+    private readonly tts: ScriptedTts,
+    private readonly config: ScriptedTtsOptions,
+    private readonly options: TtsStreamOptions,
+  ) {
+    void this.run();
+  }
+  pushText(text: string): void {
+    this.pending += text;
+  }
+  flush(): void {
+    this.segments.push(this.pending);
+    this.pending = '';
+  }
+  end(): void {
+    if (this.pending) this.flush();
+    this.segments.end();
+  }
+  [Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
+    return this.output[Symbol.asyncIterator]();
+  }
+
+  private async run(): Promise<void> {
+    const { clock, ttfbMs = 0, msPerCharacter = 65, realTimeFactor = 0, framesAfterAbort = 0 } = this.config;
+    const { signal } = this.options;
+    const rate = this.tts.sampleRate;
+    const frameSamples = samplesForMs(DEFAULT_FRAME_MS, rate);
+    let offsetMs = 0;
+    let segment = -1;
+    try {
+      for await (const text of this.segments) {
+        segment++;
+        if (!text.trim()) continue;
+        this.tts.segmentsSynthesized.push(text);
+        await clock.sleep(ttfbMs, signal);
+        const frames = Math.max(1, Math.round((text.length * msPerCharacter) / DEFAULT_FRAME_MS));
+        for (let i = 0; i < frames; i++) {
+          if (i > 0 && realTimeFactor > 0) await clock.sleep(DEFAULT_FRAME_MS * realTimeFactor, signal);
+          this.output.push({
+            segment,
+            frame: {
+              samples: toneFrame(frameSamples, rate, offsetMs),
+              sampleRate: rate,
+              timestampMs: offsetMs,
+            },
+          });
+          offsetMs += DEFAULT_FRAME_MS;
+        }
+      }
+      this.output.end();
+    } catch {
+      // Aborted: a well-behaved engine stops here; a buggy one keeps sending frames the session must drop.
+      for (let i = 0; i < framesAfterAbort; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        this.output.push({
+          segment,
+          frame: {
+            samples: toneFrame(frameSamples, rate, offsetMs),
+            sampleRate: rate,
+            timestampMs: offsetMs,
+          },
+        });
+        offsetMs += DEFAULT_FRAME_MS;
+      }
+      this.output.end();
+    }
+  }
+}
+
+function toneFrame(length: number, sampleRate: number, offsetMs: number): Int16Array {
+  const out = new Int16Array(length);
+  const start = (offsetMs * sampleRate) / 1000;
+  for (let i = 0; i < length; i++)
+    out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 220 * (start + i)) / sampleRate));
+  return out;
+}

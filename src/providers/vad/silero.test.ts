@@ -1,0 +1,154 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AudioFormatError, concatSamples, splitIntoFrames } from '../../audio/frame.ts';
+import { readWavFile } from '../../audio/wav.ts';
+import type { SpeechEndEvent, SpeechStartEvent } from './contract.ts';
+import { SileroVAD, SileroVadError } from './silero.ts';
+
+const CLIP = '/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav';
+const RATE = 16_000;
+
+/** Quiet deterministic noise (about -60 dBFS): real rooms are never digital zero. */
+function noise(ms: number, seed = 7): Int16Array {
+  const out = new Int16Array((ms * RATE) / 1000);
+  let s = seed;
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = ((s / 0x7fffffff) * 2 - 1) * 30;
+  }
+  return out;
+}
+
+/**
+ * Reference speech span from energy: the first and last 10 ms block that starts (ends) 50 ms of blocks all
+ * above 10% of the loudest one, so a lone click in the lead-in does not count as speech.
+ */
+function energySpan(samples: Int16Array): { startMs: number; endMs: number } {
+  const rms: number[] = [];
+  for (let i = 0; i + 160 <= samples.length; i += 160) {
+    let sum = 0;
+    for (let j = 0; j < 160; j++) sum += samples[i + j] ** 2;
+    rms.push(Math.sqrt(sum / 160));
+  }
+  const floor = Math.max(...rms) * 0.1;
+  const sustained = (from: number) => from >= 0 && from + 5 <= rms.length && rms.slice(from, from + 5).every((r) => r > floor);
+  const first = rms.findIndex((_, i) => sustained(i));
+  let last = rms.length - 1;
+  while (!sustained(last - 4)) last--;
+  return { startMs: first * 10, endMs: (last + 1) * 10 };
+}
+
+interface Run {
+  starts: SpeechStartEvent[];
+  ends: (SpeechEndEvent & { noticedAtStreamMs: number })[];
+}
+
+function run(vad: SileroVAD, samples: Int16Array, { startMs = 0, frameMs = 20 } = {}): Run {
+  const result: Run = { starts: [], ends: [] };
+  let streamMs = startMs;
+  const stream = vad.stream({
+    onSpeechStart: (e) => result.starts.push(e),
+    onSpeechEnd: (e) => result.ends.push({ ...e, noticedAtStreamMs: streamMs }),
+  });
+  for (const frame of splitIntoFrames(samples, RATE, startMs, frameMs)) {
+    streamMs = frame.timestampMs + (frame.samples.length * 1000) / RATE;
+    stream.push(frame);
+  }
+  stream.close();
+  return result;
+}
+
+describe('SileroVAD on real speech', () => {
+  let speech: Int16Array;
+  let vad: SileroVAD;
+  beforeAll(async () => {
+    speech = (await readWavFile(CLIP)).samples;
+    vad = new SileroVAD({ minSilenceMs: 300 });
+  });
+
+  it('finds one utterance with start and end near the voiced audio, in session-clock time', () => {
+    const padMs = 1000;
+    const clockMs = 12_345;
+    const audio = concatSamples([noise(padMs), speech, noise(padMs, 9)]);
+    const ref = energySpan(speech);
+    const { starts, ends } = run(vad, audio, { startMs: clockMs });
+    expect(starts).toHaveLength(1);
+    expect(ends).toHaveLength(1);
+    const offset = clockMs + padMs;
+    expect(Math.abs(starts[0].atMs - (offset + ref.startMs))).toBeLessThan(100);
+    expect(Math.abs(ends[0].atMs - (offset + ref.endMs))).toBeLessThan(150);
+    expect(ends[0].startedAtMs).toBe(starts[0].atMs);
+    // speechEnd is placed at the voiced audio, and noticed about minSilenceMs later.
+    const noticedAfter = ends[0].noticedAtStreamMs - ends[0].atMs;
+    expect(noticedAfter).toBeGreaterThanOrEqual(300);
+    expect(noticedAfter).toBeLessThan(300 + 2 * 32 + 20);
+  });
+
+  it('never fires on silence and room noise', () => {
+    const { starts, ends } = run(vad, concatSamples([new Int16Array(RATE), noise(3000)]));
+    expect(starts).toHaveLength(0);
+    expect(ends).toHaveLength(0);
+  });
+
+  it('gives the same events whatever the frame size', () => {
+    const audio = concatSamples([noise(500), speech, noise(600)]);
+    const base = run(vad, audio);
+    for (const frameMs of [7, 100, 333]) {
+      const other = run(vad, audio, { frameMs });
+      expect(other.starts.map((e) => e.atMs)).toEqual(base.starts.map((e) => e.atMs));
+      expect(other.ends.map((e) => e.atMs)).toEqual(base.ends.map((e) => e.atMs));
+    }
+  });
+
+  it('bridges pauses shorter than minSilenceMs and splits on longer ones', () => {
+    const ref = energySpan(speech);
+    const trimmed = speech.subarray((ref.startMs * RATE) / 1000, (ref.endMs * RATE) / 1000);
+    const audio = concatSamples([noise(500), trimmed, noise(200, 3), trimmed, noise(700, 5)]);
+    expect(run(vad, audio).ends).toHaveLength(1);
+    // At 100 ms the inserted 200 ms gap splits (and so may the clip's own short pause between phrases).
+    const split = run(new SileroVAD({ minSilenceMs: 100 }), audio);
+    expect(split.starts.length).toBeGreaterThanOrEqual(2);
+    expect(split.ends).toHaveLength(split.starts.length);
+    const gapStart = 500 + trimmed.length / 16;
+    expect(split.ends.some((e) => Math.abs(e.atMs - gapStart) < 100)).toBe(true);
+    for (let i = 1; i < split.starts.length; i++) expect(split.ends[i - 1].atMs).toBeLessThan(split.starts[i].atMs);
+  });
+
+  it('keeps streams independent: interleaved sessions, one closed mid-speech, reused detectors', () => {
+    const audio = concatSamples([noise(500), speech, noise(600)]);
+    const alone = run(vad, audio);
+    const a: Run = { starts: [], ends: [] };
+    const b: Run = { starts: [], ends: [] };
+    const sa = vad.stream({ onSpeechStart: (e) => a.starts.push(e), onSpeechEnd: (e) => a.ends.push({ ...e, noticedAtStreamMs: 0 }) });
+    const sb = vad.stream({ onSpeechStart: (e) => b.starts.push(e), onSpeechEnd: (e) => b.ends.push({ ...e, noticedAtStreamMs: 0 }) });
+    const quiet = noise(audio.length / 16);
+    const framesA = [...splitIntoFrames(audio, RATE)];
+    const framesB = [...splitIntoFrames(quiet, RATE)];
+    framesA.forEach((frame, i) => {
+      sa.push(frame);
+      sb.push(framesB[i]);
+    });
+    expect(a.starts.map((e) => e.atMs)).toEqual(alone.starts.map((e) => e.atMs));
+    expect(b.starts).toHaveLength(0);
+    // Close one mid-speech; its detector goes back to the pool and must come out clean.
+    const mid = vad.stream({ onSpeechStart: () => {}, onSpeechEnd: () => {} });
+    for (const frame of framesA.slice(0, 60)) mid.push(frame);
+    mid.close();
+    mid.push(framesA[60]); // late frames after close are dropped, not an error
+    sa.close();
+    sb.close();
+    const again = run(vad, audio);
+    expect(again.starts.map((e) => e.atMs)).toEqual(alone.starts.map((e) => e.atMs));
+    expect(again.ends.map((e) => e.atMs)).toEqual(alone.ends.map((e) => e.atMs));
+  });
+
+  it('refuses bad input with typed errors', () => {
+    const stream = vad.stream({ onSpeechStart: () => {}, onSpeechEnd: () => {} });
+    expect(() => stream.push({ samples: new Int16Array(160), sampleRate: 8000, timestampMs: 0 })).toThrow(
+      AudioFormatError,
+    );
+    stream.close();
+    expect(() => new SileroVAD({ threshold: 1.5 })).toThrow(SileroVadError);
+    expect(() => new SileroVAD({ minSilenceMs: -1 })).toThrow(SileroVadError);
+    expect(() => new SileroVAD({ modelPath: '/nonexistent/silero.onnx' })).toThrow(/not found/);
+  });
+});
