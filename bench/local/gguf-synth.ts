@@ -155,8 +155,16 @@ function qwen2Tensors(s: SynthShape): TensorSpec[] {
   const headDim = s.embedding / s.heads;
   const kvDim = headDim * s.kvHeads;
   const q8 = (name: string, dims: number[]): TensorSpec => ({ name, dims, type: GGML_Q8_0 });
-  const f32 = (name: string, n: number, fill: number): TensorSpec => ({ name, dims: [n], type: GGML_F32, fill });
-  const out: TensorSpec[] = [q8('token_embd.weight', [s.embedding, s.vocab]), f32('output_norm.weight', s.embedding, 1)];
+  const f32 = (name: string, n: number, fill: number): TensorSpec => ({
+    name,
+    dims: [n],
+    type: GGML_F32,
+    fill,
+  });
+  const out: TensorSpec[] = [
+    q8('token_embd.weight', [s.embedding, s.vocab]),
+    f32('output_norm.weight', s.embedding, 1),
+  ];
   for (let i = 0; i < s.layers; i++) {
     const p = `blk.${i}.`;
     out.push(
@@ -280,7 +288,11 @@ export async function writeSynthGguf(path: string, options: WriteSynthOptions): 
   return (await stat(path)).size;
 }
 
-async function writeQ8(fh: import('node:fs/promises').FileHandle, size: number, scaleBits: number): Promise<void> {
+async function writeQ8(
+  fh: import('node:fs/promises').FileHandle,
+  size: number,
+  scaleBits: number,
+): Promise<void> {
   // Written in slices so a 136 M-element embedding never needs one huge buffer.
   const blocksPerSlice = 1 << 16;
   let blocksLeft = size / Q8_BLOCK_BYTES;

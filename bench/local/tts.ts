@@ -103,7 +103,8 @@ async function benchEngine(label: string, options: LocalTtsOptions): Promise<Eng
 
 export async function benchTts(): Promise<Record<string, unknown>> {
   const engines: EngineFigures[] = [];
-  for (const [label, options] of Object.entries(TTS_BENCH_ENGINES)) engines.push(await benchEngine(label, options));
+  for (const [label, options] of Object.entries(TTS_BENCH_ENGINES))
+    engines.push(await benchEngine(label, options));
   return { defaultEngine: DEFAULT_LOCAL_TTS_ENGINE, sentences: TTFA_SENTENCES, engines };
 }
 
@@ -130,10 +131,15 @@ function printTable(result: Record<string, unknown>): void {
     ['audioSeconds', 'audio s'],
     ['maxEventLoopStallMs', 'loop stall ms'],
   ];
-  const cells = rows.map((row) => columns.map(([key]) => (row.error && key !== 'engine' ? '-' : String(row[key] ?? ''))));
+  const cells = rows.map((row) =>
+    columns.map(([key]) => (row.error && key !== 'engine' ? '-' : String(row[key] ?? ''))),
+  );
   const widths = columns.map(([, title], i) => Math.max(title.length, ...cells.map((c) => c[i].length)));
-  const line = (values: string[]) => values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
-  console.log(`TTS: time to first audio over ${result.sentences} sentences (default engine: ${result.defaultEngine})`);
+  const line = (values: string[]) =>
+    values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  console.log(
+    `TTS: time to first audio over ${result.sentences} sentences (default engine: ${result.defaultEngine})`,
+  );
   console.log(line(columns.map(([, title]) => title)));
   for (const c of cells) console.log(line(c));
   for (const row of rows) if (row.error) console.log(`  ${row.engine}: ${row.error}`);

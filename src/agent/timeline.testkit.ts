@@ -9,7 +9,7 @@ import { ScriptedVad } from '../providers/vad/scripted.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
 import type { AgentSessionOptions } from './options.ts';
 import { AgentSession } from './session.ts';
-import { SimulatedAudioOutput } from './simulated-output.ts';
+import { PacedAudioOutput } from './paced-output.ts';
 
 export interface Utterance {
   startMs: number;
@@ -48,7 +48,7 @@ export function timeline(options: TimelineOptions) {
     ...options.llm,
   });
   const tts = new ScriptedTts({ clock, ttfbMs: 100, realTimeFactor: 0.2, ...options.tts });
-  const output = new SimulatedAudioOutput({ clock, latencyMs: options.outputLatencyMs ?? 0 });
+  const output = new PacedAudioOutput({ clock, latencyMs: options.outputLatencyMs ?? 0 });
   const session = new AgentSession({ vad, stt, llm, tts, clock, sessionId: 'test', ...options.session });
   const metrics: TurnMetrics[] = [];
   const states: { state: AgentState; atMs: number }[] = [];

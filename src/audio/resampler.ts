@@ -1,6 +1,8 @@
-import { ConverterType, create } from '@alexanderolsen/libsamplerate-js';
+import libsamplerate from '@alexanderolsen/libsamplerate-js';
 import { type AudioFrame, floatFromInt16, int16FromFloat } from './frame.ts';
 
+// A CommonJS/UMD bundle: Node's ESM loader only sees its default export.
+const { create, ConverterType } = libsamplerate;
 type LibSampleRate = Awaited<ReturnType<typeof create>>;
 
 export interface ResamplerOptions {

@@ -60,7 +60,13 @@ describe('toChatHistory', () => {
     expect(more[1]).toEqual({
       type: 'model',
       response: [
-        { type: 'functionCall', name: 'f', description: undefined, params: 'not json', result: 'plain result' },
+        {
+          type: 'functionCall',
+          name: 'f',
+          description: undefined,
+          params: 'not json',
+          result: 'plain result',
+        },
         'Done.',
       ],
     });
@@ -121,7 +127,12 @@ describe('tool mapping', () => {
         e: { enum: ['a', 'b'] },
         o: { oneOf: [{ type: 'string' }, { type: 'null' }] },
         t: { type: ['string', 'null'] },
-        r: { type: 'object', properties: { x: { type: 'number' } }, required: [], additionalProperties: false },
+        r: {
+          type: 'object',
+          properties: { x: { type: 'number' } },
+          required: [],
+          additionalProperties: false,
+        },
         a: { type: 'array', items: { type: 'number' }, maxItems: 2 },
         x: { type: ['string', 'number', 'boolean', 'null'] },
       },
@@ -131,7 +142,10 @@ describe('tool mapping', () => {
   });
 
   it('cuts recursive references off instead of looping', () => {
-    const schema = { $defs: { Node: { type: 'object', properties: { next: { $ref: '#/$defs/Node' } } } }, $ref: '#/$defs/Node' };
+    const schema = {
+      $defs: { Node: { type: 'object', properties: { next: { $ref: '#/$defs/Node' } } } },
+      $ref: '#/$defs/Node',
+    };
     expect(() => toGbnfSchema(schema)).not.toThrow();
   });
 });

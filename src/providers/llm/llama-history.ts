@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse } from 'node-llama-cpp';
+import type {
+  ChatHistoryItem,
+  ChatModelFunctionCall,
+  ChatModelFunctions,
+  ChatModelResponse,
+} from 'node-llama-cpp';
 import type { ChatMessage, ToolCall, ToolSchema } from './contract.ts';
 import { toGbnfParams } from './llama-schema.ts';
 
@@ -11,7 +16,10 @@ import { toGbnfParams } from './llama-schema.ts';
  * fold into a single `model` item. The history always ends with a model item: an empty one asks for a new reply, a
  * non-empty one (after tool results) asks the model to continue it.
  */
-export function toChatHistory(messages: readonly ChatMessage[], tools?: readonly ToolSchema[]): ChatHistoryItem[] {
+export function toChatHistory(
+  messages: readonly ChatMessage[],
+  tools?: readonly ToolSchema[],
+): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = [];
   const calls = new Map<string, ChatModelFunctionCall>();
   const descriptions = new Map(tools?.map((t) => [t.name, t.description]));
@@ -58,7 +66,10 @@ export function toChatHistory(messages: readonly ChatMessage[], tools?: readonly
           afterToolResult = true;
         } else {
           // A result whose call is no longer in the history (e.g. pruned): keep the information as plain text.
-          history.push({ type: 'user', text: `Tool result${m.toolCallId ? ` (${m.toolCallId})` : ''}: ${m.content}` });
+          history.push({
+            type: 'user',
+            text: `Tool result${m.toolCallId ? ` (${m.toolCallId})` : ''}: ${m.content}`,
+          });
           afterToolResult = false;
         }
         break;
@@ -73,12 +84,15 @@ export function toChatHistory(messages: readonly ChatMessage[], tools?: readonly
 export function toChatFunctions(tools?: readonly ToolSchema[]): ChatModelFunctions | undefined {
   if (!tools || tools.length === 0) return undefined;
   const functions: Record<string, { description?: string; params?: ReturnType<typeof toGbnfParams> }> = {};
-  for (const t of tools) functions[t.name] = { description: t.description, params: toGbnfParams(t.parameters) };
+  for (const t of tools)
+    functions[t.name] = { description: t.description, params: toGbnfParams(t.parameters) };
   return functions as ChatModelFunctions;
 }
 
 /** node-llama-cpp's parsed function calls as our tool calls, with fresh ids (the model does not write any). */
-export function toToolCalls(calls: readonly { functionName: string; params: unknown }[] | undefined): ToolCall[] {
+export function toToolCalls(
+  calls: readonly { functionName: string; params: unknown }[] | undefined,
+): ToolCall[] {
   return (calls ?? []).map((c) => ({
     id: `call_${randomUUID().replaceAll('-', '').slice(0, 24)}`,
     name: c.functionName,

@@ -42,7 +42,10 @@ export function loadSharedModel(modelPath: string, options: BackendOptions = {})
       try {
         await access(key);
       } catch {
-        throw new LlmError('model-missing', `LLM model file not found: ${key}. Run \`repartee models pull\`.`);
+        throw new LlmError(
+          'model-missing',
+          `LLM model file not found: ${key}. Run \`repartee models pull\`.`,
+        );
       }
       const llama = await sharedLlama(options);
       try {

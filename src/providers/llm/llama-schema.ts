@@ -31,7 +31,10 @@ const MAX_DEPTH = 12;
 
 function rootDefs(schema: unknown): Json {
   if (!isObject(schema)) return {};
-  return { ...(isObject(schema.definitions) ? schema.definitions : {}), ...(isObject(schema.$defs) ? schema.$defs : {}) };
+  return {
+    ...(isObject(schema.definitions) ? schema.definitions : {}),
+    ...(isObject(schema.$defs) ? schema.$defs : {}),
+  };
 }
 
 function isObject(v: unknown): v is Json {
@@ -49,7 +52,8 @@ function convert(s: unknown, defs: Json, depth: number): GbnfJsonSchema {
     return defs[name] ? convert({ ...(defs[name] as Json), ...omit(s, '$ref') }, defs, depth + 1) : ANY;
   }
   if ('const' in s) return withDescription({ const: s.const as string | number | boolean | null }, s);
-  if (Array.isArray(s.enum)) return withDescription({ enum: s.enum as (string | number | boolean | null)[] }, s);
+  if (Array.isArray(s.enum))
+    return withDescription({ enum: s.enum as (string | number | boolean | null)[] }, s);
   const union = (s.oneOf ?? s.anyOf) as unknown;
   if (Array.isArray(union)) {
     return withDescription({ oneOf: union.map((u) => convert(u, defs, depth + 1)) }, s);

@@ -18,8 +18,7 @@ async function collect(iterable: AsyncIterable<LlmChunk>): Promise<LlmChunk[]> {
   return out;
 }
 
-const text = (chunks: LlmChunk[]) =>
-  chunks.map((c) => (c.type === 'text' ? c.delta : '')).join('');
+const text = (chunks: LlmChunk[]) => chunks.map((c) => (c.type === 'text' ? c.delta : '')).join('');
 const usageOf = (chunks: LlmChunk[]) => {
   const u = chunks.find((c) => c.type === 'usage');
   if (u?.type !== 'usage') throw new Error('no usage chunk');
@@ -113,7 +112,9 @@ describe('LlamaLlm with the real stories260K model', () => {
     expect(deltas).toBeLessThan(10);
     expect(stopMs).toBeLessThan(100);
     // The next turn waits for the native generation to stop, then works on the same sequence.
-    const next = await collect(llm.chat({ messages: turn1, signal: AbortSignal.timeout(10_000), maxTokens: 10 }));
+    const next = await collect(
+      llm.chat({ messages: turn1, signal: AbortSignal.timeout(10_000), maxTokens: 10 }),
+    );
     expect(usageOf(next).completionTokens).toBeGreaterThan(0);
     await llm.close();
   });
@@ -152,7 +153,8 @@ describe('LlamaLlm with the real stories260K model', () => {
     const chunks = await collect(llm.chat({ messages: turn1, tools, signal: live() }));
     await llm.close();
     expect(usageOf(chunks).completionTokens).toBeGreaterThan(0);
-    for (const c of chunks) if (c.type === 'toolCall') expect(() => JSON.parse(c.call.arguments)).not.toThrow();
+    for (const c of chunks)
+      if (c.type === 'toolCall') expect(() => JSON.parse(c.call.arguments)).not.toThrow();
   });
 
   it('maps a function call the model writes to a toolCall chunk, without executing it', async () => {
@@ -168,7 +170,11 @@ describe('LlamaLlm with the real stories260K model', () => {
       {
         name: 'lookup',
         description: 'Look a word up',
-        parameters: { type: 'object', properties: { word: { type: 'string', maxLength: 8 } }, required: ['word'] },
+        parameters: {
+          type: 'object',
+          properties: { word: { type: 'string', maxLength: 8 } },
+          required: ['word'],
+        },
       },
     ];
     const llm = new LlamaLlm({ ...base, maxTokens: 60, chatWrapper: new CallFirstWrapper() });

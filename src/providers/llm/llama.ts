@@ -149,7 +149,10 @@ export class LlamaLlm implements LLM {
       queue.end();
     } catch (error) {
       if (signal.aborted) queue.end();
-      else queue.fail(new LlmError('request', `${this.name}: generation failed: ${errorText(error)}`, { cause: error }));
+      else
+        queue.fail(
+          new LlmError('request', `${this.name}: generation failed: ${errorText(error)}`, { cause: error }),
+        );
     }
   }
 
@@ -172,7 +175,10 @@ export class LlamaLlm implements LLM {
         sequences: 1,
       });
       const sequence = context.getSequence();
-      const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: pickWrapper(model, this.options.chatWrapper) });
+      const chat = new LlamaChat({
+        contextSequence: sequence,
+        chatWrapper: pickWrapper(model, this.options.chatWrapper),
+      });
       return { model, context, sequence, chat };
     })();
     this.session.catch(() => {

@@ -40,7 +40,11 @@ export interface DownloadResult {
  * sha256 covers the whole file (the kept prefix is re-hashed from disk), and only a verified file gets the final
  * name, so a file at `dest` is always complete.
  */
-export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadFile(
+  url: string,
+  dest: string,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
   const partial = `${dest}.partial`;
   await mkdir(dirname(dest), { recursive: true });
   let offset = await sizeOf(partial);
@@ -51,6 +55,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
 
   const controller = new AbortController();
   const onAbort = () => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) throw new ModelPullError('aborted', 'download aborted before it started');
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let timedOut: string | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -92,7 +97,10 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       hash = createHash('sha256');
     } else {
       await response.body?.cancel();
-      throw new ModelPullError('http', `download failed: HTTP ${response.status} ${response.statusText} from ${url}`);
+      throw new ModelPullError(
+        'http',
+        `download failed: HTTP ${response.status} ${response.statusText} from ${url}`,
+      );
     }
 
     if (response.status !== 416) {
@@ -156,7 +164,11 @@ async function writeBody(
       if (options.onProgress && (now - lastReport > 100 || received === total)) {
         lastReport = now;
         const seconds = Math.max((now - started) / 1000, 1e-3);
-        options.onProgress({ receivedBytes: received, totalBytes: total, bytesPerSecond: (received - offset) / seconds });
+        options.onProgress({
+          receivedBytes: received,
+          totalBytes: total,
+          bytesPerSecond: (received - offset) / seconds,
+        });
       }
     }
   } finally {
@@ -172,7 +184,8 @@ function failure(
   timedOut: string | undefined,
 ): ModelPullError {
   if (error instanceof ModelPullError) return error;
-  if (signal?.aborted) return new ModelPullError('aborted', 'download aborted; run again to resume', { cause: error });
+  if (signal?.aborted)
+    return new ModelPullError('aborted', 'download aborted; run again to resume', { cause: error });
   const host = safeHost(url);
   const reason = timedOut ?? rootCause(error);
   return new ModelPullError(

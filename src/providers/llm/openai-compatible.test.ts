@@ -26,7 +26,12 @@ const usage = {
   created: 1,
   model: 'test-model',
   choices: [],
-  usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } },
+  usage: {
+    prompt_tokens: 12,
+    completion_tokens: 3,
+    total_tokens: 15,
+    prompt_tokens_details: { cached_tokens: 8 },
+  },
 };
 
 function send(res: ServerResponse, data: unknown): void {
@@ -55,11 +60,25 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       break;
     case 'tool':
       send(res, chunk({ role: 'assistant', content: 'Checking.' }));
-      send(res, chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } }] }));
+      send(
+        res,
+        chunk({
+          tool_calls: [
+            { index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } },
+          ],
+        }),
+      );
       for (const piece of ['{"ci', 'ty": "Os', 'lo"}']) {
         send(res, chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
       }
-      send(res, chunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'hang_up', arguments: '{}' } }] }));
+      send(
+        res,
+        chunk({
+          tool_calls: [
+            { index: 1, id: 'call_b', type: 'function', function: { name: 'hang_up', arguments: '{}' } },
+          ],
+        }),
+      );
       send(res, chunk({}, 'tool_calls'));
       break;
     case 'slow': {
@@ -100,7 +119,13 @@ const user = (content: string) => [{ role: 'user' as const, content }];
 
 describe('OpenAiCompatibleLlm against a local SSE server', () => {
   it('streams text deltas and the usage chunk with cached tokens', async () => {
-    const llm = new OpenAiCompatibleLlm({ baseURL, model: 'test-model', apiKey: 'k', temperature: 0.2, maxTokens: 50 });
+    const llm = new OpenAiCompatibleLlm({
+      baseURL,
+      model: 'test-model',
+      apiKey: 'k',
+      temperature: 0.2,
+      maxTokens: 50,
+    });
     const chunks = await collect(llm.chat({ messages: user('hello'), signal: live() }));
     expect(chunks).toEqual([
       { type: 'text', delta: 'Hel' },
@@ -129,7 +154,9 @@ describe('OpenAiCompatibleLlm against a local SSE server', () => {
           { role: 'tool', toolCallId: 'c0', content: '"ok"' },
           { role: 'user', content: 'tool' },
         ],
-        tools: [{ name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} } }],
+        tools: [
+          { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} } },
+        ],
         signal: live(),
       }),
     );
@@ -139,12 +166,23 @@ describe('OpenAiCompatibleLlm against a local SSE server', () => {
       { type: 'toolCall', call: { id: 'call_b', name: 'hang_up', arguments: '{}' } },
     ]);
     expect(lastBody?.tools).toEqual([
-      { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} } } },
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          description: 'Weather',
+          parameters: { type: 'object', properties: {} },
+        },
+      },
     ]);
     expect(lastBody?.messages).toEqual([
       { role: 'system', content: 'sys' },
       { role: 'user', content: 'before' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c0', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c0', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
       { role: 'tool', tool_call_id: 'c0', content: '"ok"' },
       { role: 'user', content: 'tool' },
     ]);

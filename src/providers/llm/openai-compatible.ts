@@ -45,7 +45,8 @@ export class OpenAiCompatibleLlm implements LLM {
 
   constructor(options: OpenAiCompatibleOptions) {
     this.options = options;
-    this.name = options.name ?? `openai-compatible:${options.baseURL ?? 'https://api.openai.com/v1'}#${options.model}`;
+    this.name =
+      options.name ?? `openai-compatible:${options.baseURL ?? 'https://api.openai.com/v1'}#${options.model}`;
     this.client =
       options.client ??
       new OpenAI({
@@ -115,7 +116,9 @@ export class OpenAiCompatibleLlm implements LLM {
     } catch (error) {
       if (request.signal.aborted) return;
       if (idleFired) {
-        throw new LlmError('timeout', `${this.name}: no data from the server for ${idleMs} ms`, { cause: error });
+        throw new LlmError('timeout', `${this.name}: no data from the server for ${idleMs} ms`, {
+          cause: error,
+        });
       }
       throw toLlmError(this.name, error);
     } finally {
@@ -193,7 +196,10 @@ function toMessage(m: ChatMessage): ChatCompletionMessageParam {
 }
 
 function toTool(t: ToolSchema): ChatCompletionTool {
-  return { type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } };
+  return {
+    type: 'function',
+    function: { name: t.name, description: t.description, parameters: t.parameters },
+  };
 }
 
 /** The innermost useful reason (`ECONNREFUSED`, `ENOTFOUND`, …) under fetch's generic "fetch failed". */

@@ -57,7 +57,9 @@ function loadBinding(): Binding {
   try {
     koffi = require('koffi');
   } catch (error) {
-    throw new PocketsphinxError(`the koffi npm package failed to load (run npm install): ${(error as Error).message}`);
+    throw new PocketsphinxError(
+      `the koffi npm package failed to load (run npm install): ${(error as Error).message}`,
+    );
   }
   const open = (file: string, pkg: string) => {
     try {
@@ -134,7 +136,15 @@ export class Decoder {
       check(this.native.ps_start_utt(this.handle) as number, 'ps_start_utt');
       this.inUtterance = true;
     }
-    const rc = await call<number>(this.native.ps_process_raw, this.offThread, this.handle, samples, samples.length, 0, 0);
+    const rc = await call<number>(
+      this.native.ps_process_raw,
+      this.offThread,
+      this.handle,
+      samples,
+      samples.length,
+      0,
+      0,
+    );
     if (rc < 0) throw new PocketsphinxError(`ps_process_raw failed (${rc})`);
   }
 
@@ -196,7 +206,17 @@ export class DecoderPool {
       );
     }
     this.native = loadBinding();
-    this.argv = ['-hmm', paths.hmm, '-lm', paths.lm, '-dict', paths.dict, '-logfn', '/dev/null', ...options.args];
+    this.argv = [
+      '-hmm',
+      paths.hmm,
+      '-lm',
+      paths.lm,
+      '-dict',
+      paths.dict,
+      '-logfn',
+      '/dev/null',
+      ...options.args,
+    ];
   }
 
   get idleCount(): number {

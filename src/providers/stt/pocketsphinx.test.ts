@@ -46,7 +46,8 @@ async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void>
 
 function finalOf(heard: Heard): Promise<Transcript> {
   return new Promise((resolve) => {
-    const poll = () => (heard.finals.length ? resolve(heard.finals[heard.finals.length - 1]) : setTimeout(poll, 5));
+    const poll = () =>
+      heard.finals.length ? resolve(heard.finals[heard.finals.length - 1]) : setTimeout(poll, 5);
     poll();
   });
 }
@@ -74,7 +75,8 @@ describe('PocketsphinxSTT on real audio', () => {
     expect(final.startMs).toBe(5_000);
     expect(final.endMs).toBeCloseTo(5_000 + clip.length / 16, 5);
     // interims only change, never repeat
-    for (let i = 1; i < heard.interims.length; i++) expect(heard.interims[i].text).not.toBe(heard.interims[i - 1].text);
+    for (let i = 1; i < heard.interims.length; i++)
+      expect(heard.interims[i].text).not.toBe(heard.interims[i - 1].text);
   });
 
   it('starts a new utterance after each flush, and ignores a flush with nothing heard', async () => {
@@ -89,7 +91,8 @@ describe('PocketsphinxSTT on real audio', () => {
     await stream.whenIdle();
     stream.close();
     expect(heard.finals).toHaveLength(2);
-    for (const final of heard.finals) expect(wordErrors('go forward ten meters', final.text).wer).toBeLessThanOrEqual(0.25);
+    for (const final of heard.finals)
+      expect(wordErrors('go forward ten meters', final.text).wer).toBeLessThanOrEqual(0.25);
     expect(heard.finals[1].startMs).toBe(10_000);
   });
 

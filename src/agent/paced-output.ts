@@ -6,21 +6,27 @@ export interface PlayedFrame {
   speechId: number | undefined;
   startMs: number;
   durationMs: number;
+  /** The audio heard, when `keepAudio` is on. */
+  samples?: Int16Array;
+  sampleRate: number;
 }
 
-export interface SimulatedAudioOutputOptions {
+export interface PacedAudioOutputOptions {
   clock: Clock;
   /** Network + jitter buffer: time from handing a frame over to the client hearing it. */
   latencyMs?: number;
   /** Play frames in real time on the clock; off plays them instantly (for overhead benchmarks). */
   realTime?: boolean;
+  /** Keep the samples of what was heard (the file transport writes them out). */
+  keepAudio?: boolean;
 }
 
 /**
- * The transport contract's test double: a client that plays frames in real time on the session clock and
- * records exactly what was heard and when, including frames it refused for carrying a stale speech id.
+ * An output that plays frames in real time on the session clock and records exactly what was heard and when,
+ * including frames it refused for carrying a stale speech id. The file transport writes what it recorded to a
+ * WAV; tests use it as the transport contract's double.
  */
-export class SimulatedAudioOutput implements AudioOutput {
+export class PacedAudioOutput implements AudioOutput {
   readonly played: PlayedFrame[] = [];
   readonly rejectedStaleFrames: AudioFrame[] = [];
   readonly receipts: PlayoutReceipt[] = [];
@@ -28,7 +34,7 @@ export class SimulatedAudioOutput implements AudioOutput {
   private readonly latencyMs: number;
   private readonly realTime: boolean;
 
-  constructor(private readonly options: SimulatedAudioOutputOptions) {
+  constructor(private readonly options: PacedAudioOutputOptions) {
     this.latencyMs = options.latencyMs ?? 0;
     this.realTime = options.realTime ?? true;
   }
@@ -57,13 +63,16 @@ export class SimulatedAudioOutput implements AudioOutput {
         }
         const durationMs = frameDurationMs(frame);
         const startMs = clock.now();
-        this.played.push({ speechId: frame.speechId, startMs, durationMs });
+        const played: PlayedFrame = { speechId: frame.speechId, startMs, durationMs, sampleRate: frame.sampleRate };
+        if (this.options.keepAudio) played.samples = frame.samples;
+        this.played.push(played);
         if (this.realTime) {
           try {
             await clock.sleep(durationMs, signal);
           } catch {
-            const heard = clock.now() - startMs;
-            this.played[this.played.length - 1].durationMs = heard;
+            const heard = Math.min(durationMs, clock.now() - startMs);
+            played.durationMs = heard;
+            played.samples = played.samples?.subarray(0, Math.round((heard * frame.sampleRate) / 1000));
             playedMs += heard;
             return stop();
           }

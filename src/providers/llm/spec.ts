@@ -1,0 +1,113 @@
+import { access } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { LLM } from './contract.ts';
+import { LlmError } from './errors.ts';
+import { LlamaLlm, type LlamaLlmOptions } from './llama.ts';
+import { OpenAiCompatibleLlm, type OpenAiCompatibleOptions } from './openai-compatible.ts';
+
+export type LlmSpec =
+  | { kind: 'llama'; modelPath: string }
+  | { kind: 'openai-compatible'; baseURL: string; model: string }
+  | { kind: 'openai'; model: string };
+
+const EXAMPLES =
+  'expected one of "llama:./models/model.gguf", "openai-compatible:http://127.0.0.1:11434/v1#qwen2.5", ' +
+  '"openai:gpt-4o-mini"';
+
+/** Parses an `llm` spec string; throws LlmError('bad-spec') with the accepted forms. */
+export function parseLlmSpec(spec: string): LlmSpec {
+  const trimmed = spec.trim();
+  const colon = trimmed.indexOf(':');
+  const kind = colon > 0 ? trimmed.slice(0, colon) : '';
+  const rest = colon > 0 ? trimmed.slice(colon + 1).trim() : '';
+  const bad = (why: string) => new LlmError('bad-spec', `bad llm spec "${spec}": ${why}; ${EXAMPLES}`);
+  switch (kind) {
+    case 'llama':
+      if (!rest) throw bad('missing the path of a .gguf file');
+      if (!rest.toLowerCase().endsWith('.gguf')) throw bad(`"${rest}" is not a .gguf file`);
+      return { kind, modelPath: rest };
+    case 'openai-compatible': {
+      const hash = rest.lastIndexOf('#');
+      if (hash < 0) throw bad('missing "#<model>" after the base URL');
+      const baseURL = rest.slice(0, hash);
+      const model = rest.slice(hash + 1).trim();
+      if (!model) throw bad('empty model name after "#"');
+      let url: URL;
+      try {
+        url = new URL(baseURL);
+      } catch {
+        throw bad(`"${baseURL}" is not a URL`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw bad(`"${baseURL}" is not an http(s) URL`);
+      return { kind, baseURL, model };
+    }
+    case 'openai':
+      if (!rest) throw bad('missing the model name');
+      return { kind, model: rest };
+    default:
+      throw bad(kind ? `unknown provider "${kind}"` : 'no provider prefix');
+  }
+}
+
+export interface CreateLlmOptions {
+  /** Options for `llama:` specs (threads, context size, chat wrapper, …). */
+  llama?: Omit<LlamaLlmOptions, 'modelPath'>;
+  /** Options for `openai:` and `openai-compatible:` specs (timeouts, retries, …). */
+  openai?: Omit<OpenAiCompatibleOptions, 'model' | 'baseURL'>;
+  /**
+   * Secrets come from here only: OPENAI_API_KEY for `openai:`, REPARTEE_LLM_API_KEY (optional) for
+   * `openai-compatible:` servers started with a key. Default `process.env`.
+   */
+  env?: Record<string, string | undefined>;
+  /** Relative `llama:` paths resolve against this. Default the working directory. */
+  cwd?: string;
+}
+
+/**
+ * Builds the LLM a spec names. A `llama:` model file must exist (checked now, so a typo fails at start-up, not on
+ * the first turn); the weights themselves load on `prewarm()` or the first turn.
+ */
+export async function createLlm(spec: string, options: CreateLlmOptions = {}): Promise<LLM> {
+  const parsed = parseLlmSpec(spec);
+  const env = options.env ?? process.env;
+  switch (parsed.kind) {
+    case 'llama': {
+      const modelPath = isAbsolute(parsed.modelPath)
+        ? parsed.modelPath
+        : resolve(options.cwd ?? process.cwd(), parsed.modelPath);
+      try {
+        await access(modelPath);
+      } catch {
+        throw new LlmError(
+          'model-missing',
+          `LLM model file not found: ${modelPath} (from "${spec}"). Run \`repartee models pull\` to download the ` +
+            'default model, or point the spec at an existing .gguf file.',
+        );
+      }
+      return new LlamaLlm({ ...options.llama, modelPath, name: options.llama?.name ?? spec });
+    }
+    case 'openai-compatible':
+      return new OpenAiCompatibleLlm({
+        ...options.openai,
+        baseURL: parsed.baseURL,
+        model: parsed.model,
+        apiKey: options.openai?.apiKey ?? env.REPARTEE_LLM_API_KEY,
+        name: options.openai?.name ?? spec,
+      });
+    case 'openai': {
+      const apiKey = options.openai?.apiKey ?? env.OPENAI_API_KEY;
+      if (!apiKey) {
+        throw new LlmError('missing-api-key', `"${spec}" needs the OPENAI_API_KEY environment variable`);
+      }
+      return new OpenAiCompatibleLlm({
+        maxTokensParam: 'max_completion_tokens',
+        ...options.openai,
+        baseURL: env.OPENAI_BASE_URL,
+        model: parsed.model,
+        apiKey,
+        name: options.openai?.name ?? spec,
+      });
+    }
+  }
+}
