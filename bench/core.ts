@@ -4,9 +4,9 @@
  *   npm run bench:core [-- --turns 1000]
  */
 import { parseArgs } from 'node:util';
-import { PIPELINE_SAMPLE_RATE, samplesForMs } from '../src/audio/frame.ts';
 import { PacedAudioOutput } from '../src/agent/paced-output.ts';
 import { AgentSession } from '../src/agent/session.ts';
+import { PIPELINE_SAMPLE_RATE, samplesForMs } from '../src/audio/frame.ts';
 import { MonotonicClock } from '../src/metrics/clock.ts';
 import type { TurnMetrics } from '../src/metrics/schema.ts';
 import { summarize } from '../src/metrics/stats.ts';
@@ -80,12 +80,20 @@ const overhead = summarize(metrics.map((m) => m.pipelineOverheadMs));
 const afterEou = summarize(metrics.map((m) => (m.voiceToVoiceMs ?? 0) - (m.eouDelayMs ?? 0)));
 const cpuMsPerFrame = (cpu.user + cpu.system) / 1000 / frames;
 const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(3));
-console.log(`bench:core — ${turns} turns, ${frames} frames of 20 ms, zero-latency providers, ${wallMs.toFixed(0)} ms wall`);
+console.log(
+  `bench:core — ${turns} turns, ${frames} frames of 20 ms, zero-latency providers, ${wallMs.toFixed(0)} ms wall`,
+);
 console.log('| metric | p50 | p95 | p99 |');
 console.log('| --- | --- | --- | --- |');
 console.log(`| pipelineOverheadMs | ${fmt(overhead.p50)} | ${fmt(overhead.p95)} | ${fmt(overhead.p99)} |`);
-console.log(`| voice-to-voice after end of turn (ms) | ${fmt(afterEou.p50)} | ${fmt(afterEou.p95)} | ${fmt(afterEou.p99)} |`);
+console.log(
+  `| voice-to-voice after end of turn (ms) | ${fmt(afterEou.p50)} | ${fmt(afterEou.p95)} | ${fmt(afterEou.p99)} |`,
+);
 console.log(`CPU per 20 ms audio frame (whole session, all turns): ${(cpuMsPerFrame * 1000).toFixed(1)} µs`);
 console.log(`CPU per second of streamed audio: ${(cpuMsPerFrame * 50).toFixed(2)} ms`);
-console.log(`CPU per turn (speech, end of turn, reply, metrics): ${((cpu.user + cpu.system) / 1000 / turns).toFixed(2)} ms`);
-console.log(`target: overhead p95 <= 5 ms -> ${overhead.p95 !== null && overhead.p95 <= 5 ? 'met' : 'NOT met'}`);
+console.log(
+  `CPU per turn (speech, end of turn, reply, metrics): ${((cpu.user + cpu.system) / 1000 / turns).toFixed(2)} ms`,
+);
+console.log(
+  `target: overhead p95 <= 5 ms -> ${overhead.p95 !== null && overhead.p95 <= 5 ? 'met' : 'NOT met'}`,
+);

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   pocketsphinx-en-us libpocketsphinx3 libsphinxbase3 pocketsphinx-testdata # STT engine, its US-English model, LibriVox test clips
-  flite espeak-ng festival                                                  # TTS engines (measured in bench:local)
+  flite espeak-ng festival festvox-kallpc16k                                # TTS engines (measured in bench:local)
   sox alsa-utils                                                            # audio tools, test sounds
 )
 missing=()

@@ -224,8 +224,14 @@ export interface WriteSynthOptions {
   weightStd?: number;
 }
 
-/** Writes the synthetic model to `path` (atomically, via a temporary file) and returns its size in bytes. */
-export async function writeSynthGguf(path: string, options: WriteSynthOptions): Promise<number> {
+interface Layout {
+  head: Buffer;
+  dataStart: number;
+  tensors: TensorSpec[];
+  totalBytes: number;
+}
+
+async function layout(options: WriteSynthOptions): Promise<Layout> {
   const shape = options.shape ?? QWEN25_05B_SHAPE;
   const tensors = qwen2Tensors(shape);
   const kvs: Kv[] = [
@@ -242,44 +248,46 @@ export async function writeSynthGguf(path: string, options: WriteSynthOptions): 
     ['qwen2.attention.layer_norm_rms_epsilon', 'f32', 1e-6],
     ...(await padTokenizer(options.storiesPath, shape.vocab)),
   ];
-
-  const head = new Writer();
-  head.raw(Buffer.from('GGUF', 'ascii'));
-  head.u32(3);
-  head.u64(tensors.length);
-  head.u64(kvs.length);
-  for (const kv of kvs) writeKv(head, kv);
+  const w = new Writer();
+  w.raw(Buffer.from('GGUF', 'ascii'));
+  w.u32(3);
+  w.u64(tensors.length);
+  w.u64(kvs.length);
+  for (const kv of kvs) writeKv(w, kv);
   let offset = 0;
   for (const t of tensors) {
-    head.str(t.name);
-    head.u32(t.dims.length);
-    for (const d of t.dims) head.u64(d);
-    head.u32(t.type);
-    head.u64(offset);
+    w.str(t.name);
+    w.u32(t.dims.length);
+    for (const d of t.dims) w.u64(d);
+    w.u32(t.type);
+    w.u64(offset);
     offset = align(offset + tensorBytes(t));
   }
-  const headBuf = head.concat();
-  const dataStart = align(headBuf.length);
+  const head = w.concat();
+  const dataStart = align(head.length);
+  return { head, dataStart, tensors, totalBytes: dataStart + offset };
+}
 
+/** Writes the synthetic model to `path` (atomically, via a temporary file) and returns its size in bytes. */
+export async function writeSynthGguf(path: string, options: WriteSynthOptions): Promise<number> {
+  const { head, dataStart, tensors } = await layout(options);
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.write(Buffer.concat([headBuf, Buffer.alloc(dataStart - headBuf.length)]));
+    await fh.write(Buffer.concat([head, Buffer.alloc(dataStart - head.length)]));
     // Uniform int8 has a standard deviation of ~73.9; the shared block scale sets the weights' spread.
     const scale = f16Bits((options.weightStd ?? 0.02) / 73.9);
     for (const t of tensors) {
       const size = tensorBytes(t);
-      const buf = Buffer.alloc(align(size));
       if (t.type === GGML_F32) {
+        const buf = Buffer.alloc(align(size));
         for (let i = 0; i < size / 4; i++) buf.writeFloatLE(t.fill ?? 0, i * 4);
+        await fh.write(buf);
       } else {
         await writeQ8(fh, size, scale);
-        const pad = align(size) - size;
-        if (pad) await fh.write(Buffer.alloc(pad));
-        continue;
+        if (align(size) > size) await fh.write(Buffer.alloc(align(size) - size));
       }
-      await fh.write(buf);
     }
   } finally {
     await fh.close();
@@ -307,13 +315,17 @@ async function writeQ8(
   }
 }
 
-/** Returns `path`, writing the model first unless a file of the expected size is already there. */
-export async function ensureSynthGguf(path: string, options: WriteSynthOptions): Promise<string> {
-  try {
-    if ((await stat(path)).size > 400_000_000) return path;
-  } catch {
-    // Not there yet.
-  }
+/** Returns `path`, writing the model first unless a file of exactly the expected size is already there. */
+export async function ensureSynthGguf(
+  path: string,
+  options: WriteSynthOptions,
+): Promise<{ path: string; written: boolean }> {
+  const expected = (await layout(options)).totalBytes;
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size === expected) return { path, written: false };
   await writeSynthGguf(path, options);
-  return path;
+  return { path, written: true };
 }

@@ -51,7 +51,9 @@ describe('heardText', () => {
       'First sentence here. Second one is longer than that.',
     );
     expect(heardText({ texts, samples, steps, step: 0, playedSamples: 1000 })).toBe('First sentence here.');
-    expect(heardText({ texts, samples, steps, step: 0, playedSamples: 2000 })).toBe('First sentence here. Second one is');
+    expect(heardText({ texts, samples, steps, step: 0, playedSamples: 2000 })).toBe(
+      'First sentence here. Second one is',
+    );
     expect(heardText({ texts, samples, steps, step: 0, playedSamples: 1010 })).toBe('First sentence here.');
     expect(heardText({ texts, samples, steps, step: 0, playedSamples: 0 })).toBe('');
   });

@@ -63,7 +63,12 @@ export class PacedAudioOutput implements AudioOutput {
         }
         const durationMs = frameDurationMs(frame);
         const startMs = clock.now();
-        const played: PlayedFrame = { speechId: frame.speechId, startMs, durationMs, sampleRate: frame.sampleRate };
+        const played: PlayedFrame = {
+          speechId: frame.speechId,
+          startMs,
+          durationMs,
+          sampleRate: frame.sampleRate,
+        };
         if (this.options.keepAudio) played.samples = frame.samples;
         this.played.push(played);
         if (this.realTime) {

@@ -8,8 +8,8 @@ import { ScriptedTts, type ScriptedTtsOptions } from '../providers/tts/scripted.
 import { ScriptedVad } from '../providers/vad/scripted.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
 import type { AgentSessionOptions } from './options.ts';
-import { AgentSession } from './session.ts';
 import { PacedAudioOutput } from './paced-output.ts';
+import { AgentSession } from './session.ts';
 
 export interface Utterance {
   startMs: number;

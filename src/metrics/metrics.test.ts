@@ -4,7 +4,14 @@ import { TURN_METRIC_FIELDS } from './schema.ts';
 import { percentile, summarize } from './stats.ts';
 import { buildTurnMetrics } from './turn.ts';
 
-const usage = { promptTokens: 10, completionTokens: 5, cachedTokens: 0, ttsCharacters: 20, sttAudioMs: 1000, toolMs: null };
+const usage = {
+  promptTokens: 10,
+  completionTokens: 5,
+  cachedTokens: 0,
+  ttsCharacters: 20,
+  sttAudioMs: 1000,
+  toolMs: null,
+};
 
 describe('buildTurnMetrics', () => {
   it('computes every field of the schema, with overhead excluding provider time', () => {

@@ -9,7 +9,10 @@ export class TtsEngineUnavailableError extends Error {
     readonly debianPackage: string,
     options?: { cause?: unknown },
   ) {
-    super(`${message} (install the Debian package ${debianPackage}; scripts/setup.sh installs the TTS engines)`, options);
+    super(
+      `${message} (install the Debian package ${debianPackage}; scripts/setup.sh installs the TTS engines)`,
+      options,
+    );
   }
 }
 
@@ -79,7 +82,7 @@ export function toLatin1Text(text: string): string {
     .replace(/[\u2013\u2014\u2212]/g, ', ')
     .replace(/\u2026/g, '...')
     .replace(/[\u00a0\u2000-\u200b\u202f]/g, ' ')
-    .replace(/[^\u0000-\u00ff]/g, '')
+    .replace(/[\u0100-\uffff]/g, '')
     .replace(/\s+/g, ' ')
     .trim();
 }

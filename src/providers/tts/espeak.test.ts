@@ -19,7 +19,8 @@ describe('EspeakSynthesizer options', () => {
     await expect(run()).rejects.toThrow(TtsEngineUnavailableError);
     await expect(run()).rejects.toThrow(/xx-nonexistent.*espeak-ng-data/);
     let n = 0;
-    for await (const c of new EspeakSynthesizer().synthesize('Hello.', new AbortController().signal)) n += c.length;
+    for await (const c of new EspeakSynthesizer().synthesize('Hello.', new AbortController().signal))
+      n += c.length;
     expect(n).toBeGreaterThan(ESPEAK_SAMPLE_RATE * 0.2);
   });
 

@@ -1,8 +1,11 @@
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import { AsyncQueue } from '../../util/async-queue.ts';
 import type { SentenceSynthesizer, TTS } from './contract.ts';
 import { SerialQueue, TtsEngineUnavailableError } from './engine-util.ts';
 import { sentenceTts } from './sentence-adapter.ts';
+
+/** A bound native function (koffi does not export the type by name). */
+type NativeFunction = ReturnType<LibraryHandle['func']>;
 
 export interface EspeakOptions {
   /** espeak-ng voice name, e.g. `en-us`, `en`, `en-gb-x-rp`, `en-us+f3` (variant after `+`). Default `en-us`. */
@@ -33,7 +36,11 @@ export class EspeakSynthesizer implements SentenceSynthesizer {
   private readonly settings: Required<EspeakOptions>;
 
   constructor(options: EspeakOptions = {}) {
-    this.settings = { voice: options.voice ?? 'en-us', wordsPerMinute: options.wordsPerMinute ?? 175, pitch: options.pitch ?? 50 };
+    this.settings = {
+      voice: options.voice ?? 'en-us',
+      wordsPerMinute: options.wordsPerMinute ?? 175,
+      pitch: options.pitch ?? 50,
+    };
     const { wordsPerMinute, pitch } = this.settings;
     if (!(wordsPerMinute >= 80 && wordsPerMinute <= 450)) {
       throw new RangeError(`espeak-ng wordsPerMinute must be 80-450, got ${wordsPerMinute}`);
@@ -97,15 +104,18 @@ const SynthCallback = koffi.proto('int repartee_espeak_synth_cb(void *wav, int n
  */
 class EspeakEngine {
   readonly queue = new SerialQueue();
-  private readonly synth: koffi.KoffiFunction;
-  private readonly setVoiceByName: koffi.KoffiFunction;
-  private readonly setParameter: koffi.KoffiFunction;
+  private readonly synth: NativeFunction;
+  private readonly setVoiceByName: NativeFunction;
+  private readonly setParameter: NativeFunction;
   private applied: Required<EspeakOptions> | undefined;
   /** The running call's sink; returns false to stop synthesis. */
   private sink: ((samples: Int16Array) => boolean) | undefined;
 
+  /** Held so it is never collected (and unloaded) while espeak's thread and callback use it. */
+  readonly library: LibraryHandle;
+
   constructor() {
-    let lib: koffi.IKoffiLib;
+    let lib: LibraryHandle;
     try {
       lib = koffi.load('libespeak-ng.so.1');
     } catch (error) {
@@ -113,10 +123,18 @@ class EspeakEngine {
         cause: error,
       });
     }
-    const initialize = lib.func('int espeak_Initialize(int output, int buflength, const char *path, int options)');
+    this.library = lib;
+    const initialize = lib.func(
+      'int espeak_Initialize(int output, int buflength, const char *path, int options)',
+    );
     const rate = initialize(AUDIO_OUTPUT_SYNCHRONOUS, BUFFER_MS, null, 0) as number;
-    if (rate <= 0) throw new TtsEngineUnavailableError('espeak-ng failed to initialise (no espeak-ng-data?)', 'espeak-ng-data');
-    if (rate !== ESPEAK_SAMPLE_RATE) throw new Error(`espeak-ng runs at ${rate} Hz, expected ${ESPEAK_SAMPLE_RATE} Hz`);
+    if (rate <= 0)
+      throw new TtsEngineUnavailableError(
+        'espeak-ng failed to initialise (no espeak-ng-data?)',
+        'espeak-ng-data',
+      );
+    if (rate !== ESPEAK_SAMPLE_RATE)
+      throw new Error(`espeak-ng runs at ${rate} Hz, expected ${ESPEAK_SAMPLE_RATE} Hz`);
     this.synth = lib.func(
       'int espeak_Synth(const char *text, size_t size, unsigned int position, int position_type, unsigned int end_position, unsigned int flags, void *unique_identifier, void *user_data)',
     );
@@ -138,14 +156,18 @@ class EspeakEngine {
       const rc = this.setVoiceByName(settings.voice);
       if (rc !== EE_OK) {
         this.applied = undefined;
-        throw new TtsEngineUnavailableError(`espeak-ng voice "${settings.voice}" not found`, 'espeak-ng-data');
+        throw new TtsEngineUnavailableError(
+          `espeak-ng voice "${settings.voice}" not found`,
+          'espeak-ng-data',
+        );
       }
     }
     // Setting a voice resets rate and pitch, so they follow it.
     if (last?.voice !== settings.voice || last.wordsPerMinute !== settings.wordsPerMinute) {
       this.setParameter(espeakRATE, settings.wordsPerMinute, 0);
     }
-    if (last?.voice !== settings.voice || last.pitch !== settings.pitch) this.setParameter(espeakPITCH, settings.pitch, 0);
+    if (last?.voice !== settings.voice || last.pitch !== settings.pitch)
+      this.setParameter(espeakPITCH, settings.pitch, 0);
     this.applied = { ...settings };
   }
 

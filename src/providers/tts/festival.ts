@@ -129,7 +129,7 @@ class FestivalProcess {
   private pending: { id: number; resolve: () => void; reject: (error: unknown) => void } | undefined;
   private errors: string[] = [];
 
-  constructor(private readonly settings: typeof DEFAULTS) {
+  constructor(settings: typeof DEFAULTS) {
     this.child = spawn(settings.command, ['--pipe'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.resume(); // replies go to stderr; stdout only collects festival's chatter
     this.child.stderr.setEncoding('latin1');
@@ -137,19 +137,28 @@ class FestivalProcess {
     this.child.on('error', (error: NodeJS.ErrnoException) => {
       const failure =
         error.code === 'ENOENT'
-          ? new TtsEngineUnavailableError(`festival program "${settings.command}" not found`, 'festival', { cause: error })
+          ? new TtsEngineUnavailableError(`festival program "${settings.command}" not found`, 'festival', {
+              cause: error,
+            })
           : error;
       this.onExit(failure);
     });
-    this.child.on('exit', (code, sig) => this.onExit(new Error(`festival exited (${sig ?? `code ${code}`})`)));
+    this.child.on('exit', (code, sig) =>
+      this.onExit(new Error(`festival exited (${sig ?? `code ${code}`})`)),
+    );
     this.child.stdin.on('error', () => {}); // a dead child surfaces through 'exit'
     const voicePackage = VOICE_PACKAGES[settings.voice] ?? `festvox-* that provides ${settings.voice}`;
-    this.started = this.request(`(voice_${settings.voice})`, settings.startTimeoutMs).catch((error: unknown) => {
-      if (/unbound variable : voice_/.test(String(error))) {
-        throw new TtsEngineUnavailableError(`festival voice ${settings.voice} is not installed`, voicePackage);
-      }
-      throw error;
-    });
+    this.started = this.request(`(voice_${settings.voice})`, settings.startTimeoutMs).catch(
+      (error: unknown) => {
+        if (/unbound variable : voice_/.test(String(error))) {
+          throw new TtsEngineUnavailableError(
+            `festival voice ${settings.voice} is not installed`,
+            voicePackage,
+          );
+        }
+        throw error;
+      },
+    );
   }
 
   async synthesize(text: string, settings: typeof DEFAULTS): Promise<Int16Array> {

@@ -19,7 +19,10 @@ describe('FliteSynthesizer options', () => {
     const length = async (speed: number) => {
       let n = 0;
       const synthesizer = new FliteSynthesizer({ voice: 'kal16', speed });
-      for await (const c of synthesizer.synthesize('Help the woman get back to her feet.', new AbortController().signal)) {
+      for await (const c of synthesizer.synthesize(
+        'Help the woman get back to her feet.',
+        new AbortController().signal,
+      )) {
         n += c.length;
       }
       return n;

@@ -1,7 +1,10 @@
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import type { SentenceSynthesizer, TTS } from './contract.ts';
 import { chunked, raceAbort, SerialQueue, TtsEngineUnavailableError, toLatin1Text } from './engine-util.ts';
 import { sentenceTts } from './sentence-adapter.ts';
+
+/** A bound native function (koffi does not export the type by name). */
+type NativeFunction = ReturnType<LibraryHandle['func']>;
 
 /** The voices Debian's libflite1 ships, with their native rates. */
 export const FLITE_VOICES = {
@@ -50,7 +53,10 @@ export class FliteSynthesizer implements SentenceSynthesizer {
     this.durationStretch = 1 / speed;
     this.name = `flite:${this.voice}`;
     this.sampleRate = spec.sampleRate;
-    this.chunkSamples = Math.max(1, Math.round(((options.chunkMs ?? DEFAULT_CHUNK_MS) * this.sampleRate) / 1000));
+    this.chunkSamples = Math.max(
+      1,
+      Math.round(((options.chunkMs ?? DEFAULT_CHUNK_MS) * this.sampleRate) / 1000),
+    );
   }
 
   async prewarm(): Promise<void> {
@@ -95,39 +101,56 @@ const CstVoice = koffi.struct('repartee_cst_voice', { name: 'const char *', feat
 /** libflite, loaded once per process: voices are registered once and shared by every synthesizer. */
 class FliteEngine {
   readonly queue = new SerialQueue();
-  private readonly voices = new Map<FliteVoice, { voice: unknown; features: unknown }>();
-  private readonly textToWave: koffi.KoffiFunction;
-  private readonly deleteWave: koffi.KoffiFunction;
-  private readonly featSetFloat: koffi.KoffiFunction;
+  /** `library` is kept referenced: a collected koffi library is unloaded, and the voice's data with it. */
+  private readonly voices = new Map<
+    FliteVoice,
+    { library: LibraryHandle; voice: unknown; features: unknown }
+  >();
+  private readonly textToWave: NativeFunction;
+  private readonly deleteWave: NativeFunction;
+  private readonly featSetFloat: NativeFunction;
+  /** flite keeps feature *names* by pointer (it expects C literals), so the name must outlive every call. */
+  private readonly durationStretchName = permanentCString('duration_stretch');
+
+  /** Held so it is never collected (and unloaded) while voices point into it. */
+  readonly library: LibraryHandle;
 
   constructor() {
-    let lib: koffi.IKoffiLib;
+    let lib: LibraryHandle;
     try {
       lib = koffi.load('libflite.so.1');
     } catch (error) {
-      throw new TtsEngineUnavailableError('flite library libflite.so.1 not found', DEBIAN_PACKAGE, { cause: error });
+      throw new TtsEngineUnavailableError('flite library libflite.so.1 not found', DEBIAN_PACKAGE, {
+        cause: error,
+      });
     }
+    this.library = lib;
     lib.func('int flite_init()')();
     this.textToWave = lib.func('void *flite_text_to_wave(const char *text, void *voice)');
     this.deleteWave = lib.func('void delete_wave(void *w)');
-    this.featSetFloat = lib.func('void feat_set_float(void *f, const char *name, float v)');
+    this.featSetFloat = lib.func('void feat_set_float(void *f, void *name, float v)');
   }
 
   voice(name: FliteVoice): { voice: unknown; features: unknown } {
     let entry = this.voices.get(name);
     if (!entry) {
       const spec = FLITE_VOICES[name];
-      let lib: koffi.IKoffiLib;
+      let lib: LibraryHandle;
       try {
         lib = koffi.load(spec.library);
       } catch (error) {
-        throw new TtsEngineUnavailableError(`flite voice ${name} (${spec.library}) not found`, DEBIAN_PACKAGE, {
-          cause: error,
-        });
+        throw new TtsEngineUnavailableError(
+          `flite voice ${name} (${spec.library}) not found`,
+          DEBIAN_PACKAGE,
+          {
+            cause: error,
+          },
+        );
       }
       const voice = lib.func(`void *${spec.register}(const char *voxdir)`)(null);
-      if (!voice) throw new TtsEngineUnavailableError(`flite voice ${name} failed to register`, DEBIAN_PACKAGE);
-      entry = { voice, features: koffi.decode(voice, CstVoice).features };
+      if (!voice)
+        throw new TtsEngineUnavailableError(`flite voice ${name} failed to register`, DEBIAN_PACKAGE);
+      entry = { library: lib, voice, features: koffi.decode(voice, CstVoice).features };
       this.voices.set(name, entry);
     }
     return entry;
@@ -136,13 +159,19 @@ class FliteEngine {
   /** Call inside `queue`: the voice's features are shared, and set for this call. */
   async synthesize(text: string, voiceName: FliteVoice, durationStretch: number): Promise<Int16Array> {
     const { voice, features } = this.voice(voiceName);
-    this.featSetFloat(features, 'duration_stretch', durationStretch);
+    this.featSetFloat(features, this.durationStretchName, durationStretch);
     const wave = await new Promise<unknown>((resolve, reject) => {
-      this.textToWave.async(text, voice, (error: unknown, result: unknown) => (error ? reject(error) : resolve(result)));
+      this.textToWave.async(text, voice, (error: unknown, result: unknown) =>
+        error ? reject(error) : resolve(result),
+      );
     });
     if (!wave) throw new Error(`flite failed to synthesise "${text.slice(0, 40)}"`);
     try {
-      const info = koffi.decode(wave, CstWave) as { sample_rate: number; num_samples: number; samples: unknown };
+      const info = koffi.decode(wave, CstWave) as {
+        sample_rate: number;
+        num_samples: number;
+        samples: unknown;
+      };
       const expected = FLITE_VOICES[voiceName].sampleRate;
       if (info.sample_rate !== expected) {
         throw new Error(`flite voice ${voiceName} produced ${info.sample_rate} Hz, expected ${expected} Hz`);
@@ -154,6 +183,14 @@ class FliteEngine {
       this.deleteWave(wave);
     }
   }
+}
+
+/** A NUL-terminated copy in native memory that is never freed (a handful per process). */
+function permanentCString(text: string): unknown {
+  const bytes = Buffer.from(`${text}\0`, 'latin1');
+  const pointer = koffi.alloc('uint8', bytes.length);
+  koffi.encode(pointer, 'uint8', [...bytes], bytes.length);
+  return pointer;
 }
 
 let sharedEngine: FliteEngine | undefined;

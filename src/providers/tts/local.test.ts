@@ -13,7 +13,9 @@ describe('createLocalTts', () => {
   });
 
   it('refuses unknown engines and flite voices by name', () => {
-    expect(() => createLocalSynthesizer({ engine: 'say' as 'flite' })).toThrow(/unknown local TTS engine "say"/);
+    expect(() => createLocalSynthesizer({ engine: 'say' as 'flite' })).toThrow(
+      /unknown local TTS engine "say"/,
+    );
     expect(() => createLocalSynthesizer({ engine: 'flite', voice: 'en-us' })).toThrow(/unknown flite voice/);
   });
 });

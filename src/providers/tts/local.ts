@@ -9,11 +9,11 @@ export type LocalTtsEngine = 'flite' | 'espeak-ng' | 'festival';
 export const LOCAL_TTS_ENGINES: readonly LocalTtsEngine[] = ['flite', 'espeak-ng', 'festival'];
 
 /**
- * Why this default: measured with `npx tsx bench/local/tts.ts` on the 2-core dev box, time to first audio
- * (median of 10 sentences) was espeak-ng ~0.3 ms (it streams 50 ms buffers as they are produced), festival
- * kal_diphone ~7 ms, flite kal16 ~3 ms and flite slt ~30-50 ms (flite and festival return a sentence at once).
- * All are far below an LLM's time to first sentence, so espeak-ng wins on latency alone; if the TTS → STT
- * round trip shows another engine clearly more intelligible, change this one line.
+ * Why this default: `npx tsx bench/local/tts.ts` on the 2-core dev box, time to first audio through the streaming
+ * TTS (median of 10 sentences): espeak-ng 0.2 ms (it hands over 50 ms buffers as it produces them), flite kal16
+ * 1 ms, festival kal_diphone 6 ms, flite slt 23 ms (flite and festival return a whole sentence at once).
+ * espeak-ng wins on latency, but every engine is far below an LLM's time to its first sentence, so the TTS → STT
+ * round-trip WER should have the last word: if another engine is clearly more intelligible, change this line.
  */
 export const DEFAULT_LOCAL_TTS_ENGINE: LocalTtsEngine = 'espeak-ng';
 
@@ -44,7 +44,10 @@ export function createLocalSynthesizer(options: LocalTtsOptions = {}): SentenceS
       if (voice !== undefined && !(voice in FLITE_VOICES)) {
         throw new Error(`unknown flite voice "${voice}" (known: ${Object.keys(FLITE_VOICES).join(', ')})`);
       }
-      return new FliteSynthesizer({ ...options.flite, ...defined({ voice: voice as FliteVoice | undefined, speed }) });
+      return new FliteSynthesizer({
+        ...options.flite,
+        ...defined({ voice: voice as FliteVoice | undefined, speed }),
+      });
     }
     case 'espeak-ng': {
       const wordsPerMinute =
@@ -54,7 +57,9 @@ export function createLocalSynthesizer(options: LocalTtsOptions = {}): SentenceS
     case 'festival':
       return new FestivalSynthesizer({ ...options.festival, ...defined({ voice, speed }) });
     default:
-      throw new Error(`unknown local TTS engine "${engine as string}" (known: ${LOCAL_TTS_ENGINES.join(', ')})`);
+      throw new Error(
+        `unknown local TTS engine "${engine as string}" (known: ${LOCAL_TTS_ENGINES.join(', ')})`,
+      );
   }
 }
 

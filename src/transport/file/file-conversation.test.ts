@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rmsDbfs } from '../../audio/level.ts';
 import { AgentSession } from '../../agent/session.ts';
+import { rmsDbfs } from '../../audio/level.ts';
 import { MonotonicClock } from '../../metrics/clock.ts';
 import { ScriptedLlm } from '../../providers/llm/scripted.ts';
 import { ScriptedStt, wordsBetween } from '../../providers/stt/scripted.ts';

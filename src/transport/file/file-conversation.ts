@@ -1,9 +1,15 @@
 import { writeFile } from 'node:fs/promises';
-import { concatSamples, DEFAULT_FRAME_MS, PIPELINE_SAMPLE_RATE, samplesForMs, splitIntoFrames } from '../../audio/frame.ts';
-import { Resampler } from '../../audio/resampler.ts';
-import { encodeWav, type WavAudio } from '../../audio/wav.ts';
 import { PacedAudioOutput } from '../../agent/paced-output.ts';
 import type { AgentSession } from '../../agent/session.ts';
+import {
+  concatSamples,
+  DEFAULT_FRAME_MS,
+  PIPELINE_SAMPLE_RATE,
+  samplesForMs,
+  splitIntoFrames,
+} from '../../audio/frame.ts';
+import { Resampler } from '../../audio/resampler.ts';
+import { encodeWav, type WavAudio } from '../../audio/wav.ts';
 import type { TurnMetrics } from '../../metrics/schema.ts';
 
 export interface FileConversationOptions {
@@ -13,6 +19,8 @@ export interface FileConversationOptions {
   idleTailMs?: number;
   /** Give up waiting for the agent after this much time past the end of the input. */
   maxTailMs?: number;
+  /** Something the agent says as the conversation starts (e.g. a notice). */
+  greeting?: string;
 }
 
 export interface FileConversationResult {
@@ -36,6 +44,7 @@ export async function runFileConversation(
   const metrics: TurnMetrics[] = [];
   const offMetrics = session.on('metrics', (m) => metrics.push(m));
   await session.start(output);
+  if (options.greeting) void session.say(options.greeting);
 
   const samples = await Resampler.resampleClip(input.samples, input.sampleRate, PIPELINE_SAMPLE_RATE);
   const startMs = clock.now();
@@ -68,8 +77,8 @@ export async function runFileConversation(
     session.pushAudio({ samples: silentFrame, sampleRate: PIPELINE_SAMPLE_RATE, timestampMs });
     fedMs += DEFAULT_FRAME_MS;
   }
+  await session.close(); // a reply still playing is cut here, and its turn's metrics still arrive
   offMetrics();
-  await session.close();
   return { reply: replyTimeline(output, startMs), metrics };
 }
 

@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/config.ts';
+import { runModels } from './models.ts';
+import { runServe } from './serve.ts';
+import { runTalk } from './talk.ts';
+
+const USAGE = `repartee — a real-time voice AI agent
+
+Usage:
+  repartee serve [--host H] [--port P] [--config F]     start the voice agent server (embedded local stack by default)
+  repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--fast] [--config F]
+                                                        one conversation from a WAV file, reply written to a WAV
+  repartee models list                                  recommended local models and which are downloaded
+  repartee models pull [NAME]                           download a recommended model (default: the first listed)
+
+Provider options (also in repartee.config.json or REPARTEE_* variables):
+  --llm SPEC   llama:./models/x.gguf | openai-compatible:<baseURL>#<model> | openai:<model>
+  --tts SPEC   local | flite[:voice] | espeak-ng[:voice] | festival[:voice]
+  --stt SPEC   local | pocketsphinx | pocketsphinx:accurate
+  --vad SPEC   silero | energy
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' },
+      out: { type: 'string' },
+      metrics: { type: 'string' },
+      fast: { type: 'boolean' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      llm: { type: 'string' },
+      tts: { type: 'string' },
+      stt: { type: 'string' },
+      vad: { type: 'string' },
+      'models-dir': { type: 'string' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const overrides = {
+    llm: values.llm,
+    tts: values.tts,
+    stt: values.stt,
+    vad: values.vad,
+    modelsDir: values['models-dir'],
+    server: {
+      ...(values.host ? { host: values.host } : {}),
+      ...(values.port ? { port: Number(values.port) } : {}),
+    },
+  };
+  const configOptions = { file: values.config, fileRequired: values.config !== undefined, overrides };
+  switch (command) {
+    case 'talk':
+      return runTalk(rest, { ...values, configOptions });
+    case 'serve':
+      return runServe(configOptions);
+    case 'models':
+      return runModels(rest, { modelsDir: values['models-dir'] });
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    const known = error instanceof ConfigError || error?.name?.endsWith('Error');
+    process.stderr.write(`repartee: ${known ? error.message : (error?.stack ?? String(error))}\n`);
+    process.exitCode = 1;
+  },
+);

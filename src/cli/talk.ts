@@ -1,0 +1,50 @@
+import { readWavFile } from '../audio/wav.ts';
+import { type LoadConfigOptions, loadConfig } from '../config/config.ts';
+import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
+import { createConfiguredSession } from '../config/session.ts';
+import { runFileConversation, writeConversationFiles } from '../transport/file/file-conversation.ts';
+import { createLogger } from './log.ts';
+
+export async function runTalk(
+  args: string[],
+  options: { out?: string; metrics?: string; fast?: boolean; configOptions: LoadConfigOptions },
+): Promise<number> {
+  const log = createLogger();
+  const [inputPath] = args;
+  if (!inputPath) {
+    process.stderr.write('usage: repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--fast]\n');
+    return 1;
+  }
+  const config = await loadConfig(options.configOptions);
+  const input = await readWavFile(inputPath);
+  const providers = await createProviders(config);
+  if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
+  log.info({ vad: config.vad, stt: config.stt, tts: config.tts, llm: providers.llmSpec }, 'providers');
+  const session = await createConfiguredSession(config, providers);
+  session.on('transcript', (e) => e.final && log.info({ text: e.text }, 'user'));
+  session.on('speechEnded', (e) => log.info({ outcome: e.outcome, text: e.heardText }, 'agent'));
+  session.on('error', (e) => log.error({ source: e.source, err: e.error.message }, 'error'));
+  const result = await runFileConversation(session, input, {
+    pace: options.fast ? 'fast' : 'realtime',
+    greeting: providers.llmSpec ? undefined : NO_LLM_NOTICE,
+  });
+  await providers.close();
+  const replyWav = options.out ?? 'reply.wav';
+  await writeConversationFiles(result, { replyWav, metricsJson: options.metrics });
+  for (const m of result.metrics) {
+    log.info(
+      {
+        turn: m.turnId,
+        voiceToVoiceMs: m.voiceToVoiceMs,
+        eouDelayMs: m.eouDelayMs,
+        llmTtftMs: m.llmTtftMs,
+        ttsTtfbMs: m.ttsTtfbMs,
+      },
+      'turn',
+    );
+  }
+  process.stdout.write(
+    `wrote ${replyWav}${options.metrics ? ` and ${options.metrics}` : ''} (${result.metrics.length} turns)\n`,
+  );
+  return 0;
+}
