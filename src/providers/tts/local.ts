@@ -9,13 +9,14 @@ export type LocalTtsEngine = 'flite' | 'espeak-ng' | 'festival';
 export const LOCAL_TTS_ENGINES: readonly LocalTtsEngine[] = ['flite', 'espeak-ng', 'festival'];
 
 /**
- * Why this default: `npx tsx bench/local/tts.ts` on the 2-core dev box, time to first audio through the streaming
- * TTS (median of 10 sentences): espeak-ng 0.2 ms (it hands over 50 ms buffers as it produces them), flite kal16
- * 1 ms, festival kal_diphone 6 ms, flite slt 23 ms (flite and festival return a whole sentence at once).
- * espeak-ng wins on latency, but every engine is far below an LLM's time to its first sentence, so the TTS → STT
- * round-trip WER should have the last word: if another engine is clearly more intelligible, change this line.
+ * Why this default, measured on the 2-core dev box. Time to first audio through the streaming TTS (median of 10
+ * sentences, `bench/local/tts.ts`): espeak-ng 0.2 ms, flite kal16 1 ms, festival kal_diphone 6 ms, flite slt 23 ms;
+ * all far below an LLM's time to its first sentence. Intelligibility, as the word error rate of a TTS → our STT
+ * round trip over 20 Harvard sentences (`bench/local/roundtrip.ts`): festival 26.6 %, flite slt 27.8 %, flite
+ * kal16 29.1 %, espeak-ng 74.7 %. flite slt is as clear as festival, runs in-process (festival is a child process)
+ * and sounds the most natural, so it is the default.
  */
-export const DEFAULT_LOCAL_TTS_ENGINE: LocalTtsEngine = 'espeak-ng';
+export const DEFAULT_LOCAL_TTS_ENGINE: LocalTtsEngine = 'flite';
 
 export interface LocalTtsOptions {
   /** Default `DEFAULT_LOCAL_TTS_ENGINE`. */
