@@ -1,0 +1,136 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { AgentSession } from '../src/agent/session.ts';
+import { bytesFromInt16 } from '../src/audio/frame.ts';
+import { MonotonicClock } from '../src/metrics/clock.ts';
+import { ScriptedLlm } from '../src/providers/llm/scripted.ts';
+import type { STT } from '../src/providers/stt/contract.ts';
+import { ScriptedTts } from '../src/providers/tts/scripted.ts';
+import { EnergyVad } from '../src/providers/vad/energy.ts';
+import { type RunningServer, startServer } from '../src/server/server.ts';
+
+/** Hears "hello agent" in any speech: enough to drive the transport end to end. */
+const stubStt = (): STT => ({
+  name: 'stub',
+  stream: (listener) => ({
+    push: () => {},
+    flush: () => listener.onFinal({ text: 'hello agent.', startMs: 0, endMs: 0 }),
+    close: () => {},
+  }),
+});
+
+let server: RunningServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function start(reply = 'Hello from Repartee.') {
+  const clock = new MonotonicClock();
+  server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    createSession: async () =>
+      new AgentSession({
+        clock,
+        vad: new EnergyVad({ minSilenceMs: 100 }),
+        stt: stubStt(),
+        llm: new ScriptedLlm({ clock, reply: () => reply }),
+        tts: new ScriptedTts({ clock, ttfbMs: 5, msPerCharacter: 20 }),
+        endpointing: { minDelayMs: 50 },
+      }),
+  });
+  return server;
+}
+
+function connect(running: RunningServer) {
+  const ws = new WebSocket(`${running.url.replace('http', 'ws')}/ws`);
+  const messages: Record<string, unknown>[] = [];
+  const audio: Buffer[] = [];
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) audio.push(data as Buffer);
+    else messages.push(JSON.parse(data.toString()));
+  });
+  const waitFor = async (predicate: () => boolean, timeoutMs = 5000) => {
+    const until = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > until) throw new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.type))}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  return { ws, messages, audio, waitFor, opened: new Promise((r) => ws.once('open', r)) };
+}
+
+const tone = (ms: number) =>
+  bytesFromInt16(Int16Array.from({ length: (16000 * ms) / 1000 }, (_, i) => Math.round(8000 * Math.sin(i / 3))));
+
+async function speak(ws: WebSocket, voicedMs: number, silentMs: number) {
+  for (let t = 0; t < voicedMs; t += 20) {
+    ws.send(tone(20));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (let t = 0; t < silentMs; t += 20) {
+    ws.send(new Uint8Array(640));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('WebSocket transport', () => {
+  it('streams PCM16 in, gets transcript, audio and metrics back', async () => {
+    const running = await start();
+    const client = connect(running);
+    await client.opened;
+    await client.waitFor(() => client.messages.some((m) => m.type === 'ready'));
+    await speak(client.ws, 400, 600);
+    await client.waitFor(() => client.messages.some((m) => m.type === 'metrics'));
+    expect(client.messages.some((m) => m.type === 'transcript' && m.final)).toBe(true);
+    expect(client.audio.reduce((n, b) => n + b.length, 0)).toBeGreaterThan(16000 * 2 * 0.3);
+    const metrics = client.messages.find((m) => m.type === 'metrics')?.metrics as Record<string, unknown>;
+    expect(metrics.voiceToVoiceMs).toBeGreaterThan(0);
+    expect(running.sessions()).toBe(1);
+    client.ws.close();
+  });
+
+  it('answers bad input with a clear error and keeps the conversation and other sessions going', async () => {
+    const running = await start();
+    const bad = connect(running);
+    const good = connect(running);
+    await Promise.all([bad.opened, good.opened]);
+    await bad.waitFor(() => bad.messages.some((m) => m.type === 'ready'));
+    bad.ws.send(new Uint8Array(641)); // odd byte count
+    bad.ws.send('{"type":"dance"}'); // unknown message
+    bad.ws.send('not json');
+    bad.ws.send(JSON.stringify({ type: 'config', sampleRate: 12345 }));
+    await bad.waitFor(() => bad.messages.filter((m) => m.type === 'error').length >= 4);
+    const errors = bad.messages.filter((m) => m.type === 'error').map((m) => m.message);
+    expect(errors[0]).toMatch(/even number of bytes/);
+    expect(errors[1]).toMatch(/malformed|Invalid/i);
+    expect(errors[3]).toMatch(/sampleRate/);
+    // The same connection still works after the bad input, typed text included.
+    bad.ws.send(JSON.stringify({ type: 'text', text: 'hi' }));
+    await bad.waitFor(() => bad.messages.some((m) => m.type === 'metrics'));
+    // A client vanishing mid-reply does not disturb the other one.
+    bad.ws.terminate();
+    await speak(good.ws, 400, 600);
+    await good.waitFor(() => good.messages.some((m) => m.type === 'metrics'));
+    const health = await (await fetch(`${running.url}/health`)).json();
+    expect(health.status).toBe('ok');
+    good.ws.close();
+  });
+
+  it('stops sending and tells the client to flush when the user interrupts', async () => {
+    const running = await start('This is a long answer. '.repeat(20));
+    const client = connect(running);
+    await client.opened;
+    client.ws.send(JSON.stringify({ type: 'text', text: 'talk for a while' }));
+    await client.waitFor(() => client.audio.length > 10);
+    client.ws.send(JSON.stringify({ type: 'interrupt' }));
+    await client.waitFor(() => client.messages.some((m) => m.type === 'clear'));
+    await new Promise((r) => setTimeout(r, 100));
+    const received = client.audio.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(client.audio.length).toBe(received);
+    expect(client.messages.find((m) => m.type === 'speechEnded')?.outcome).toBe('interrupted');
+    client.ws.close();
+  });
+});
