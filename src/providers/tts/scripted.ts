@@ -63,6 +63,11 @@ class ScriptedTtsStream implements TtsStream {
     const frameSamples = samplesForMs(DEFAULT_FRAME_MS, rate);
     let offsetMs = 0;
     let segment = -1;
+    const emit = () => {
+      const frame = { samples: toneFrame(frameSamples, rate, offsetMs), sampleRate: rate, timestampMs: offsetMs };
+      this.output.push({ segment, frame });
+      offsetMs += DEFAULT_FRAME_MS;
+    };
     try {
       for await (const text of this.segments) {
         segment++;
@@ -72,15 +77,7 @@ class ScriptedTtsStream implements TtsStream {
         const frames = Math.max(1, Math.round((text.length * msPerCharacter) / DEFAULT_FRAME_MS));
         for (let i = 0; i < frames; i++) {
           if (i > 0 && realTimeFactor > 0) await clock.sleep(DEFAULT_FRAME_MS * realTimeFactor, signal);
-          this.output.push({
-            segment,
-            frame: {
-              samples: toneFrame(frameSamples, rate, offsetMs),
-              sampleRate: rate,
-              timestampMs: offsetMs,
-            },
-          });
-          offsetMs += DEFAULT_FRAME_MS;
+          emit();
         }
       }
       this.output.end();
@@ -88,15 +85,7 @@ class ScriptedTtsStream implements TtsStream {
       // Aborted: a well-behaved engine stops here; a buggy one keeps sending frames the session must drop.
       for (let i = 0; i < framesAfterAbort; i++) {
         await new Promise((resolve) => setImmediate(resolve));
-        this.output.push({
-          segment,
-          frame: {
-            samples: toneFrame(frameSamples, rate, offsetMs),
-            sampleRate: rate,
-            timestampMs: offsetMs,
-          },
-        });
-        offsetMs += DEFAULT_FRAME_MS;
+        emit();
       }
       this.output.end();
     }
