@@ -154,13 +154,15 @@ export async function benchLlm(): Promise<Record<string, unknown>> {
   const stories = await benchModel('stories260K (real, F32)', STORIES);
   const qwenShape = await benchModel('Qwen2.5-0.5B shape (random Q8_0)', SYNTH);
   await unloadSharedModels();
-  return {
+  const result = {
     backendInitMs,
     synthGguf: SYNTH,
     synthWriteMs,
     defaultThreads: 1,
     models: [stories, qwenShape],
   };
+  printTable(result);
+  return result;
 }
 
 function printTable(result: Record<string, unknown>): void {
@@ -179,6 +181,4 @@ function printTable(result: Record<string, unknown>): void {
   );
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  printTable(await benchLlm());
-}
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await benchLlm();

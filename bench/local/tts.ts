@@ -105,7 +105,9 @@ export async function benchTts(): Promise<Record<string, unknown>> {
   const engines: EngineFigures[] = [];
   for (const [label, options] of Object.entries(TTS_BENCH_ENGINES))
     engines.push(await benchEngine(label, options));
-  return { defaultEngine: DEFAULT_LOCAL_TTS_ENGINE, sentences: TTFA_SENTENCES, engines };
+  const result = { defaultEngine: DEFAULT_LOCAL_TTS_ENGINE, sentences: TTFA_SENTENCES, engines };
+  printTable(result);
+  return result;
 }
 
 function median(values: number[]): number {
@@ -145,6 +147,4 @@ function printTable(result: Record<string, unknown>): void {
   for (const row of rows) if (row.error) console.log(`  ${row.engine}: ${row.error}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  printTable(await benchTts());
-}
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await benchTts();
