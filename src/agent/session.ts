@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type AudioFrame, frameDurationMs, PIPELINE_SAMPLE_RATE, validateFrame } from '../audio/frame.ts';
-import { Resampler } from '../audio/resampler.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
-import { buildTurnMetrics, type TurnMarks } from '../metrics/turn.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import type { SttStream } from '../providers/stt/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
@@ -11,6 +9,8 @@ import { TypedEmitter } from '../util/emitter.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
 import { ChatHistory } from './history.ts';
+import { InputConditioner } from './input.ts';
+import { InterruptionArbiter } from './interruption.ts';
 import type { AudioOutput } from './io.ts';
 import {
   type AgentSessionOptions,
@@ -20,6 +20,7 @@ import {
   type InterruptionOptions,
 } from './options.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
+import { historyEntriesOf, turnMetricsOf } from './speech-record.ts';
 import { ToolRunner } from './tool-runner.ts';
 import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
 
@@ -29,13 +30,6 @@ interface ActiveSpeech {
   turn?: CommittedTurn;
   preemptive: 'reused' | 'discarded' | 'none';
   sttAudioMs: number;
-}
-
-interface PendingInterruption {
-  entry: ActiveSpeech;
-  onsetAt: number;
-  stoppedAt?: number;
-  cancelResume?: () => void;
 }
 
 /**
@@ -56,14 +50,14 @@ export class AgentSession {
   private output: AudioOutput | undefined;
   private vadStream: VadStream | undefined;
   private sttStream: SttStream | undefined;
-  private resampler: { rate: number; ready?: Resampler; queue: AudioFrame[] } | undefined;
+  private readonly input: InputConditioner;
   private currentState: AgentState = 'idle';
   private closed = false;
   private nextSpeechId = 1;
   private turnCount = 0;
   private active: ActiveSpeech | undefined;
   private candidate: { speech: Speech; transcript: string; historyLength: number } | undefined;
-  private pending: PendingInterruption | undefined;
+  private readonly interruptions: InterruptionArbiter;
   private turnSttAudioMs = 0;
   /** A reply prepared for this turn was thrown away because the user went on speaking. */
   private candidateDiscarded = false;
@@ -80,6 +74,17 @@ export class AgentSession {
       this.events.emit('error', { source: 'listener', error: asError(error) }),
     );
     this.tools = new ToolRunner(options.tools);
+    this.interruptions = new InterruptionArbiter(this.clock, this.interruption, {
+      onEvent: (speechId, kind) =>
+        this.events.emit('interruption', { speechId, kind, atMs: this.clock.now() }),
+      onBackchannel: () => this.tracker.reset(),
+      isUserSpeaking: () => this.tracker.isUserSpeaking,
+      onChange: () => this.updateState(),
+    });
+    this.input = new InputConditioner(
+      (frame) => this.processFrame(frame),
+      (error) => this.reportError('session', error),
+    );
     this.tracker = new TurnTracker(
       this.clock,
       this.endpointing,
@@ -123,29 +128,7 @@ export class AgentSession {
   pushAudio(frame: AudioFrame): void {
     if (this.closed) throw new SessionClosedError();
     if (!this.output) throw new SessionNotStartedError();
-    validateFrame(frame);
-    if (frame.sampleRate === PIPELINE_SAMPLE_RATE) {
-      this.processFrame(frame);
-      return;
-    }
-    if (!this.resampler || this.resampler.rate !== frame.sampleRate) {
-      this.resampler?.ready?.destroy();
-      const entry: { rate: number; ready?: Resampler; queue: AudioFrame[] } = {
-        rate: frame.sampleRate,
-        queue: [],
-      };
-      this.resampler = entry;
-      Resampler.create(frame.sampleRate, PIPELINE_SAMPLE_RATE).then(
-        (resampler) => {
-          if (this.resampler !== entry || this.closed) return resampler.destroy();
-          entry.ready = resampler;
-          for (const queued of entry.queue.splice(0)) this.processFrame(resampler.processFrame(queued));
-        },
-        (error) => this.reportError('session', error),
-      );
-    }
-    if (this.resampler.ready) this.processFrame(this.resampler.ready.processFrame(frame));
-    else this.resampler.queue.push(frame);
+    this.input.push(frame);
   }
 
   /** A typed user message: one history for voice and text. It interrupts the agent if it is speaking. */
@@ -182,8 +165,7 @@ export class AgentSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.pending?.cancelResume?.();
-    this.pending = undefined;
+    this.interruptions.clear();
     this.candidate?.speech.abort('discarded');
     this.candidate = undefined;
     const active = this.active;
@@ -191,7 +173,7 @@ export class AgentSession {
     this.tracker.close();
     this.vadStream?.close();
     this.sttStream?.close();
-    this.resampler?.ready?.destroy();
+    this.input.close();
     this.updateState();
     await active?.speech.finished.catch(() => undefined);
   }
@@ -204,7 +186,7 @@ export class AgentSession {
     this.sttStream = this.options.stt.stream(
       {
         onInterim: (transcript) => {
-          if (this.closed || this.filterInterruption(transcript.text, false)) return;
+          if (this.closed || this.interruptions.transcriptReceived(transcript.text, false)) return;
           this.tracker.interimReceived(transcript);
           this.events.emit('transcript', {
             text: this.tracker.liveTranscript,
@@ -213,7 +195,7 @@ export class AgentSession {
           });
         },
         onFinal: (transcript) => {
-          if (this.closed || this.filterInterruption(transcript.text, true)) return;
+          if (this.closed || this.interruptions.transcriptReceived(transcript.text, true)) return;
           this.tracker.finalReceived(transcript);
           if (transcript.text.trim()) {
             this.events.emit('transcript', {
@@ -248,20 +230,7 @@ export class AgentSession {
     this.tracker.speechStarted(atMs);
     // The user kept talking: whatever was prepared for the earlier words is stale.
     this.discardCandidate();
-    if (this.pending) {
-      this.pending.cancelResume?.();
-      this.pending.cancelResume = undefined;
-    } else if (this.interruption.enabled && this.active && !this.active.speech.isDone) {
-      // Stop the audio now; whether the user is really taking the turn is decided by the words that follow.
-      this.pending = { entry: this.active, onsetAt: atMs };
-      this.active.speech.pause();
-      this.events.emit('interruption', {
-        speechId: this.active.speech.id,
-        kind: 'paused',
-        atMs: this.clock.now(),
-      });
-      if (this.interruption.minWords === 0) this.confirmInterruption();
-    }
+    this.interruptions.userSpeechStarted(atMs, this.active?.speech);
     this.updateState();
   }
 
@@ -269,79 +238,18 @@ export class AgentSession {
     if (this.closed) return;
     this.tracker.speechEnded(atMs);
     this.sttStream?.flush();
-    const pending = this.pending;
-    if (pending) {
-      pending.cancelResume?.();
-      pending.cancelResume = this.clock.schedule(this.interruption.falseInterruptionTimeoutMs, () => {
-        if (this.pending !== pending || this.tracker.isUserSpeaking) return;
-        this.pending = undefined;
-        if (this.interruption.resumeFalseInterruption) {
-          pending.entry.speech.resume();
-          this.events.emit('interruption', {
-            speechId: pending.entry.speech.id,
-            kind: 'resumed',
-            atMs: this.clock.now(),
-          });
-        } else {
-          pending.entry.speech.abort('interrupted');
-        }
-        this.updateState();
-      });
-    }
-    this.updateState();
-  }
-
-  /**
-   * Routes transcripts heard while the agent's speech is paused. Real words confirm the interruption; a lone
-   * backchannel ("mm-hmm") resumes the agent and is not a turn. Returns true when the transcript is consumed.
-   */
-  private filterInterruption(text: string, final: boolean): boolean {
-    const pending = this.pending;
-    if (!pending) return false;
-    const words = normalizeWords(text);
-    if (words.length === 0) return false;
-    if (isBackchannel(words, this.interruption.backchannels)) {
-      if (final) {
-        this.pending = undefined;
-        pending.cancelResume?.();
-        this.tracker.reset();
-        pending.entry.speech.resume();
-        this.events.emit('interruption', {
-          speechId: pending.entry.speech.id,
-          kind: 'resumed',
-          atMs: this.clock.now(),
-        });
-        this.updateState();
-      }
-      return true;
-    }
-    if (words.length >= this.interruption.minWords) this.confirmInterruption();
-    return false;
-  }
-
-  private confirmInterruption(): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = undefined;
-    pending.cancelResume?.();
-    const { speech } = pending.entry;
-    if (speech.hasPlayed) {
-      speech.marks.interruptionOnsetAt = pending.onsetAt;
-      speech.marks.interruptionStoppedAt = pending.stoppedAt;
-    }
-    speech.abort('interrupted');
-    this.events.emit('interruption', { speechId: speech.id, kind: 'confirmed', atMs: this.clock.now() });
+    this.interruptions.userSpeechEnded();
     this.updateState();
   }
 
   private interruptActive(): void {
-    this.pending?.cancelResume?.();
-    this.pending = undefined;
+    this.interruptions.clear();
     this.active?.speech.abort('interrupted');
   }
 
   private prepareCandidate(transcript: string): void {
-    if (!this.options.preemptiveGeneration || this.closed || this.active || this.pending) return;
+    if (!this.options.preemptiveGeneration || this.closed || this.active || this.interruptions.isPending)
+      return;
     if (this.candidate?.transcript === transcript) return;
     this.discardCandidate();
     const messages: ChatMessage[] = [...this.history.toMessages(), { role: 'user', content: transcript }];
@@ -422,7 +330,7 @@ export class AgentSession {
       hooks: {
         onFirstPlayed: () => this.updateState(),
         onPlayoutStopped: (receipt) => {
-          if (this.pending?.entry.speech === speech) this.pending.stoppedAt ??= receipt.interruptedAtMs;
+          this.interruptions.playoutStopped(speech, receipt);
         },
         onToolCall: (call) => this.events.emit('toolCall', { speechId: id, call }),
         onToolResult: (call, result, durationMs) =>
@@ -452,24 +360,7 @@ export class AgentSession {
   }
 
   private finish(entry: ActiveSpeech, result: SpeechResult): void {
-    const interrupted = result.outcome === 'interrupted';
-    result.steps.forEach((step, i) => {
-      const answered = step.results.map((r) => r.call);
-      const heard = result.heard[i];
-      if (answered.length > 0) {
-        this.appendHistory({ role: 'assistant', content: heard, toolCalls: answered });
-        for (const { call, result: toolResult } of step.results) {
-          this.appendHistory({ role: 'tool', toolCallId: call.id, content: toolResult.content });
-        }
-      } else if (heard) {
-        const cut = interrupted && heard !== step.text.trim();
-        this.appendHistory({
-          role: 'assistant',
-          content: heard,
-          ...(cut || (interrupted && i === result.steps.length - 1) ? { interrupted: true } : {}),
-        });
-      }
-    });
+    for (const message of historyEntriesOf(result)) this.appendHistory(message);
     const heardText = result.heard.filter(Boolean).join(' ');
     this.events.emit('speechEnded', {
       speechId: entry.speech.id,
@@ -478,42 +369,19 @@ export class AgentSession {
       droppedStaleFrames: result.droppedStaleFrames,
       atMs: this.clock.now(),
     });
-    if (entry.turnId !== null && entry.turn) this.emitMetrics(entry, result, heardText);
-    if (this.active === entry) this.active = undefined;
-    if (this.pending?.entry === entry) this.pending = undefined;
-    this.updateState();
-  }
-
-  private emitMetrics(entry: ActiveSpeech, result: SpeechResult, heardText: string): void {
-    const turn = entry.turn as CommittedTurn;
-    const { speech } = entry;
-    const marks: TurnMarks = {
-      ...speech.marks,
-      endOfUserSpeechAt: turn.endOfSpeechAt,
-      finalTranscriptAt: turn.finalTranscriptAt,
-      committedAt: turn.committedAt,
-    };
-    const outcome =
-      result.outcome === 'completed' || result.outcome === 'interrupted' || result.outcome === 'noReply'
-        ? result.outcome
-        : result.outcome === 'error'
-          ? 'error'
-          : 'interrupted';
-    this.events.emit(
-      'metrics',
-      buildTurnMetrics({
+    if (entry.turnId !== null && entry.turn) {
+      const context = {
+        ...entry,
+        turnId: entry.turnId,
+        turn: entry.turn,
         sessionId: this.id,
-        turnId: entry.turnId as number,
-        speechId: speech.id,
-        marks,
-        usage: { ...speech.usage, sttAudioMs: entry.sttAudioMs },
-        outcome,
-        preemptive: entry.preemptive,
-        userTranscript: turn.transcript,
-        agentText: heardText,
-        context: { contextMessages: this.history.length },
-      }),
-    );
+        contextMessages: this.history.length,
+      };
+      this.events.emit('metrics', turnMetricsOf(context, result, heardText));
+    }
+    if (this.active === entry) this.active = undefined;
+    this.interruptions.clear(entry.speech);
+    this.updateState();
   }
 
   private appendHistory(message: ChatMessage): void {
@@ -549,17 +417,4 @@ export class AgentSession {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function normalizeWords(text: string): string[] {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9'\s-]/g, ' ')
-    .split(/\s+/)
-    .filter(Boolean);
-}
-
-function isBackchannel(words: string[], backchannels: readonly string[]): boolean {
-  const phrase = words.join(' ');
-  return backchannels.some((b) => b === phrase);
 }

@@ -1,0 +1,82 @@
+import type { TurnMetrics } from '../metrics/schema.ts';
+import { buildTurnMetrics } from '../metrics/turn.ts';
+import type { ChatMessage } from '../providers/llm/contract.ts';
+import type { Speech, SpeechResult } from './speech.ts';
+import type { CommittedTurn } from './turn-tracker.ts';
+
+/**
+ * The history entries of a finished speech: what the user heard of each LLM step, and the tool calls that ran
+ * with their results (a call is never recorded without its result).
+ */
+export function historyEntriesOf(result: SpeechResult): ChatMessage[] {
+  const interrupted = result.outcome === 'interrupted';
+  const entries: ChatMessage[] = [];
+  result.steps.forEach((step, i) => {
+    const answered = step.results.map((r) => r.call);
+    const heard = result.heard[i];
+    if (answered.length > 0) {
+      entries.push({ role: 'assistant', content: heard, toolCalls: answered });
+      for (const { call, result: toolResult } of step.results) {
+        entries.push({ role: 'tool', toolCallId: call.id, content: toolResult.content });
+      }
+    } else if (heard) {
+      const cut = interrupted && (heard !== step.text.trim() || i === result.steps.length - 1);
+      entries.push({ role: 'assistant', content: heard, ...(cut ? { interrupted: true } : {}) });
+    }
+  });
+  return entries;
+}
+
+export interface TurnRecordContext {
+  sessionId: string;
+  turnId: number;
+  turn: CommittedTurn;
+  speech: Speech;
+  preemptive: TurnMetrics['preemptive'];
+  sttAudioMs: number;
+  contextMessages: number;
+}
+
+/** The turn's metrics record, once its reply has ended. */
+export function turnMetricsOf(
+  context: TurnRecordContext,
+  result: SpeechResult,
+  heardText: string,
+): TurnMetrics {
+  const { turn, speech } = context;
+  const outcome: TurnMetrics['outcome'] = result.outcome === 'discarded' ? 'interrupted' : result.outcome;
+  return buildTurnMetrics({
+    sessionId: context.sessionId,
+    turnId: context.turnId,
+    speechId: speech.id,
+    marks: {
+      ...speech.marks,
+      endOfUserSpeechAt: turn.endOfSpeechAt,
+      finalTranscriptAt: turn.finalTranscriptAt,
+      committedAt: turn.committedAt,
+    },
+    usage: { ...speech.usage, sttAudioMs: context.sttAudioMs },
+    outcome,
+    preemptive: context.preemptive,
+    userTranscript: turn.transcript,
+    agentText: heardText,
+    context: { contextMessages: context.contextMessages },
+  });
+}
+
+const normalizeWords = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9'\s-]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+
+/** Words of a transcript, and whether they are only an acknowledgement ("mm-hmm") that must not interrupt. */
+export function classifyUtterance(
+  text: string,
+  backchannels: readonly string[],
+): { words: number; backchannel: boolean } {
+  const words = normalizeWords(text);
+  const phrase = words.join(' ');
+  return { words: words.length, backchannel: words.length > 0 && backchannels.includes(phrase) };
+}
