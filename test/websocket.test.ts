@@ -54,7 +54,8 @@ function connect(running: RunningServer) {
   const waitFor = async (predicate: () => boolean, timeoutMs = 5000) => {
     const until = Date.now() + timeoutMs;
     while (!predicate()) {
-      if (Date.now() > until) throw new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.type))}`);
+      if (Date.now() > until)
+        throw new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.type))}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   };
@@ -62,7 +63,9 @@ function connect(running: RunningServer) {
 }
 
 const tone = (ms: number) =>
-  bytesFromInt16(Int16Array.from({ length: (16000 * ms) / 1000 }, (_, i) => Math.round(8000 * Math.sin(i / 3))));
+  bytesFromInt16(
+    Int16Array.from({ length: (16000 * ms) / 1000 }, (_, i) => Math.round(8000 * Math.sin(i / 3))),
+  );
 
 async function speak(ws: WebSocket, voicedMs: number, silentMs: number) {
   for (let t = 0; t < voicedMs; t += 20) {

@@ -64,7 +64,11 @@ class ScriptedTtsStream implements TtsStream {
     let offsetMs = 0;
     let segment = -1;
     const emit = () => {
-      const frame = { samples: toneFrame(frameSamples, rate, offsetMs), sampleRate: rate, timestampMs: offsetMs };
+      const frame = {
+        samples: toneFrame(frameSamples, rate, offsetMs),
+        sampleRate: rate,
+        timestampMs: offsetMs,
+      };
       this.output.push({ segment, frame });
       offsetMs += DEFAULT_FRAME_MS;
     };
