@@ -23,6 +23,8 @@ else
   echo "setup: Debian packages present"
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+# npm install, not npm ci: npm 11 leaves other platforms' optional packages (node-llama-cpp's win/mac builds)
+# out of the lock file and npm ci then refuses it; install still follows the lock for everything present.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund
 fi
