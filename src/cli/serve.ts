@@ -1,6 +1,7 @@
 import { type LoadConfigOptions, loadConfig } from '../config/config.ts';
 import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
 import { createConfiguredSession } from '../config/session.ts';
+import { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import { startServer } from '../server/server.ts';
 import { createLogger } from './log.ts';
 
@@ -8,13 +9,14 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
   const log = createLogger();
   const config = await loadConfig(configOptions);
   const providers = await createProviders(config);
+  const metricsLog = config.metricsLog ? new JsonLinesMetricsWriter(config.metricsLog) : undefined;
   if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
   const running = await startServer({
     host: config.server.host,
     port: config.server.port,
     token: config.server.token,
     createSession: async () => {
-      const session = await createConfiguredSession(config, providers);
+      const session = await createConfiguredSession(config, providers, metricsLog);
       session.on('error', ({ source, error }) =>
         log.error({ session: session.id, source, err: error.message }, 'session error'),
       );
@@ -50,5 +52,6 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
   });
   await running.close();
   await providers.close();
+  await metricsLog?.close();
   return 0;
 }

@@ -1,13 +1,15 @@
 import { AgentSession } from '../agent/session.ts';
+import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import type { ReparteeConfig } from './config.ts';
 import type { ProviderSet } from './providers.ts';
 
-/** One conversation on the configured providers. */
+/** One conversation on the configured providers; its turn records also go to `metricsLog` when given. */
 export async function createConfiguredSession(
   config: ReparteeConfig,
   providers: ProviderSet,
+  metricsLog?: JsonLinesMetricsWriter,
 ): Promise<AgentSession> {
-  return new AgentSession({
+  const session = new AgentSession({
     vad: providers.vad,
     stt: providers.stt,
     tts: providers.tts,
@@ -18,4 +20,6 @@ export async function createConfiguredSession(
     endpointing: config.endpointing,
     interruption: config.interruption,
   });
+  if (metricsLog) session.on('metrics', (record) => metricsLog.write(record));
+  return session;
 }
