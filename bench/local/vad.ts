@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { concatSamples, splitIntoFrames } from '../../src/audio/frame.ts';
 import { readRawPcm16File, readWavFile } from '../../src/audio/wav.ts';
 import { summarize } from '../../src/metrics/stats.ts';
+import { energySpan, quietNoise as noise } from '../../src/providers/vad/reference.ts';
 import { SileroVAD } from '../../src/providers/vad/silero.ts';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
@@ -20,33 +21,6 @@ const CLIPS = [
   `${DATA}/goforward.raw`,
   `${DATA}/numbers.raw`,
 ];
-
-function noise(ms: number, seed: number): Int16Array {
-  const out = new Int16Array((ms * RATE) / 1000);
-  let s = seed;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    out[i] = ((s / 0x7fffffff) * 2 - 1) * 30;
-  }
-  return out;
-}
-
-/** First/last 10 ms block opening/closing 50 ms of blocks above 10% of the loudest block. */
-function energySpan(samples: Int16Array): { startMs: number; endMs: number } {
-  const rms: number[] = [];
-  for (let i = 0; i + 160 <= samples.length; i += 160) {
-    let sum = 0;
-    for (let j = 0; j < 160; j++) sum += samples[i + j] ** 2;
-    rms.push(Math.sqrt(sum / 160));
-  }
-  const floor = Math.max(...rms) * 0.1;
-  const sustained = (from: number) =>
-    from >= 0 && from + 5 <= rms.length && rms.slice(from, from + 5).every((r) => r > floor);
-  const first = rms.findIndex((_, i) => sustained(i));
-  let last = rms.length - 1;
-  while (!sustained(last - 4)) last--;
-  return { startMs: first * 10, endMs: (last + 1) * 10 };
-}
 
 const round = (v: number | null | undefined, digits = 1) => (v == null ? null : Number(v.toFixed(digits)));
 

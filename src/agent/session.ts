@@ -285,8 +285,8 @@ export class AgentSession {
     if (previous) {
       if (!previous.speech.isDone && !this.interruption.enabled) return; // the agent holds the floor
       this.interruptActive();
+      // finish() was attached to this promise first, so the interrupted reply is in the history after this await.
       await previous.speech.finished.catch(() => undefined);
-      await Promise.resolve(); // let the previous speech's history land first
     }
     if (this.closed) return;
     let speech: Speech | undefined;

@@ -96,6 +96,7 @@ export class Speech {
   private abortReason: 'interrupted' | 'discarded' | undefined;
   private droppedStaleFrames = 0;
   private hasPlayedAudio = false;
+  private playoutEnded = false;
 
   constructor(private readonly deps: SpeechDeps) {
     this.id = deps.id;
@@ -125,8 +126,6 @@ export class Speech {
   get isDone(): boolean {
     return this.controller.signal.aborted || (this.generationDone && this.audioDone && this.playoutEnded);
   }
-  private playoutEnded = false;
-
   /** Lets the audio play (a preemptive speech is generated before the turn is confirmed, but held). */
   authorize(): void {
     this.authorized = true;

@@ -2,41 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AudioFormatError, concatSamples, splitIntoFrames } from '../../audio/frame.ts';
 import { readWavFile } from '../../audio/wav.ts';
 import type { SpeechEndEvent, SpeechStartEvent } from './contract.ts';
+import { energySpan, quietNoise as noise } from './reference.ts';
 import { SileroVAD, SileroVadError } from './silero.ts';
 
 const CLIP = '/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav';
 const RATE = 16_000;
-
-/** Quiet deterministic noise (about -60 dBFS): real rooms are never digital zero. */
-function noise(ms: number, seed = 7): Int16Array {
-  const out = new Int16Array((ms * RATE) / 1000);
-  let s = seed;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    out[i] = ((s / 0x7fffffff) * 2 - 1) * 30;
-  }
-  return out;
-}
-
-/**
- * Reference speech span from energy: the first and last 10 ms block that starts (ends) 50 ms of blocks all
- * above 10% of the loudest one, so a lone click in the lead-in does not count as speech.
- */
-function energySpan(samples: Int16Array): { startMs: number; endMs: number } {
-  const rms: number[] = [];
-  for (let i = 0; i + 160 <= samples.length; i += 160) {
-    let sum = 0;
-    for (let j = 0; j < 160; j++) sum += samples[i + j] ** 2;
-    rms.push(Math.sqrt(sum / 160));
-  }
-  const floor = Math.max(...rms) * 0.1;
-  const sustained = (from: number) =>
-    from >= 0 && from + 5 <= rms.length && rms.slice(from, from + 5).every((r) => r > floor);
-  const first = rms.findIndex((_, i) => sustained(i));
-  let last = rms.length - 1;
-  while (!sustained(last - 4)) last--;
-  return { startMs: first * 10, endMs: (last + 1) * 10 };
-}
 
 interface Run {
   starts: SpeechStartEvent[];
