@@ -45,6 +45,10 @@ async function start(reply = 'Hello from Repartee.') {
 
 function connect(running: RunningServer) {
   const ws = new WebSocket(`${running.url.replace('http', 'ws')}/ws`);
+  const arrivals: { type: string; atMs: number }[] = [];
+  ws.on('message', (data, isBinary) =>
+    arrivals.push({ type: isBinary ? 'audio' : JSON.parse(data.toString()).type, atMs: performance.now() }),
+  );
   const messages: Record<string, unknown>[] = [];
   const audio: Buffer[] = [];
   ws.on('message', (data, isBinary) => {
@@ -59,7 +63,7 @@ function connect(running: RunningServer) {
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  return { ws, messages, audio, waitFor, opened: new Promise((r) => ws.once('open', r)) };
+  return { ws, messages, audio, arrivals, waitFor, opened: new Promise((r) => ws.once('open', r)) };
 }
 
 const tone = (ms: number) =>
@@ -104,21 +108,97 @@ describe('WebSocket transport', () => {
     bad.ws.send('{"type":"dance"}'); // unknown message
     bad.ws.send('not json');
     bad.ws.send(JSON.stringify({ type: 'config', sampleRate: 12345 }));
-    await bad.waitFor(() => bad.messages.filter((m) => m.type === 'error').length >= 4);
+    bad.ws.send(new Uint8Array(16000 * 2 + 2)); // just over 1 s at 16 kHz
+    bad.ws.send(JSON.stringify({ type: 'playback', speechId: 0, event: 'started' }));
+    await bad.waitFor(() => bad.messages.filter((m) => m.type === 'error').length >= 6);
     const errors = bad.messages.filter((m) => m.type === 'error').map((m) => m.message);
     expect(errors[0]).toMatch(/even number of bytes/);
-    expect(errors[1]).toMatch(/malformed|Invalid/i);
+    expect(errors[1]).toMatch(/unknown or malformed message "dance"/);
+    expect(errors[2]).toMatch(/not JSON/);
     expect(errors[3]).toMatch(/sampleRate/);
+    expect(errors[4]).toMatch(/exceeds the 1000 ms limit/);
+    expect(errors[5]).toMatch(/speechId/);
     // The same connection still works after the bad input, typed text included.
     bad.ws.send(JSON.stringify({ type: 'text', text: 'hi' }));
     await bad.waitFor(() => bad.messages.some((m) => m.type === 'metrics'));
-    // A client vanishing mid-reply does not disturb the other one.
-    bad.ws.terminate();
     await speak(good.ws, 400, 600);
     await good.waitFor(() => good.messages.some((m) => m.type === 'metrics'));
     const health = await (await fetch(`${running.url}/health`)).json();
-    expect(health.status).toBe('ok');
+    expect(health).toEqual({ status: 'ok', sessions: 2 });
     good.ws.close();
+    bad.ws.close();
+  });
+
+  it('carries on with the other sessions when a client vanishes mid-reply', async () => {
+    const running = await start('This is a long answer. '.repeat(4));
+    const leaving = connect(running);
+    const staying = connect(running);
+    await Promise.all([leaving.opened, staying.opened]);
+    await leaving.waitFor(() => leaving.messages.some((m) => m.type === 'ready'));
+    leaving.ws.send(JSON.stringify({ type: 'text', text: 'talk for a while' }));
+    await leaving.waitFor(() => leaving.audio.length > 5);
+    const talking = speak(staying.ws, 400, 600);
+    leaving.ws.terminate(); // no close handshake: the socket just goes away
+    await talking;
+    await staying.waitFor(() => running.sessions() === 1);
+    await staying.waitFor(() => staying.messages.some((m) => m.type === 'metrics'), 15_000);
+    expect(staying.audio.length).toBeGreaterThan(10);
+    const health = await (await fetch(`${running.url}/health`)).json();
+    expect(health).toEqual({ status: 'ok', sessions: 1 });
+    staying.ws.close();
+  });
+
+  it('times voice-to-voice from the `started` receipt and the interruption stop from `stopped`', async () => {
+    const running = await start('This is a long answer. '.repeat(10));
+    const client = connect(running);
+    const STARTED_DELAY_MS = 150;
+    const STOPPED_DELAY_MS = 200;
+    let announced: number | undefined;
+    let started: number | undefined;
+    const receipt = (speechId: number, event: string, delayMs: number, extra = {}) =>
+      setTimeout(
+        () => client.ws.send(JSON.stringify({ type: 'playback', speechId, event, ...extra })),
+        delayMs,
+      );
+    // A player with a deep buffer: it hears the first sample STARTED_DELAY_MS after it arrives, and its
+    // audio stops STOPPED_DELAY_MS after a clear.
+    client.ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        if (announced !== undefined && started !== announced) {
+          started = announced;
+          receipt(announced, 'started', STARTED_DELAY_MS);
+        }
+        return;
+      }
+      const message = JSON.parse(data.toString());
+      if (message.type === 'speech') announced = message.speechId;
+      if (message.type === 'clear') receipt(message.speechId, 'stopped', STOPPED_DELAY_MS, { playedMs: 300 });
+    });
+    await client.opened;
+    // Said before `ready`: the server holds it until the session exists.
+    client.ws.send(JSON.stringify({ type: 'config', receipts: true }));
+    await speak(client.ws, 400, 600);
+    await client.waitFor(() => client.audio.length > 20, 10_000);
+    await speak(client.ws, 400, 600); // talk over the agent
+    await client.waitFor(() => client.messages.some((m) => m.type === 'metrics'), 10_000);
+
+    const metrics = client.messages.find((m) => m.type === 'metrics')?.metrics as Record<string, number>;
+    expect(metrics.outcome).toBe('interrupted');
+    // Measured at the (simulated) ear: the receipt came STARTED_DELAY_MS after the first audio went out.
+    expect(metrics.transportMs).toBeGreaterThanOrEqual(STARTED_DELAY_MS);
+    expect(metrics.voiceToVoiceMs).toBeGreaterThan(metrics.transportMs);
+    expect(metrics.interruptionStopMs).toBeGreaterThanOrEqual(STOPPED_DELAY_MS);
+    // The server stopped sending at once: no audio between the `clear` and the next reply's `speech`.
+    const clearIndex = client.arrivals.findIndex((a) => a.type === 'clear');
+    const nextSpeech = client.arrivals.findIndex((a, i) => i > clearIndex && a.type === 'speech');
+    const afterClear = client.arrivals.slice(clearIndex, nextSpeech < 0 ? undefined : nextSpeech);
+    expect(clearIndex).toBeGreaterThan(0);
+    expect(afterClear.filter((a) => a.type === 'audio')).toEqual([]);
+    const ended = client.messages.find((m) => m.type === 'speechEnded');
+    expect(ended).toMatchObject({ outcome: 'interrupted' });
+    const assistant = client.messages.find((m) => m.type === 'conversationItem' && m.role === 'assistant');
+    expect(assistant).toMatchObject({ interrupted: true });
+    client.ws.close();
   });
 
   it('stops sending and tells the client to flush when the user interrupts', async () => {
@@ -134,6 +214,7 @@ describe('WebSocket transport', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(client.audio.length).toBe(received);
     expect(client.messages.find((m) => m.type === 'speechEnded')?.outcome).toBe('interrupted');
+    expect(client.messages.find((m) => m.type === 'clear')).toEqual({ type: 'clear', speechId: 1 });
     client.ws.close();
   });
 });

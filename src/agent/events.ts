@@ -1,5 +1,7 @@
+import type { SummaryEvent } from '../context/manager.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ToolCall } from '../providers/llm/contract.ts';
+import type { ToolProgress } from '../tools/tool.ts';
 import type { HistoryItem } from './history.ts';
 import type { SpeechOutcome } from './speech.ts';
 import type { ToolResult } from './tool-runner.ts';
@@ -23,7 +25,14 @@ export interface AgentSessionEvents extends Record<string, unknown> {
   interruption: { speechId: number; kind: 'paused' | 'resumed' | 'confirmed'; atMs: number };
   toolCall: { speechId: number; call: ToolCall };
   toolResult: { speechId: number; call: ToolCall; result: ToolResult; durationMs: number };
+  /** A running tool reported progress (MCP progress notifications). */
+  toolProgress: { speechId: number; call: ToolCall; progress: ToolProgress; atMs: number };
   conversationItem: HistoryItem;
   metrics: TurnMetrics;
-  error: { source: 'vad' | 'stt' | 'llm' | 'tts' | 'tool' | 'output' | 'listener' | 'session'; error: Error };
+  /** A new context summary: later prompts carry it in place of the older turns it covers. */
+  summary: SummaryEvent;
+  error: {
+    source: 'vad' | 'stt' | 'llm' | 'tts' | 'tool' | 'output' | 'listener' | 'session' | 'context';
+    error: Error;
+  };
 }

@@ -1,10 +1,11 @@
+import type { ContextPolicyOptions } from '../context/policy.ts';
 import type { Clock } from '../metrics/clock.ts';
 import type { LLM } from '../providers/llm/contract.ts';
 import type { STT } from '../providers/stt/contract.ts';
 import type { TTS } from '../providers/tts/contract.ts';
 import type { TurnDetector } from '../providers/turn/contract.ts';
 import type { VAD } from '../providers/vad/contract.ts';
-import type { Tool } from '../tools/tool.ts';
+import type { ToolEntry } from '../tools/tool.ts';
 import type { SentenceChunkerOptions } from './chunker.ts';
 
 export interface EndpointingOptions {
@@ -30,13 +31,28 @@ export interface InterruptionOptions {
   backchannels: readonly string[];
 }
 
+export interface LongToolOptions {
+  /** A tool still running after this long gets one short spoken status line. */
+  statusAfterMs: number;
+  /** The status line ('' for none). Not recorded in the history: it is filler, like a thinking sound. */
+  statusText: string;
+  /** Spoken when a tool hits `toolTimeoutMs`; the reply ends there. */
+  timeoutApology: string;
+  /**
+   * Utterances that cancel a running tool even where an utterance would not interrupt the agent (interruptions
+   * off, or fewer words than `interruption.minWords`).
+   */
+  cancelPhrases: readonly string[];
+}
+
 export interface AgentSessionOptions {
   vad: VAD;
   stt: STT;
   llm: LLM;
   tts: TTS;
   turnDetector?: TurnDetector;
-  tools?: readonly Tool[];
+  /** Tools defined in code and tool sources (an MCP toolset) whose list may change while the session runs. */
+  tools?: readonly ToolEntry[];
   instructions?: string;
   clock?: Clock;
   sessionId?: string;
@@ -49,7 +65,13 @@ export interface AgentSessionOptions {
   maxToolSteps?: number;
   /** Hard limit for one tool call. */
   toolTimeoutMs?: number;
+  /** What the agent says and accepts while a tool runs long. */
+  longTools?: Partial<LongToolOptions>;
   chunker?: SentenceChunkerOptions;
+  /** Keeps the prompt within a token budget: window, summaries, pruning (see src/context/policy.ts). */
+  context?: Partial<ContextPolicyOptions>;
+  /** Writes the context summaries (may be a cheaper model). Default: the session's LLM (a sibling of it). */
+  summarizer?: LLM;
 }
 
 export const DEFAULT_ENDPOINTING: EndpointingOptions = {
@@ -78,5 +100,21 @@ export const DEFAULT_INTERRUPTION: InterruptionOptions = {
     'ok',
     'i see',
     'sure',
+  ],
+};
+
+export const DEFAULT_LONG_TOOLS: LongToolOptions = {
+  statusAfterMs: 2500,
+  statusText: 'Still working on it.',
+  timeoutApology: 'Sorry, that is taking too long, so I stopped it.',
+  cancelPhrases: [
+    'cancel',
+    'cancel that',
+    'cancel it',
+    'stop',
+    'stop that',
+    'stop it',
+    'never mind',
+    'abort',
   ],
 };

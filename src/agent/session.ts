@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AudioFrame, frameDurationMs, PIPELINE_SAMPLE_RATE, validateFrame } from '../audio/frame.ts';
+import { ContextManager } from '../context/manager.ts';
+import type { ContextStats } from '../context/window.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import type { SttStream } from '../providers/stt/contract.ts';
@@ -16,12 +18,14 @@ import {
   type AgentSessionOptions,
   DEFAULT_ENDPOINTING,
   DEFAULT_INTERRUPTION,
+  DEFAULT_LONG_TOOLS,
   type EndpointingOptions,
   type InterruptionOptions,
+  type LongToolOptions,
 } from './options.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
 import { historyEntriesOf, turnMetricsOf } from './speech-record.ts';
-import { ToolRunner } from './tool-runner.ts';
+import { isCancelRequest, ToolRunner } from './tool-runner.ts';
 import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
 
 interface ActiveSpeech {
@@ -30,6 +34,8 @@ interface ActiveSpeech {
   turn?: CommittedTurn;
   preemptive: 'reused' | 'discarded' | 'none';
   sttAudioMs: number;
+  /** The prompt's context counts (LLM replies only). */
+  context?: ContextStats;
 }
 
 /**
@@ -40,10 +46,13 @@ export class AgentSession {
   readonly id: string;
   readonly clock: Clock;
   readonly history: ChatHistory;
+  /** Keeps the prompt within budget; reads the history, never writes it. */
+  readonly context: ContextManager;
 
   private readonly options: AgentSessionOptions;
   private readonly endpointing: EndpointingOptions;
   private readonly interruption: InterruptionOptions;
+  private readonly longTools: LongToolOptions;
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
   private readonly tracker: TurnTracker;
@@ -56,7 +65,9 @@ export class AgentSession {
   private nextSpeechId = 1;
   private turnCount = 0;
   private active: ActiveSpeech | undefined;
-  private candidate: { speech: Speech; transcript: string; historyLength: number } | undefined;
+  private candidate:
+    | { speech: Speech; transcript: string; historyLength: number; context: ContextStats }
+    | undefined;
   private readonly interruptions: InterruptionArbiter;
   private turnSttAudioMs = 0;
   /** A reply prepared for this turn was thrown away because the user went on speaking. */
@@ -69,7 +80,16 @@ export class AgentSession {
     this.clock = options.clock ?? new MonotonicClock();
     this.endpointing = { ...DEFAULT_ENDPOINTING, ...options.endpointing };
     this.interruption = { ...DEFAULT_INTERRUPTION, ...options.interruption };
+    this.longTools = { ...DEFAULT_LONG_TOOLS, ...options.longTools };
     this.history = new ChatHistory(options.instructions);
+    this.context = new ContextManager({
+      llm: options.llm,
+      summarizer: options.summarizer,
+      policy: options.context,
+      clock: this.clock,
+      onSummary: (event) => this.events.emit('summary', event),
+      onError: (error) => this.reportError('context', error),
+    });
     this.events = new TypedEmitter((error) =>
       this.events.emit('error', { source: 'listener', error: asError(error) }),
     );
@@ -118,6 +138,7 @@ export class AgentSession {
     await Promise.all([
       this.options.llm.prewarm?.().catch((error) => this.reportError('llm', error)),
       this.options.tts.prewarm?.().catch((error) => this.reportError('tts', error)),
+      this.context.prepare(),
     ]);
   }
 
@@ -176,6 +197,7 @@ export class AgentSession {
     this.input.close();
     this.updateState();
     await active?.speech.finished.catch(() => undefined);
+    await this.context.close();
   }
 
   private openStreams(): void {
@@ -186,6 +208,7 @@ export class AgentSession {
     this.sttStream = this.options.stt.stream(
       {
         onInterim: (transcript) => {
+          this.cancelToolOnRequest(transcript.text);
           if (this.closed || this.interruptions.transcriptReceived(transcript.text, false)) return;
           this.tracker.interimReceived(transcript);
           this.events.emit('transcript', {
@@ -195,6 +218,7 @@ export class AgentSession {
           });
         },
         onFinal: (transcript) => {
+          this.cancelToolOnRequest(transcript.text);
           if (this.closed || this.interruptions.transcriptReceived(transcript.text, true)) return;
           this.tracker.finalReceived(transcript);
           if (transcript.text.trim()) {
@@ -242,6 +266,13 @@ export class AgentSession {
     this.updateState();
   }
 
+  /** A spoken "cancel" stops a running tool even where words would not interrupt the agent. */
+  private cancelToolOnRequest(text: string): void {
+    const speech = this.active?.speech;
+    if (this.closed || !speech?.isRunningTool) return;
+    if (isCancelRequest(text, this.longTools.cancelPhrases)) speech.abort('interrupted');
+  }
+
   private interruptActive(): void {
     this.interruptions.clear();
     this.active?.speech.abort('interrupted');
@@ -250,13 +281,14 @@ export class AgentSession {
   private prepareCandidate(transcript: string): void {
     if (!this.options.preemptiveGeneration || this.closed || this.active || this.interruptions.isPending)
       return;
-    if (this.candidate?.transcript === transcript) return;
+    if (this.candidate?.transcript === transcript || !this.context.isReady) return;
     this.discardCandidate();
-    const messages: ChatMessage[] = [...this.history.toMessages(), { role: 'user', content: transcript }];
+    const prompt = this.context.prompt(this.history.messages, { role: 'user', content: transcript });
     this.candidate = {
-      speech: this.createSpeech({ kind: 'llm', messages }),
+      speech: this.createSpeech({ kind: 'llm', messages: prompt.messages }),
       transcript,
       historyLength: this.history.length,
+      context: prompt.stats,
     };
   }
 
@@ -289,7 +321,10 @@ export class AgentSession {
       await previous.speech.finished.catch(() => undefined);
     }
     if (this.closed) return;
+    await this.context.prepare(); // resolved since start(); only a turn sent during start() waits here
+    if (this.closed) return;
     let speech: Speech | undefined;
+    let context: ContextStats | undefined;
     let preemptive: ActiveSpeech['preemptive'] = this.candidateDiscarded ? 'discarded' : 'none';
     this.candidateDiscarded = false;
     const candidate = this.candidate;
@@ -301,6 +336,7 @@ export class AgentSession {
         !candidate.speech.signal.aborted;
       if (reusable) {
         speech = candidate.speech;
+        context = candidate.context;
         preemptive = 'reused';
       } else {
         candidate.speech.abort('discarded');
@@ -308,8 +344,12 @@ export class AgentSession {
       }
     }
     this.appendHistory({ role: 'user', content: turn.transcript });
-    speech ??= this.createSpeech({ kind: 'llm', messages: this.history.toMessages() });
-    this.activate({ speech, turnId, turn, preemptive, sttAudioMs });
+    if (!speech) {
+      const prompt = this.context.prompt(this.history.messages);
+      speech = this.createSpeech({ kind: 'llm', messages: prompt.messages });
+      context = prompt.stats;
+    }
+    this.activate({ speech, turnId, turn, preemptive, sttAudioMs, context });
     speech.authorize();
     this.updateState();
   }
@@ -327,6 +367,7 @@ export class AgentSession {
       chunker: this.options.chunker,
       maxToolSteps: this.options.maxToolSteps ?? 5,
       toolTimeoutMs: this.options.toolTimeoutMs ?? 60_000,
+      longTools: this.longTools,
       hooks: {
         onFirstPlayed: () => this.updateState(),
         onPlayoutStopped: (receipt) => {
@@ -335,6 +376,8 @@ export class AgentSession {
         onToolCall: (call) => this.events.emit('toolCall', { speechId: id, call }),
         onToolResult: (call, result, durationMs) =>
           this.events.emit('toolResult', { speechId: id, call, result, durationMs }),
+        onToolProgress: (call, progress) =>
+          this.events.emit('toolProgress', { speechId: id, call, progress, atMs: this.clock.now() }),
         onError: (error) => this.reportError(source.kind === 'llm' ? 'llm' : 'tts', error),
         onChange: () => this.updateState(),
       },
@@ -375,13 +418,15 @@ export class AgentSession {
         turnId: entry.turnId,
         turn: entry.turn,
         sessionId: this.id,
-        contextMessages: this.history.length,
+        context: this.context.turnMetrics(entry.context),
       };
       this.events.emit('metrics', turnMetricsOf(context, result, heardText));
     }
     if (this.active === entry) this.active = undefined;
     this.interruptions.clear(entry.speech);
     this.updateState();
+    // The LLM is idle until the next turn: the time to summarise, if the prompt has grown past its watermark.
+    if (!this.closed) this.context.maybeSummarize(this.history.messages);
   }
 
   private appendHistory(message: ChatMessage): void {
@@ -405,7 +450,7 @@ export class AgentSession {
     if (this.closed || !this.output) return 'idle';
     const speech = this.active?.speech;
     if (speech?.isAuthorized && !speech.isDone && !speech.isPaused) {
-      return speech.hasPlayed ? 'speaking' : 'thinking';
+      return speech.hasPlayed && !speech.isWaitingForTool ? 'speaking' : 'thinking';
     }
     return this.tracker.isUserSpeaking ? 'userSpeaking' : 'listening';
   }

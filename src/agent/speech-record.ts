@@ -1,3 +1,4 @@
+import type { TurnContextMetrics } from '../context/manager.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
 import { buildTurnMetrics } from '../metrics/turn.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
@@ -34,7 +35,7 @@ export interface TurnRecordContext {
   speech: Speech;
   preemptive: TurnMetrics['preemptive'];
   sttAudioMs: number;
-  contextMessages: number;
+  context: TurnContextMetrics;
 }
 
 /** The turn's metrics record, once its reply has ended. */
@@ -60,7 +61,7 @@ export function turnMetricsOf(
     preemptive: context.preemptive,
     userTranscript: turn.transcript,
     agentText: heardText,
-    context: { contextMessages: context.contextMessages },
+    context: context.context,
   });
 }
 

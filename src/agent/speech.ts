@@ -3,11 +3,13 @@ import type { Clock } from '../metrics/clock.ts';
 import type { TurnMarks } from '../metrics/turn.ts';
 import type { ChatMessage, LLM, ToolCall } from '../providers/llm/contract.ts';
 import type { TTS, TtsStream } from '../providers/tts/contract.ts';
+import type { ToolProgress } from '../tools/tool.ts';
 import { Notifier } from '../util/emitter.ts';
 import { SentenceChunker, type SentenceChunkerOptions } from './chunker.ts';
 import { heardText } from './heard.ts';
 import type { AudioOutput, PlayoutReceipt } from './io.ts';
-import type { ToolResult, ToolRunner } from './tool-runner.ts';
+import type { LongToolOptions } from './options.ts';
+import type { SupervisedResult, ToolResult, ToolRunner } from './tool-runner.ts';
 
 export type SpeechSource = { kind: 'llm'; messages: ChatMessage[] } | { kind: 'text'; text: string };
 
@@ -16,6 +18,7 @@ export interface SpeechHooks {
   onPlayoutStopped(receipt: PlayoutReceipt): void;
   onToolCall(call: ToolCall): void;
   onToolResult(call: ToolCall, result: ToolResult, durationMs: number): void;
+  onToolProgress(call: ToolCall, progress: ToolProgress): void;
   onError(error: Error): void;
   onChange(): void;
 }
@@ -32,6 +35,7 @@ export interface SpeechDeps {
   chunker?: SentenceChunkerOptions;
   maxToolSteps: number;
   toolTimeoutMs: number;
+  longTools: LongToolOptions;
 }
 
 export interface SpeechStep {
@@ -53,6 +57,8 @@ export interface SpeechResult {
 }
 
 const AUDIO_SETTLE_GRACE_MS = 200;
+/** TTS segments that belong to no LLM step (a long tool's status line): never part of the history. */
+const FILLER_STEP = -1;
 
 interface BufferedFrame {
   frame: AudioFrame;
@@ -97,6 +103,10 @@ export class Speech {
   private droppedStaleFrames = 0;
   private hasPlayedAudio = false;
   private playoutEnded = false;
+  private toolRunning = false;
+  private statusSpoken = false;
+  /** Every frame produced so far has been handed to the output. */
+  private outputIdle = true;
 
   constructor(private readonly deps: SpeechDeps) {
     this.id = deps.id;
@@ -122,6 +132,13 @@ export class Speech {
   }
   get hasPlayed(): boolean {
     return this.hasPlayedAudio;
+  }
+  get isRunningTool(): boolean {
+    return this.toolRunning;
+  }
+  /** A tool is running and the user hears nothing (any status line has played out). */
+  get isWaitingForTool(): boolean {
+    return this.toolRunning && this.outputIdle;
   }
   get isDone(): boolean {
     return this.controller.signal.aborted || (this.generationDone && this.audioDone && this.playoutEnded);
@@ -200,12 +217,19 @@ export class Speech {
         if (rest && !signal.aborted) this.speak(rest, stepIndex);
         if (step.toolCalls.length === 0 || signal.aborted) break;
         messages.push({ role: 'assistant', content: step.text, toolCalls: step.toolCalls });
+        let stopped: SupervisedResult['status'] | undefined;
         for (const call of step.toolCalls) {
-          const result = await this.runTool(call);
-          if (!result) break;
-          step.results.push({ call, result });
-          messages.push({ role: 'tool', toolCallId: call.id, content: result.content });
+          const outcome = await this.runTool(call);
+          if (!outcome) break;
+          step.results.push({ call, result: outcome.result });
+          messages.push({ role: 'tool', toolCallId: call.id, content: outcome.result.content });
+          if (outcome.status !== 'done') {
+            stopped = outcome.status;
+            break;
+          }
         }
+        if (stopped === 'timeout') this.apologize();
+        if (stopped) break;
       }
     } catch (error) {
       if (!signal.aborted) {
@@ -221,25 +245,49 @@ export class Speech {
     }
   }
 
-  private async runTool(call: ToolCall): Promise<ToolResult | undefined> {
-    const { clock, tools, toolTimeoutMs, hooks } = this.deps;
+  /** Runs one call; undefined when the speech ended before it could start. */
+  private async runTool(call: ToolCall): Promise<SupervisedResult | undefined> {
+    const { clock, tools, toolTimeoutMs, hooks, longTools } = this.deps;
+    const signal = this.controller.signal;
+    // A preemptive reply may be thrown away: tools (which may have side effects) wait for the confirmed turn.
+    while (!this.authorized && !signal.aborted) await this.changed.wait();
+    if (signal.aborted) return undefined;
     hooks.onToolCall(call);
     const started = clock.now();
-    const timeout = new AbortController();
-    const cancelTimer = clock.schedule(toolTimeoutMs, () => timeout.abort(new Error('tool timeout')));
-    const signal = AbortSignal.any([this.controller.signal, timeout.signal]);
+    this.toolRunning = true;
+    hooks.onChange();
     try {
-      const result = await tools.run(call, signal);
-      return this.recordTool(call, result, started);
-    } catch (error) {
-      if (this.controller.signal.aborted) return undefined;
-      const content = timeout.signal.aborted
-        ? `Error: ${call.name} did not finish within ${toolTimeoutMs} ms and was cancelled`
-        : `Error: ${call.name} failed: ${(error as Error).message}`;
-      return this.recordTool(call, { content, isError: true }, started);
+      const outcome = await tools.supervise(call, signal, {
+        clock,
+        timeoutMs: toolTimeoutMs,
+        slowAfterMs: longTools.statusAfterMs,
+        onSlow: () => this.sayStatus(),
+        onProgress: (progress) => {
+          if (!signal.aborted) hooks.onToolProgress(call, progress);
+        },
+      });
+      this.recordTool(call, outcome.result, started);
+      return outcome;
     } finally {
-      cancelTimer();
+      this.toolRunning = false;
+      hooks.onChange();
     }
+  }
+
+  /** One short status line per reply while a tool runs long, through the normal TTS path. */
+  private sayStatus(): void {
+    const text = this.deps.longTools.statusText.trim();
+    if (this.statusSpoken || !text || this.controller.signal.aborted) return;
+    this.statusSpoken = true;
+    this.speak(text, FILLER_STEP);
+  }
+
+  /** A tool hit the hard timeout: the reply ends with an apology, recorded as its own step. */
+  private apologize(): void {
+    const text = this.deps.longTools.timeoutApology.trim();
+    if (!text || this.controller.signal.aborted) return;
+    this.steps.push({ text, toolCalls: [], results: [] });
+    this.speak(text, this.steps.length - 1);
   }
 
   private recordTool(call: ToolCall, result: ToolResult, started: number): ToolResult {
@@ -360,14 +408,21 @@ export class Speech {
         }
         const out = skip > 0 ? { ...frame, samples: frame.samples.subarray(skip) } : frame;
         skip = 0;
+        this.outputIdle = false;
         this.marks.firstFrameSentAt ??= this.deps.clock.now();
         yield out;
-      } else if (this.audioDone) {
-        return;
       } else {
+        this.markOutputIdle();
+        if (this.audioDone) return;
         await this.changed.wait();
       }
     }
+  }
+
+  private markOutputIdle(): void {
+    if (this.outputIdle) return;
+    this.outputIdle = true;
+    if (this.toolRunning) this.deps.hooks.onChange();
   }
 
   private result(): SpeechResult {

@@ -1,9 +1,26 @@
+import type { Clock } from '../metrics/clock.ts';
 import type { ToolCall, ToolSchema } from '../providers/llm/contract.ts';
-import { type Tool, toolSchema } from '../tools/tool.ts';
+import { isToolSource, type Tool, type ToolEntry, type ToolProgress, toolSchema } from '../tools/tool.ts';
 
 export interface ToolResult {
   content: string;
   isError: boolean;
+}
+
+export interface SupervisionOptions {
+  clock: Clock;
+  /** Hard limit: the tool is cancelled and its call ends with an error result. */
+  timeoutMs: number;
+  /** `onSlow` runs once when the tool is still running after this long. */
+  slowAfterMs: number;
+  onSlow(): void;
+  onProgress?(progress: ToolProgress): void;
+}
+
+/** `done`: the tool answered (possibly with an error); `timeout`: the hard limit ended it; `cancelled`: the caller's signal did. */
+export interface SupervisedResult {
+  status: 'done' | 'timeout' | 'cancelled';
+  result: ToolResult;
 }
 
 /**
@@ -11,22 +28,37 @@ export interface ToolResult {
  * error results the LLM can read: a bad tool call never ends the session.
  */
 export class ToolRunner {
-  private readonly tools = new Map<string, Tool>();
+  private readonly entries: readonly ToolEntry[];
 
-  constructor(tools: readonly Tool[] = []) {
-    for (const tool of tools) this.tools.set(tool.name, tool);
+  constructor(entries: readonly ToolEntry[] = []) {
+    this.entries = entries;
+  }
+
+  /** The tools available now (a tool source such as an MCP server may have changed its list). */
+  get tools(): Tool[] {
+    const byName = new Map<string, Tool>();
+    for (const entry of this.entries) {
+      for (const tool of isToolSource(entry) ? entry.tools() : [entry]) {
+        if (!byName.has(tool.name)) byName.set(tool.name, tool);
+      }
+    }
+    return [...byName.values()];
   }
 
   get schemas(): ToolSchema[] {
-    return [...this.tools.values()].map(toolSchema);
+    return this.tools.map(toolSchema);
   }
 
   get size(): number {
-    return this.tools.size;
+    return this.tools.length;
   }
 
-  async run(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
-    const tool = this.tools.get(call.name);
+  async run(
+    call: ToolCall,
+    signal: AbortSignal,
+    onProgress?: (progress: ToolProgress) => void,
+  ): Promise<ToolResult> {
+    const tool = this.tools.find((t) => t.name === call.name);
     if (!tool) return { content: `Error: no tool named "${call.name}"`, isError: true };
     let raw: unknown;
     try {
@@ -42,7 +74,7 @@ export class ToolRunner {
       return { content: `Error: invalid arguments for ${call.name}: ${issues}`, isError: true };
     }
     try {
-      const value = await tool.execute(parsed.data, { signal });
+      const value = await tool.execute(parsed.data, { signal, onProgress });
       return { content: typeof value === 'string' ? value : JSON.stringify(value ?? null), isError: false };
     } catch (error) {
       if (signal.aborted) throw error;
@@ -52,4 +84,78 @@ export class ToolRunner {
       };
     }
   }
+
+  /**
+   * Runs a call under a hard timeout and a "slow" threshold. The limit holds even for a tool that ignores its
+   * signal: the call is abandoned (and its signal aborted) at the deadline, never awaited past it.
+   */
+  async supervise(
+    call: ToolCall,
+    signal: AbortSignal,
+    options: SupervisionOptions,
+  ): Promise<SupervisedResult> {
+    const { clock, timeoutMs } = options;
+    const timeout = new AbortController();
+    const cancelTimeout = clock.schedule(timeoutMs, () =>
+      timeout.abort(new Error(`${call.name} timed out after ${timeoutMs} ms`)),
+    );
+    const combined = AbortSignal.any([signal, timeout.signal]);
+    const cancelSlow = clock.schedule(options.slowAfterMs, () => {
+      if (!combined.aborted) options.onSlow();
+    });
+    let stopWaiting = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(combined.reason);
+      if (combined.aborted) onAbort();
+      combined.addEventListener('abort', onAbort, { once: true });
+      stopWaiting = () => combined.removeEventListener('abort', onAbort);
+    });
+    aborted.catch(() => undefined);
+    try {
+      const result = await Promise.race([this.run(call, combined, options.onProgress), aborted]);
+      return { status: 'done', result };
+    } catch (error) {
+      if (signal.aborted) {
+        return {
+          status: 'cancelled',
+          result: { content: `Cancelled: ${call.name} was stopped before it finished`, isError: true },
+        };
+      }
+      if (timeout.signal.aborted) {
+        return {
+          status: 'timeout',
+          result: {
+            content: `Error: ${call.name} did not finish within ${timeoutMs} ms and was cancelled`,
+            isError: true,
+          },
+        };
+      }
+      return {
+        status: 'done',
+        result: { content: `Error: ${call.name} failed: ${asMessage(error)}`, isError: true },
+      };
+    } finally {
+      stopWaiting();
+      cancelTimeout();
+      cancelSlow();
+    }
+  }
+}
+
+const normalize = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9'\s-]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(' ');
+
+/** Whether an utterance is a request to stop what the agent is doing ("cancel", "stop that"). */
+export function isCancelRequest(text: string, phrases: readonly string[]): boolean {
+  const said = normalize(text);
+  return said.length > 0 && phrases.some((phrase) => normalize(phrase) === said);
+}
+
+function asMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

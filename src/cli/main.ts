@@ -15,9 +15,14 @@ Usage:
 
 Provider options (also in repartee.config.json or REPARTEE_* variables):
   --llm SPEC   llama:./models/x.gguf | openai-compatible:<baseURL>#<model> | openai:<model>
-  --tts SPEC   local | flite[:voice] | espeak-ng[:voice] | festival[:voice]
-  --stt SPEC   local | pocketsphinx | pocketsphinx:accurate
+  --tts SPEC   local | flite[:voice] | espeak-ng[:voice] | festival[:voice] | openai[:model[:voice]]
+               | elevenlabs[:voice_id[:model_id]]
+  --stt SPEC   local | pocketsphinx[:accurate] | deepgram[:model] | openai-realtime[:model] | openai:<model>
   --vad SPEC   silero | energy
+  A comma-separated list is a fallback order, e.g. --llm "openai:gpt-4o-mini,llama:./models/x.gguf".
+  With OPENAI_API_KEY, DEEPGRAM_API_KEY or ELEVENLABS_API_KEY set and no spec given, those providers are used,
+  with the embedded stack as fallback.
+  --docs DIR   let the agent list, read, search, edit and analyze the documents in DIR (bundled MCP server)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       stt: { type: 'string' },
       vad: { type: 'string' },
       'models-dir': { type: 'string' },
+      docs: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -44,10 +50,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 1;
   }
+  const specList = (value: string | undefined) =>
+    value?.includes(',') ? value.split(',').map((part) => part.trim()) : value;
   const overrides = {
-    llm: values.llm,
-    tts: values.tts,
-    stt: values.stt,
+    llm: specList(values.llm),
+    tts: specList(values.tts),
+    stt: specList(values.stt),
+    docsRoot: values.docs,
     vad: values.vad,
     modelsDir: values['models-dir'],
     server: {

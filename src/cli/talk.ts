@@ -2,6 +2,7 @@ import { readWavFile } from '../audio/wav.ts';
 import { type LoadConfigOptions, loadConfig } from '../config/config.ts';
 import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
 import { createConfiguredSession } from '../config/session.ts';
+import { connectConfiguredTools } from '../config/tools.ts';
 import { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import { runFileConversation, writeConversationFiles } from '../transport/file/file-conversation.ts';
 import { createLogger } from './log.ts';
@@ -18,11 +19,12 @@ export async function runTalk(
   }
   const config = await loadConfig(options.configOptions);
   const input = await readWavFile(inputPath);
-  const providers = await createProviders(config);
+  const providers = await createProviders(config, { log });
+  const tools = await connectConfiguredTools(config, log);
   const metricsLog = config.metricsLog ? new JsonLinesMetricsWriter(config.metricsLog) : undefined;
   if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
-  log.info({ vad: config.vad, stt: config.stt, tts: config.tts, llm: providers.llmSpec }, 'providers');
-  const session = await createConfiguredSession(config, providers, metricsLog);
+  log.info({ vad: config.vad, ...providers.specs, llm: providers.llmSpec }, 'providers');
+  const session = await createConfiguredSession(config, providers, metricsLog, tools ? [tools] : []);
   session.on('transcript', (e) => e.final && log.info({ text: e.text }, 'user'));
   session.on('speechEnded', (e) => log.info({ outcome: e.outcome, text: e.heardText }, 'agent'));
   session.on('error', (e) => log.error({ source: e.source, err: e.error.message }, 'error'));
@@ -31,6 +33,7 @@ export async function runTalk(
     greeting: providers.llmSpec ? undefined : NO_LLM_NOTICE,
   });
   await providers.close();
+  await tools?.close();
   await metricsLog?.close();
   const replyWav = options.out ?? 'reply.wav';
   await writeConversationFiles(result, { replyWav, metricsJson: options.metrics });

@@ -47,4 +47,30 @@ describe('loadConfig', () => {
       ConfigError,
     );
   });
+
+  it('takes provider fallback lists and budgets from the environment', async () => {
+    const config = await loadConfig({
+      file: '/nonexistent/repartee.config.json',
+      env: {
+        REPARTEE_TTS: 'elevenlabs, local',
+        REPARTEE_STT: 'deepgram:nova-3,local',
+        REPARTEE_LLM_FALLBACK_BUDGET_MS: '1500',
+        REPARTEE_TTS_FALLBACK_BUDGET_MS: '800',
+      },
+    });
+    expect(config).toMatchObject({
+      tts: ['elevenlabs', 'local'],
+      stt: ['deepgram:nova-3', 'local'],
+      llmFallbackBudgetMs: 1500,
+      ttsFallbackBudgetMs: 800,
+      fallbackRetryPrimaryAfterMs: 60_000,
+    });
+    expect(config.llm).toBeUndefined();
+    await expect(
+      loadConfig({ file: '/nonexistent/x.json', env: { REPARTEE_LLM_FALLBACK_BUDGET_MS: 'soon' } }),
+    ).rejects.toThrow(/llmFallbackBudgetMs/);
+    await expect(
+      loadConfig({ file: '/nonexistent/x.json', env: {}, overrides: { tts: [] } }),
+    ).rejects.toThrow(/tts/);
+  });
 });

@@ -1,21 +1,37 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { ToolsConfigShape } from '../tools/config.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
+const specOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 export const ConfigSchema = z
   .object({
     /** `silero` (default) or `energy`. */
     vad: z.string().default('silero'),
-    /** `local` / `pocketsphinx` (fast search) or `pocketsphinx:accurate`. */
-    stt: z.string().default('local'),
+    /**
+     * An STT spec or a fallback list: `local` / `pocketsphinx` (fast search), `pocketsphinx:accurate`, and the
+     * cloud specs of `src/providers/stt/spec.ts`. Unset: chosen from the API keys in the environment
+     * (`resolveProviderSpecs`), else `local`.
+     */
+    stt: specOrList.optional(),
     /**
      * An LLM spec or a fallback list: `llama:./models/x.gguf`, `openai-compatible:<baseURL>#<model>`,
      * `openai:<model>`. Unset: the first .gguf in `modelsDir`, else no LLM (the agent says how to configure one).
      */
-    llm: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-    /** `local` (the measured default engine), `flite[:voice]`, `espeak-ng[:voice]` or `festival[:voice]`. */
-    tts: z.string().default('local'),
+    llm: specOrList.optional(),
+    /**
+     * A TTS spec or a fallback list: `local` (the measured default engine), `flite[:voice]`, `espeak-ng[:voice]`,
+     * `festival[:voice]`, `openai[:<model>[:<voice>]]`, `elevenlabs[:<voice_id>[:<model_id>]]`. Unset: chosen
+     * from the API keys in the environment, else `local`.
+     */
+    tts: specOrList.optional(),
+    /** A fallback list moves to its next LLM when the first token takes longer than this. */
+    llmFallbackBudgetMs: durationMs.default(2_000),
+    /** A fallback list moves to its next TTS when the first audio takes longer than this. */
+    ttsFallbackBudgetMs: durationMs.default(2_000),
+    /** After a fallback, the first provider of the list is tried again this long after the switch. */
+    fallbackRetryPrimaryAfterMs: durationMs.default(60_000),
     instructions: z
       .string()
       .default(
@@ -47,11 +63,36 @@ export const ConfigSchema = z
         port: z.number().int().min(0).max(65_535).default(8080),
         /** Required from clients when the server listens beyond loopback; generated at start if unset. */
         token: z.string().min(16).optional(),
+        /** Folder of the web client served at `/`; default: the repository's web/. */
+        webRoot: z.string().optional(),
+        webrtc: z
+          .object({
+            iceAdditionalHostAddresses: z.array(z.string()),
+            connectTimeoutMs: z.number().int().positive(),
+            disconnectGraceMs: z.number().int().nonnegative(),
+            gatheringTimeoutMs: z.number().int().positive(),
+            sendAheadMs: z.number().int().nonnegative(),
+            receiptTimeoutMs: z.number().int().positive(),
+          })
+          .partial()
+          .strict()
+          .optional(),
+        websocket: z
+          .object({
+            outputSampleRate: z.union([z.literal(16000), z.literal(24000), z.literal(48000)]),
+            receiptTimeoutMs: z.number().int().positive(),
+          })
+          .partial()
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),
     /** Append every turn's metrics as JSON lines to this file. */
     metricsLog: z.string().optional(),
+    /** A folder of documents the agent may list, read, search, edit and analyze (the bundled repartee-docs). */
+    docsRoot: z.string().min(1).optional(),
+    ...ToolsConfigShape,
   })
   .strict();
 
@@ -66,13 +107,19 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
     c.vad = v;
   },
   REPARTEE_STT: (v, c) => {
-    c.stt = v;
+    c.stt = specList(v);
   },
   REPARTEE_LLM: (v, c) => {
-    c.llm = v.includes(',') ? v.split(',').map((s) => s.trim()) : v;
+    c.llm = specList(v);
   },
   REPARTEE_TTS: (v, c) => {
-    c.tts = v;
+    c.tts = specList(v);
+  },
+  REPARTEE_LLM_FALLBACK_BUDGET_MS: (v, c) => {
+    c.llmFallbackBudgetMs = Number(v);
+  },
+  REPARTEE_TTS_FALLBACK_BUDGET_MS: (v, c) => {
+    c.ttsFallbackBudgetMs = Number(v);
   },
   REPARTEE_MODELS_DIR: (v, c) => {
     c.modelsDir = v;
@@ -95,7 +142,15 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
   REPARTEE_METRICS_LOG: (v, c) => {
     c.metricsLog = v;
   },
+  REPARTEE_DOCS_ROOT: (v, c) => {
+    c.docsRoot = v;
+  },
 };
+
+/** `a, b` in an environment variable is the fallback list `["a", "b"]`. */
+function specList(value: string): string | string[] {
+  return value.includes(',') ? value.split(',').map((s) => s.trim()) : value;
+}
 
 export interface LoadConfigOptions {
   /** A JSON file; missing is fine only when it was not asked for explicitly. */

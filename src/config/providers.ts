@@ -1,11 +1,14 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChatRequest, LLM, LlmChunk } from '../providers/llm/contract.ts';
+import type { FallbackEvent } from '../providers/llm/fallback-rotation.ts';
+import type { ProviderLog } from '../providers/llm/openai-compatible.ts';
 import { createLlm } from '../providers/llm/spec.ts';
 import type { STT } from '../providers/stt/contract.ts';
-import { PocketsphinxSTT } from '../providers/stt/pocketsphinx.ts';
+import { createStt } from '../providers/stt/spec.ts';
 import type { TTS } from '../providers/tts/contract.ts';
-import { createLocalTts, LOCAL_TTS_ENGINES, type LocalTtsEngine } from '../providers/tts/local.ts';
+import { ELEVENLABS_DEFAULT_VOICE } from '../providers/tts/elevenlabs.ts';
+import { createTts } from '../providers/tts/spec.ts';
 import type { VAD } from '../providers/vad/contract.ts';
 import { EnergyVad } from '../providers/vad/energy.ts';
 import { SileroVAD } from '../providers/vad/silero.ts';
@@ -15,42 +18,138 @@ export const NO_LLM_NOTICE =
   'No language model is configured, so I cannot answer yet. Run "repartee models pull" to download one, ' +
   'or set REPARTEE_LLM, for example to an OpenAI-compatible server.';
 
+/** The cloud defaults picked by API keys; each is followed by the local provider as its fallback. */
+export const CLOUD_DEFAULTS = {
+  llm: 'openai:gpt-4o-mini',
+  sttOpenAi: 'openai-realtime:gpt-4o-mini-transcribe',
+  sttDeepgram: 'deepgram:nova-3',
+  ttsOpenAi: 'openai:gpt-4o-mini-tts',
+  ttsElevenLabs: `elevenlabs:${ELEVENLABS_DEFAULT_VOICE}`,
+} as const;
+
+export interface ResolvedSpecs {
+  stt: string[];
+  /** Empty: no LLM (the agent says how to configure one). */
+  llm: string[];
+  tts: string[];
+}
+
+const asList = (spec: string | string[]): string[] => (Array.isArray(spec) ? spec : [spec]);
+
+/**
+ * The provider lists to build: what the configuration names, else what the API keys in `env` pay for, with the
+ * embedded local stack behind every cloud choice; without keys, the embedded default unchanged.
+ * `localModel` is the GGUF found in the models folder, if any.
+ */
+export function resolveProviderSpecs(
+  config: Pick<ReparteeConfig, 'stt' | 'llm' | 'tts'>,
+  env: Record<string, string | undefined>,
+  localModel: string | null,
+): ResolvedSpecs {
+  const openai = Boolean(env.OPENAI_API_KEY);
+  const local = localModel ? [`llama:${localModel}`] : [];
+  const llm = config.llm ? asList(config.llm) : openai ? [CLOUD_DEFAULTS.llm, ...local] : local;
+  const stt = config.stt
+    ? asList(config.stt)
+    : env.DEEPGRAM_API_KEY
+      ? [CLOUD_DEFAULTS.sttDeepgram, 'local']
+      : openai
+        ? [CLOUD_DEFAULTS.sttOpenAi, 'local']
+        : ['local'];
+  const tts = config.tts
+    ? asList(config.tts)
+    : env.ELEVENLABS_API_KEY
+      ? [CLOUD_DEFAULTS.ttsElevenLabs, 'local']
+      : openai
+        ? [CLOUD_DEFAULTS.ttsOpenAi, 'local']
+        : ['local'];
+  return { stt, llm, tts };
+}
+
 export interface ProviderSet {
   vad: VAD;
   stt: STT;
   tts: TTS;
-  /** The LLM spec in use, or null when none is configured. */
+  /** What was built, fallback lists in order (for the start-up log). */
+  specs?: ResolvedSpecs;
+  /** The LLM list in use (`a > b`), or null when none is configured. */
   llmSpec: string | null;
-  /** A fresh LLM for one session (a local model keeps one KV cache per session). */
+  /** A fresh LLM for one session (a local model keeps one KV cache per session; a fallback list its state). */
   createSessionLlm(): Promise<LLM>;
   close(): Promise<void>;
 }
 
-/** Builds the providers a configuration names; the embedded local stack by default. */
-export async function createProviders(config: ReparteeConfig): Promise<ProviderSet> {
+export interface CreateProvidersOptions {
+  /** Keys and endpoints come from here only. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Retry and fallback lines (never a key). */
+  log?: ProviderLog;
+  /** Every switch to a fallback provider (the log line is written either way). */
+  onFallback?: (event: FallbackEvent) => void;
+}
+
+/** Builds the providers a configuration names (or the API keys pick); the embedded local stack by default. */
+export async function createProviders(
+  config: ReparteeConfig,
+  options: CreateProvidersOptions = {},
+): Promise<ProviderSet> {
+  const env = options.env ?? process.env;
+  const specs = resolveProviderSpecs(config, env, await findLocalModel(config.modelsDir));
   const vad = createVad(config.vad);
-  const stt = createStt(config.stt);
-  const tts = createTts(config.tts);
-  const llmSpec = await resolveLlmSpec(config);
-  // Fail at start-up on a bad spec or a missing model file, not on the first turn.
-  if (llmSpec) await (await createLlm(llmSpec, llmOptions(config))).close?.();
+  let stt: STT;
+  let tts: TTS;
+  try {
+    stt = createStt(specs.stt, {
+      language: config.language,
+      env,
+      log: options.log,
+      onFallback: (event) =>
+        options.onFallback?.({
+          kind: 'stt',
+          from: event.from,
+          to: event.to,
+          reason: event.reason === 'latency' ? 'budget' : 'error',
+          ...(event.error ? { error: event.error.message } : {}),
+          atMs: performance.now(),
+        }),
+    });
+    tts = createTts(specs.tts, {
+      env,
+      log: options.log,
+      fallback: {
+        budgetMs: config.ttsFallbackBudgetMs,
+        retryPrimaryAfterMs: config.fallbackRetryPrimaryAfterMs,
+        onFallback: options.onFallback,
+      },
+    });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const llmOptions = {
+    env,
+    log: options.log,
+    llama: { maxTokens: config.llmMaxTokens, ...(config.llmThreads ? { threads: config.llmThreads } : {}) },
+    openai: { maxTokens: config.llmMaxTokens },
+    fallback: {
+      budgetMs: config.llmFallbackBudgetMs,
+      retryPrimaryAfterMs: config.fallbackRetryPrimaryAfterMs,
+      onFallback: options.onFallback,
+    },
+  };
+  // Fail at start-up on a bad spec, a missing key or a missing model file, not on the first turn.
+  if (specs.llm.length) await (await createLlm(specs.llm, llmOptions)).close?.();
   return {
     vad,
     stt,
     tts,
-    llmSpec,
-    createSessionLlm: async () => (llmSpec ? createLlm(llmSpec, llmOptions(config)) : new UnconfiguredLlm()),
+    specs,
+    llmSpec: specs.llm.length ? specs.llm.join(' > ') : null,
+    createSessionLlm: async () =>
+      specs.llm.length ? createLlm(specs.llm, llmOptions) : new UnconfiguredLlm(),
     close: async () => {
       await tts.close?.();
-      if (stt instanceof PocketsphinxSTT) stt.dispose();
+      (stt as { dispose?: () => void }).dispose?.();
     },
-  };
-}
-
-function llmOptions(config: ReparteeConfig) {
-  return {
-    llama: { maxTokens: config.llmMaxTokens, ...(config.llmThreads ? { threads: config.llmThreads } : {}) },
-    openai: { maxTokens: config.llmMaxTokens },
   };
 }
 
@@ -65,37 +164,11 @@ function createVad(spec: string): VAD {
   }
 }
 
-function createStt(spec: string): STT {
-  switch (spec) {
-    case 'local':
-    case 'pocketsphinx':
-      return new PocketsphinxSTT({ search: 'fast' });
-    case 'pocketsphinx:accurate':
-      return new PocketsphinxSTT({ search: 'accurate' });
-    default:
-      throw new ConfigError(
-        `unknown stt "${spec}" (expected "local", "pocketsphinx" or "pocketsphinx:accurate")`,
-      );
-  }
-}
-
-function createTts(spec: string): TTS {
-  if (spec === 'local') return createLocalTts();
-  const [engine, voice] = spec.split(':', 2);
-  if (!LOCAL_TTS_ENGINES.includes(engine as LocalTtsEngine)) {
-    throw new ConfigError(
-      `unknown tts "${spec}" (expected "local" or one of ${LOCAL_TTS_ENGINES.join(', ')}[:voice])`,
-    );
-  }
-  return createLocalTts({ engine: engine as LocalTtsEngine, voice: voice || undefined });
-}
-
-/** The configured spec (the first of a fallback list), else the first GGUF in the models folder. */
-async function resolveLlmSpec(config: ReparteeConfig): Promise<string | null> {
-  if (config.llm) return Array.isArray(config.llm) ? config.llm[0] : config.llm;
+/** The first GGUF in the models folder, if any. */
+async function findLocalModel(modelsDir: string): Promise<string | null> {
   try {
-    const gguf = (await readdir(config.modelsDir)).filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
-    return gguf.length ? `llama:${join(config.modelsDir, gguf[0])}` : null;
+    const gguf = (await readdir(modelsDir)).filter((f) => f.toLowerCase().endsWith('.gguf')).sort();
+    return gguf.length ? join(modelsDir, gguf[0]) : null;
   } catch {
     return null;
   }

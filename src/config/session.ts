@@ -1,5 +1,6 @@
 import { AgentSession } from '../agent/session.ts';
 import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
+import type { ToolEntry } from '../tools/tool.ts';
 import type { ReparteeConfig } from './config.ts';
 import type { ProviderSet } from './providers.ts';
 
@@ -8,6 +9,7 @@ export async function createConfiguredSession(
   config: ReparteeConfig,
   providers: ProviderSet,
   metricsLog?: JsonLinesMetricsWriter,
+  tools: readonly ToolEntry[] = [],
 ): Promise<AgentSession> {
   const session = new AgentSession({
     vad: providers.vad,
@@ -19,6 +21,10 @@ export async function createConfiguredSession(
     preemptiveGeneration: config.preemptiveGeneration,
     endpointing: config.endpointing,
     interruption: config.interruption,
+    tools,
+    toolTimeoutMs: config.toolTimeoutMs,
+    maxToolSteps: config.maxToolSteps,
+    longTools: config.longTools,
   });
   if (metricsLog) session.on('metrics', (record) => metricsLog.write(record));
   return session;

@@ -31,6 +31,11 @@ export interface TurnMetrics {
   summarizeMs: number | null;
   cacheHits: number;
   cacheMisses: number;
+  /** The LLM and TTS that produced this reply (the one in use, for a fallback list). */
+  llmProvider: string | null;
+  ttsProvider: string | null;
+  /** Switches to a fallback provider (failure or missed latency budget) during this turn. */
+  fallbacks: number;
   /** How the reply ended. */
   outcome: 'completed' | 'interrupted' | 'noReply' | 'error';
   /** Preemptive generation: reused (its output was spoken), discarded (transcript changed) or not used. */
@@ -66,6 +71,9 @@ export const TURN_METRIC_FIELDS: readonly (keyof TurnMetrics)[] = [
   'summarizeMs',
   'cacheHits',
   'cacheMisses',
+  'llmProvider',
+  'ttsProvider',
+  'fallbacks',
   'outcome',
   'preemptive',
   'userTranscript',

@@ -43,6 +43,7 @@ export interface TurnRecordInput {
     >
   >;
   cache?: Partial<Pick<TurnMetrics, 'cacheHits' | 'cacheMisses'>>;
+  providers?: Partial<Pick<TurnMetrics, 'llmProvider' | 'ttsProvider' | 'fallbacks'>>;
 }
 
 const diff = (to: number | undefined, from: number | undefined): number | null =>
@@ -102,6 +103,9 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
     summarizeMs: input.context?.summarizeMs ?? null,
     cacheHits: input.cache?.cacheHits ?? 0,
     cacheMisses: input.cache?.cacheMisses ?? 0,
+    llmProvider: input.providers?.llmProvider ?? null,
+    ttsProvider: input.providers?.ttsProvider ?? null,
+    fallbacks: input.providers?.fallbacks ?? 0,
     outcome: input.outcome,
     preemptive: input.preemptive,
     userTranscript: input.userTranscript,

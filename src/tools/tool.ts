@@ -1,8 +1,17 @@
 import { z } from 'zod';
 import type { ToolSchema } from '../providers/llm/contract.ts';
 
+/** How far a long tool has come (MCP progress notifications carry the same fields). */
+export interface ToolProgress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
 export interface ToolContext {
   signal: AbortSignal;
+  /** Called as a long tool reports progress. */
+  onProgress?(progress: ToolProgress): void;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds tools of every argument type
@@ -11,8 +20,20 @@ export interface Tool<Args = any> {
   description: string;
   /** Arguments are validated against this before `execute` runs. */
   parameters: z.ZodType<Args>;
+  /**
+   * The JSON Schema the LLM sees, for tools that arrive with one (MCP tools); otherwise it is derived from
+   * `parameters`.
+   */
+  jsonSchema?: Record<string, unknown>;
   execute(args: Args, context: ToolContext): Promise<unknown>;
 }
+
+/** Tools that may change while a session runs (an MCP server's tool list changed); read on every LLM round. */
+export interface ToolSource {
+  tools(): readonly Tool[];
+}
+
+export type ToolEntry = Tool | ToolSource;
 
 export function defineTool<Schema extends z.ZodType>(tool: {
   name: string;
@@ -23,7 +44,12 @@ export function defineTool<Schema extends z.ZodType>(tool: {
   return tool as Tool<z.infer<Schema>>;
 }
 
+export function isToolSource(entry: ToolEntry): entry is ToolSource {
+  return typeof (entry as ToolSource).tools === 'function';
+}
+
 export function toolSchema(tool: Tool): ToolSchema {
+  if (tool.jsonSchema) return { name: tool.name, description: tool.description, parameters: tool.jsonSchema };
   const { $schema: _ignored, ...parameters } = z.toJSONSchema(tool.parameters) as Record<string, unknown>;
   return { name: tool.name, description: tool.description, parameters };
 }

@@ -38,10 +38,28 @@ export interface ChatRequest {
   maxTokens?: number;
 }
 
+/** Counts tokens as the model in use sees them (its own tokenizer and prompt format). */
+export interface TokenCounter {
+  /** Names the tokenizer, e.g. `llama:model.gguf` or `tiktoken:o200k_base`. */
+  readonly name: string;
+  countTokens(text: string): number;
+  /** Tokens the prompt format adds around each message (role markers, separators). */
+  readonly messageOverheadTokens: number;
+  /** Tokens the prompt format adds once per request (start of prompt, the reply's opening). */
+  readonly promptOverheadTokens: number;
+}
+
 export interface LLM {
   readonly name: string;
   /** Streams the reply. Aborting the signal stops generation promptly and ends the iterable. */
   chat(request: ChatRequest): AsyncIterable<LlmChunk>;
+  /** The model's own tokenizer; resolves once the model is loaded. */
+  tokenCounter?(): Promise<TokenCounter>;
+  /**
+   * A sibling on the same model with its own state (a local model's KV cache and turn lock), for side jobs such
+   * as summaries that must neither wait on this instance's turns nor evict its cache. The caller closes it.
+   */
+  sibling?(): LLM;
   /** Loads weights or opens connections ahead of the first turn. */
   prewarm?(): Promise<void>;
   close?(): Promise<void>;

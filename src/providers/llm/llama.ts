@@ -1,4 +1,5 @@
 import {
+  type ChatHistoryItem,
   type ChatWrapper,
   GeneralChatWrapper,
   LlamaChat,
@@ -9,7 +10,7 @@ import {
   type SpecializedChatWrapperTypeName,
 } from 'node-llama-cpp';
 import { AsyncQueue } from '../../util/async-queue.ts';
-import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
+import type { ChatRequest, LLM, LlmChunk, TokenCounter } from './contract.ts';
 import { LlmError } from './errors.ts';
 import { toChatFunctions, toChatHistory, toToolCalls } from './llama-history.ts';
 import { type BackendOptions, loadSharedModel } from './llama-models.ts';
@@ -83,6 +84,17 @@ export class LlamaLlm implements LLM {
 
   chat(request: ChatRequest): AsyncIterable<LlmChunk> {
     return this.turn(request);
+  }
+
+  /** The loaded model's tokenizer, with the overheads of its chat format measured once. */
+  async tokenCounter(): Promise<TokenCounter> {
+    const s = await this.open();
+    return llamaTokenCounter(this.name, s.model, s.chat.chatWrapper);
+  }
+
+  /** Another context on the same shared weights: its own KV cache and turn lock. */
+  sibling(): LLM {
+    return new LlamaLlm({ ...this.options, name: `${this.name}#sibling` });
   }
 
   private async *turn(request: ChatRequest): AsyncGenerator<LlmChunk> {
@@ -229,6 +241,36 @@ function usage(
     promptTokens: cached + diff.usedInputTokens,
     completionTokens: diff.usedOutputTokens,
     cachedTokens: cached,
+  };
+}
+
+/**
+ * Counts with the model's tokenizer. The chat format's overheads are measured with the model's own chat wrapper:
+ * a conversation is rendered with and without more messages, and the tokens of the texts are subtracted.
+ */
+function llamaTokenCounter(name: string, model: LlamaModel, wrapper: ChatWrapper): TokenCounter {
+  const countTokens = (text: string) => (text ? model.tokenize(text).length : 0);
+  const rendered = (history: ChatHistoryItem[]) =>
+    wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(model.tokenizer).length;
+  const system = 'You are a helpful assistant. Answer briefly.';
+  const text = 'Tell me a short story about a dog and a cat.';
+  const base = rendered([
+    { type: 'system', text: system },
+    { type: 'model', response: [] },
+  ]);
+  const more = rendered([
+    { type: 'system', text: system },
+    { type: 'user', text },
+    { type: 'model', response: [text] },
+    { type: 'user', text },
+    { type: 'model', response: [] },
+  ]);
+  const messageOverheadTokens = Math.max(0, Math.round((more - base) / 3 - countTokens(text)));
+  return {
+    name,
+    countTokens,
+    messageOverheadTokens,
+    promptOverheadTokens: Math.max(0, base - countTokens(system) - messageOverheadTokens),
   };
 }
 

@@ -2,28 +2,50 @@ import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
-  ChatCompletionMessageParam,
-  ChatCompletionTool,
 } from 'openai/resources/chat/completions';
-import type { ChatMessage, ChatRequest, LLM, LlmChunk, ToolCall, ToolSchema } from './contract.ts';
+import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
 import { LlmError } from './errors.ts';
+import { createKeepAliveFetch, type KeepAliveFetch } from './openai-fetch.ts';
+import {
+  abortableSleep,
+  DEFAULT_RETRY_POLICY,
+  RetryableError,
+  type RetryPolicy,
+  retryDelayMs,
+  rootCause,
+} from './openai-retry.ts';
+import { ToolCallAccumulator, toWireMessage, toWireTool } from './openai-wire.ts';
+
+/** Where a provider writes its operational lines (a pino logger fits). Never given a key. */
+export interface ProviderLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
 
 export interface OpenAiCompatibleOptions {
   /** Model name as the server knows it (`qwen2.5`, `gpt-4o-mini`, …). */
   model: string;
-  /** e.g. `http://127.0.0.1:11434/v1` (Ollama), `http://127.0.0.1:8080/v1` (llama.cpp server). Default OpenAI's. */
+  /**
+   * e.g. `http://127.0.0.1:11434/v1` (Ollama), `https://api.groq.com/openai/v1`, `https://api.cerebras.ai/v1`,
+   * `https://api.together.xyz/v1`, `http://127.0.0.1:8000/v1` (vLLM). Default OpenAI's.
+   */
   baseURL?: string;
   /** Local servers ignore it, but the SDK insists on one. Default `not-needed`. */
   apiKey?: string;
-  /** Until the response headers arrive (connect, queueing, prefill). Default 10,000 ms. */
+  /** Until the response headers arrive (connect, TLS, queueing). Default 10,000 ms. */
   timeoutMs?: number;
-  /** Longest silence between two streamed chunks before the turn fails. Default 15,000 ms. */
+  /** From the response headers to the first streamed chunk (prefill). Default 15,000 ms. */
+  firstTokenTimeoutMs?: number;
+  /** Longest silence between two streamed chunks after the first before the turn fails. Default 15,000 ms. */
   idleTimeoutMs?: number;
   /**
-   * Retries with backoff on connection errors and 429/5xx. Default 0: a voice turn cannot wait seconds for a
-   * backoff; falling back to another provider is the agent's decision.
+   * Retries with backoff on connection errors, 408/409/429/5xx and streams that break before their first chunk.
+   * Once a chunk has been delivered the reply is never retried (it would repeat speech): it fails, and a
+   * fallback list takes over. Default 2 retries, 250 ms doubling, at most 2,000 ms per wait.
    */
   maxRetries?: number;
+  retryBaseDelayMs?: number;
+  maxRetryDelayMs?: number;
   /** Ask for a final usage chunk (`stream_options.include_usage`). Default true; turn off for servers that reject it. */
   includeUsage?: boolean;
   /** OpenAI's newer models take `max_completion_tokens`; compatible servers know `max_tokens`. */
@@ -33,73 +55,141 @@ export interface OpenAiCompatibleOptions {
   headers?: Record<string, string>;
   /** Provider name in metrics and logs. Default `openai-compatible:<baseURL>#<model>`. */
   name?: string;
+  /** Retry lines go here. */
+  log?: ProviderLog;
   /** Inject a client (tests, shared connection pools). */
   client?: OpenAI;
+  /** The fetch the client uses. Default a keep-alive fetch owned by this LLM, so turns reuse one connection. */
+  fetch?: typeof fetch;
 }
 
-/** Streaming Chat Completions client for OpenAI and compatible servers (Ollama, llama.cpp server, vLLM, LM Studio). */
+/**
+ * Streaming Chat Completions client for OpenAI and compatible servers (Groq, Cerebras, Together, Ollama,
+ * llama.cpp server, vLLM, LM Studio): tools, usage with cached tokens, retries before the first token, and a
+ * connection kept warm between turns.
+ */
 export class OpenAiCompatibleLlm implements LLM {
   readonly name: string;
   private readonly client: OpenAI;
   private readonly options: OpenAiCompatibleOptions;
+  private readonly retry: RetryPolicy;
+  private readonly ownFetch: KeepAliveFetch | undefined;
 
   constructor(options: OpenAiCompatibleOptions) {
     this.options = options;
     this.name =
       options.name ?? `openai-compatible:${options.baseURL ?? 'https://api.openai.com/v1'}#${options.model}`;
+    this.retry = {
+      maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
+      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
+      maxDelayMs: options.maxRetryDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+    };
+    this.ownFetch = options.client || options.fetch ? undefined : createKeepAliveFetch();
     this.client =
       options.client ??
       new OpenAI({
         baseURL: options.baseURL,
         apiKey: options.apiKey ?? 'not-needed',
         timeout: options.timeoutMs ?? 10_000,
-        maxRetries: options.maxRetries ?? 0,
+        // Retries are ours: abortable, capped for a voice turn, and only before the first chunk.
+        maxRetries: 0,
         defaultHeaders: options.headers,
+        fetch: options.fetch ?? this.ownFetch,
+        logLevel: 'off',
       });
   }
 
   chat(request: ChatRequest): AsyncIterable<LlmChunk> {
-    return this.stream(request);
+    return this.streamWithRetries(request);
   }
 
+  /**
+   * Opens the connection (DNS, TCP, TLS) with a cheap `GET /models`, so the first turn does not pay for it. Any
+   * HTTP answer counts as warm (some compatible servers have no /models); an unreachable server throws.
+   */
+  async prewarm(): Promise<void> {
+    try {
+      await this.client.models.list({ timeout: this.options.timeoutMs ?? 10_000 });
+    } catch (error) {
+      if (error instanceof APIError && error.status !== undefined) return;
+      throw this.toLlmError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ownFetch?.close();
+  }
+
+  private async *streamWithRetries(request: ChatRequest): AsyncGenerator<LlmChunk> {
+    for (let attempt = 0; ; attempt++) {
+      let delivered = false;
+      try {
+        for await (const chunk of this.stream(request)) {
+          delivered = true;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        if (request.signal.aborted) return;
+        const delay = delivered ? undefined : retryDelayMs(error, attempt, this.retry);
+        if (delay === undefined) throw this.toLlmError(error);
+        this.options.log?.warn(
+          { provider: this.name, attempt: attempt + 1, delayMs: delay, err: this.describe(error) },
+          'llm request failed before its first token; retrying',
+        );
+        try {
+          await abortableSleep(delay, request.signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  /** One attempt; errors are raw so the retry loop can classify them. */
   private async *stream(request: ChatRequest): AsyncGenerator<LlmChunk> {
     if (request.signal.aborted) return;
     const connection = new AbortController();
     const onAbort = () => connection.abort(request.signal.reason);
     request.signal.addEventListener('abort', onAbort, { once: true });
+    const firstMs = this.options.firstTokenTimeoutMs ?? 15_000;
     const idleMs = this.options.idleTimeoutMs ?? 15_000;
-    let idleTimer: ReturnType<typeof setTimeout> | undefined;
-    let idleFired = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stalled: { afterMs: number; first: boolean } | undefined;
     // Armed only while we wait on the server, never while the consumer holds a chunk (TTS back-pressure is fine).
-    const arm = () => {
-      idleTimer = setTimeout(() => {
-        idleFired = true;
+    const arm = (first: boolean) => {
+      const afterMs = first ? firstMs : idleMs;
+      timer = setTimeout(() => {
+        stalled = { afterMs, first };
         connection.abort();
-      }, idleMs);
+      }, afterMs);
     };
-    const disarm = () => clearTimeout(idleTimer);
+    const disarm = () => clearTimeout(timer);
     try {
       const stream = await this.client.chat.completions.create(this.body(request), {
         signal: connection.signal,
       });
       const calls = new ToolCallAccumulator();
       const iterator = stream[Symbol.asyncIterator]();
+      let finished = false;
+      let chunks = 0;
       for (;;) {
-        arm();
+        arm(chunks === 0);
         const next = await iterator.next();
         disarm();
         if (request.signal.aborted) return;
-        if (next.done) {
-          // The SDK ends an aborted stream quietly instead of throwing.
-          if (idleFired) throw new Error('idle timeout');
-          break;
-        }
+        if (stalled) break;
+        if (next.done) break;
+        chunks++;
         const chunk: ChatCompletionChunk = next.value;
         for (const choice of chunk.choices ?? []) {
           const delta = choice.delta;
           if (delta?.content) yield { type: 'text', delta: delta.content };
           for (const d of delta?.tool_calls ?? []) calls.add(d);
-          if (choice.finish_reason) for (const call of calls.flush()) yield { type: 'toolCall', call };
+          if (choice.finish_reason) {
+            finished = true;
+            for (const call of calls.flush()) yield { type: 'toolCall', call };
+          }
         }
         if (chunk.usage) {
           const cached = chunk.usage.prompt_tokens_details?.cached_tokens;
@@ -111,16 +201,15 @@ export class OpenAiCompatibleLlm implements LLM {
           };
         }
       }
-      // Servers that end the stream without a finish_reason still get their calls delivered.
-      for (const call of calls.flush()) yield { type: 'toolCall', call };
-    } catch (error) {
-      if (request.signal.aborted) return;
-      if (idleFired) {
-        throw new LlmError('timeout', `${this.name}: no data from the server for ${idleMs} ms`, {
-          cause: error,
-        });
+      // The SDK ends an aborted stream quietly instead of throwing.
+      if (stalled) throw this.stallError(stalled);
+      if (!finished) {
+        // A connection cut cleanly (a proxy, a crashed worker) looks like an ordinary end of stream.
+        throw new RetryableError(`${this.name}: the stream ended before the reply finished`);
       }
-      throw toLlmError(this.name, error);
+    } catch (error) {
+      if (stalled && !(error instanceof LlmError)) throw this.stallError(stalled);
+      throw error;
     } finally {
       disarm();
       request.signal.removeEventListener('abort', onAbort);
@@ -129,13 +218,20 @@ export class OpenAiCompatibleLlm implements LLM {
     }
   }
 
+  private stallError(stalled: { afterMs: number; first: boolean }): Error {
+    const what = stalled.first ? 'no first token' : 'no data from the server';
+    const message = `${this.name}: ${what} for ${stalled.afterMs} ms`;
+    // Before the first token nothing has been said yet, so a stalled request is worth one more try.
+    return stalled.first ? new RetryableError(message) : new LlmError('timeout', message);
+  }
+
   private body(request: ChatRequest): ChatCompletionCreateParamsStreaming {
     const maxTokens = request.maxTokens ?? this.options.maxTokens;
     const temperature = request.temperature ?? this.options.temperature;
-    const tools = request.tools?.length ? request.tools.map(toTool) : undefined;
+    const tools = request.tools?.length ? request.tools.map(toWireTool) : undefined;
     return {
       model: this.options.model,
-      messages: request.messages.map(toMessage),
+      messages: request.messages.map(toWireMessage),
       stream: true,
       ...(this.options.includeUsage === false ? {} : { stream_options: { include_usage: true } }),
       ...(tools ? { tools } : {}),
@@ -143,88 +239,39 @@ export class OpenAiCompatibleLlm implements LLM {
       ...(maxTokens !== undefined ? { [this.options.maxTokensParam ?? 'max_tokens']: maxTokens } : {}),
     };
   }
-}
 
-/** Streamed tool calls arrive as fragments keyed by index: the first carries id and name, the rest argument text. */
-class ToolCallAccumulator {
-  private parts = new Map<number, { id?: string; name: string; arguments: string }>();
-
-  add(d: ChatCompletionChunk.Choice.Delta.ToolCall): void {
-    const part = this.parts.get(d.index) ?? { name: '', arguments: '' };
-    if (d.id) part.id = d.id;
-    if (d.function?.name) part.name += d.function.name;
-    if (d.function?.arguments) part.arguments += d.function.arguments;
-    this.parts.set(d.index, part);
+  private describe(error: unknown): string {
+    return this.redact(this.toLlmError(error).message);
   }
 
-  flush(): ToolCall[] {
-    const out = [...this.parts.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([index, p]) => ({
-        id: p.id ?? `call_${index}_${Date.now().toString(36)}`,
-        name: p.name,
-        arguments: p.arguments || '{}',
-      }));
-    this.parts.clear();
-    return out;
+  /** An error message never carries the key, whatever the server echoed back. */
+  private redact(text: string): string {
+    const key = this.options.apiKey;
+    return key && key.length >= 8 ? text.split(key).join('[redacted]') : text;
   }
-}
 
-function toMessage(m: ChatMessage): ChatCompletionMessageParam {
-  switch (m.role) {
-    case 'system':
-      return { role: 'system', content: m.content };
-    case 'user':
-      return { role: 'user', content: m.content };
-    case 'tool':
-      return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
-    case 'assistant':
-      return {
-        role: 'assistant',
-        content: m.content || (m.toolCalls?.length ? null : ''),
-        ...(m.toolCalls?.length
-          ? {
-              tool_calls: m.toolCalls.map((c) => ({
-                id: c.id,
-                type: 'function' as const,
-                function: { name: c.name, arguments: c.arguments },
-              })),
-            }
-          : {}),
-      };
-  }
-}
-
-function toTool(t: ToolSchema): ChatCompletionTool {
-  return {
-    type: 'function',
-    function: { name: t.name, description: t.description, parameters: t.parameters },
-  };
-}
-
-/** The innermost useful reason (`ECONNREFUSED`, `ENOTFOUND`, …) under fetch's generic "fetch failed". */
-function rootCause(error: unknown): string | undefined {
-  let why: string | undefined;
-  let e = (error as { cause?: unknown }).cause;
-  for (let depth = 0; e && depth < 5; depth++) {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    if (typeof code === 'string') why = code;
-    else if (typeof message === 'string' && !why) why = message;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return why;
-}
-
-function toLlmError(name: string, error: unknown): LlmError {
-  if (error instanceof APIConnectionTimeoutError) {
-    return new LlmError('timeout', `${name}: the server did not answer in time`, { cause: error });
-  }
-  if (error instanceof APIError) {
-    const detail = error.status ? `HTTP ${error.status}: ${error.message}` : error.message;
+  private toLlmError(error: unknown): LlmError {
+    if (error instanceof LlmError)
+      return new LlmError(error.code, this.redact(error.message), { cause: error });
+    if (error instanceof RetryableError) {
+      const code = /no first token/.test(error.message) ? 'timeout' : 'request';
+      return new LlmError(code, this.redact(error.message), { cause: error });
+    }
+    const name = this.name;
+    if (error instanceof APIConnectionTimeoutError) {
+      return new LlmError('timeout', `${name}: the server did not answer in time`, { cause: error });
+    }
+    if (error instanceof APIError) {
+      const detail = error.status ? `HTTP ${error.status}: ${error.message}` : error.message;
+      const why = rootCause(error);
+      return new LlmError('request', this.redact(`${name}: ${detail}${why ? ` (${why})` : ''}`), {
+        cause: error,
+      });
+    }
     const why = rootCause(error);
-    return new LlmError('request', `${name}: ${detail}${why ? ` (${why})` : ''}`, { cause: error });
+    const message = error instanceof Error ? error.message : String(error);
+    return new LlmError('request', this.redact(`${name}: ${message}${why ? ` (${why})` : ''}`), {
+      cause: error,
+    });
   }
-  return new LlmError('request', `${name}: ${error instanceof Error ? error.message : String(error)}`, {
-    cause: error,
-  });
 }

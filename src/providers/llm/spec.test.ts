@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LlmError } from './errors.ts';
+import { FallbackLlm } from './fallback.ts';
 import { LlamaLlm } from './llama.ts';
 import { OpenAiCompatibleLlm } from './openai-compatible.ts';
 import { createLlm, parseLlmSpec } from './spec.ts';
@@ -71,5 +72,25 @@ describe('createLlm', () => {
     expect(await createLlm('openai:gpt-4o-mini', { env: { OPENAI_API_KEY: 'sk-test' } })).toBeInstanceOf(
       OpenAiCompatibleLlm,
     );
+  });
+
+  it('builds a fallback chain from a list, checking every entry', async () => {
+    const chain = await createLlm(['openai-compatible:http://127.0.0.1:9/v1#m', 'llama:stories260K.gguf'], {
+      cwd: FIXTURES,
+      env: {},
+      llama: { threads: 1 },
+    });
+    expect(chain).toBeInstanceOf(FallbackLlm);
+    expect((chain as FallbackLlm).activeProvider).toBe('openai-compatible:http://127.0.0.1:9/v1#m');
+    expect(chain.name).toBe('openai-compatible:http://127.0.0.1:9/v1#m > llama:stories260K.gguf');
+    const single = await createLlm(['openai-compatible:http://127.0.0.1:9/v1#m'], { env: {} });
+    expect(single).toBeInstanceOf(OpenAiCompatibleLlm);
+
+    const typo = await createLlm(['openai:gpt-4o-mini', 'llama:nope.gguf'], {
+      cwd: FIXTURES,
+      env: { OPENAI_API_KEY: 'sk-test' },
+    }).catch((e) => e);
+    expect(typo.code).toBe('model-missing');
+    await expect(createLlm([])).rejects.toThrow(/at least one/);
   });
 });

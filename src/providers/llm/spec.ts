@@ -2,8 +2,10 @@ import { access } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { LLM } from './contract.ts';
 import { LlmError } from './errors.ts';
+import { FallbackLlm } from './fallback.ts';
+import type { FallbackOptions } from './fallback-rotation.ts';
 import { LlamaLlm, type LlamaLlmOptions } from './llama.ts';
-import { OpenAiCompatibleLlm, type OpenAiCompatibleOptions } from './openai-compatible.ts';
+import { OpenAiCompatibleLlm, type OpenAiCompatibleOptions, type ProviderLog } from './openai-compatible.ts';
 
 export type LlmSpec =
   | { kind: 'llama'; modelPath: string }
@@ -62,13 +64,38 @@ export interface CreateLlmOptions {
   env?: Record<string, string | undefined>;
   /** Relative `llama:` paths resolve against this. Default the working directory. */
   cwd?: string;
+  /** For a list of specs: the first-token budget, when to retry the first, where fallbacks are reported. */
+  fallback?: FallbackOptions;
+  /** Retry and fallback lines (never a key). */
+  log?: ProviderLog;
+}
+
+/**
+ * Builds the LLM a spec, or a fallback list of specs, names. Every entry is checked now, so a typo anywhere in
+ * the list fails at start-up.
+ */
+export async function createLlm(
+  spec: string | readonly string[],
+  options: CreateLlmOptions = {},
+): Promise<LLM> {
+  const specs = typeof spec === 'string' ? [spec] : spec;
+  if (specs.length === 0) throw new LlmError('bad-spec', 'an llm fallback list needs at least one spec');
+  if (specs.length === 1) return createOneLlm(specs[0], options);
+  const providers: LLM[] = [];
+  try {
+    for (const one of specs) providers.push(await createOneLlm(one, options));
+  } catch (error) {
+    await Promise.allSettled(providers.map((p) => p.close?.()));
+    throw error;
+  }
+  return new FallbackLlm(providers, { log: options.log, ...options.fallback });
 }
 
 /**
  * Builds the LLM a spec names. A `llama:` model file must exist (checked now, so a typo fails at start-up, not on
  * the first turn); the weights themselves load on `prewarm()` or the first turn.
  */
-export async function createLlm(spec: string, options: CreateLlmOptions = {}): Promise<LLM> {
+async function createOneLlm(spec: string, options: CreateLlmOptions): Promise<LLM> {
   const parsed = parseLlmSpec(spec);
   const env = options.env ?? process.env;
   switch (parsed.kind) {
@@ -94,6 +121,7 @@ export async function createLlm(spec: string, options: CreateLlmOptions = {}): P
         model: parsed.model,
         apiKey: options.openai?.apiKey ?? env.REPARTEE_LLM_API_KEY,
         name: options.openai?.name ?? spec,
+        log: options.openai?.log ?? options.log,
       });
     case 'openai': {
       const apiKey = options.openai?.apiKey ?? env.OPENAI_API_KEY;
@@ -103,10 +131,11 @@ export async function createLlm(spec: string, options: CreateLlmOptions = {}): P
       return new OpenAiCompatibleLlm({
         maxTokensParam: 'max_completion_tokens',
         ...options.openai,
-        baseURL: env.OPENAI_BASE_URL,
+        baseURL: env.OPENAI_BASE_URL || undefined,
         model: parsed.model,
         apiKey,
         name: options.openai?.name ?? spec,
+        log: options.openai?.log ?? options.log,
       });
     }
   }

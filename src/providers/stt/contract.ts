@@ -14,8 +14,35 @@ export interface SttListener {
   onInterim(transcript: Transcript): void;
   /** Settled text for a stretch of speech. One user turn may produce several finals. */
   onFinal(transcript: Transcript): void;
-  /** A failure of the stream; the session logs it and keeps going. */
+  /** A failure of the stream; the session logs it and keeps going. See `isFatalSttError`. */
   onError?(error: Error): void;
+  /** Endpointing hints from engines that have them (Deepgram's SpeechStarted, speech_final, UtteranceEnd). */
+  onSpeechEvent?(event: SttSpeechEvent): void;
+  /** A fallback list moved this stream to its next provider (count it as a metric). */
+  onFallback?(event: SttFallbackEvent): void;
+}
+
+export interface SttSpeechEvent {
+  type: 'speechStarted' | 'endOfSpeech' | 'utteranceEnd';
+  /** Session-clock time the engine places the event at. */
+  atMs: number;
+}
+
+export interface SttFallbackEvent {
+  from: string;
+  to: string;
+  reason: 'failed' | 'latency';
+  error?: Error;
+  /** Audio not yet finalised by the failing provider, replayed to the next one. */
+  replayedMs: number;
+}
+
+/**
+ * An error after which the stream produces nothing more (retries exhausted, a rejected key). A fallback list moves
+ * on when it sees one; other errors are reports and the stream keeps going.
+ */
+export function isFatalSttError(error: unknown): boolean {
+  return error instanceof Error && (error as { fatal?: unknown }).fatal === true;
 }
 
 export interface SttStreamOptions {
@@ -33,5 +60,7 @@ export interface SttStream {
 
 export interface STT {
   readonly name: string;
+  /** Optional start-up work (load a model, check a key, open a keep-alive connection). */
+  prewarm?(): Promise<void>;
   stream(listener: SttListener, options?: SttStreamOptions): SttStream;
 }

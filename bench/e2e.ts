@@ -1,0 +1,183 @@
+/**
+ * npm run bench — end-to-end latency and capacity, as a user feels them: a client process plays real speech
+ * (LibriVox clips) in real time over the WebSocket protocol to a Repartee server process, plays the replies with
+ * playback receipts, and collects the server's per-turn metrics. See bench/README.md.
+ *   npm run bench [-- --only local,simulated,interrupt,capacity] [--turns 5] [--sessions 4] [--barge-ins 6]
+ *                 [--model stories|qwen-shape|<file.gguf>] [--max-tokens 32] [--max-sessions 200]
+ *                 [--capacity-turns 2] [--soak 30m] [--soak-sessions 50]
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import {
+  capacityPass,
+  interruptPass,
+  localPass,
+  type PassOptions,
+  simulatedPass,
+  soakPass,
+} from './e2e/passes.ts';
+import {
+  capacityTable,
+  interruptTable,
+  latencyTable,
+  passNotes,
+  renderMarkdown,
+  soakTable,
+  table,
+  targets,
+} from './e2e/report.ts';
+import type { E2eResults, LatencyPass } from './e2e/results.ts';
+import { ensureSynthGguf } from './local/gguf-synth.ts';
+
+const PASSES = ['local', 'simulated', 'interrupt', 'capacity', 'soak'] as const;
+type PassName = (typeof PASSES)[number];
+const DEFAULT_STEPS = [1, 10, 25, 50, 75, 100, 125, 150, 200];
+const STORIES = fileURLToPath(new URL('../test/fixtures/models/stories260K.gguf', import.meta.url));
+const QWEN_SHAPE = join(tmpdir(), 'repartee-bench', 'qwen2.5-0.5b-shape-q8_0.gguf');
+
+const count = (min: number) => z.coerce.number().int().min(min);
+const Duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration like 90s, 30m or 1h')
+  .transform((text) => {
+    const [, value, unit] = /^([\d.]+)(ms|s|m|h)$/.exec(text) as RegExpExecArray;
+    return Number(value) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  });
+
+const Flags = z.object({
+  only: z
+    .string()
+    .default('local,simulated,interrupt,capacity')
+    .transform((s) => s.split(',').map((p) => p.trim()))
+    .pipe(z.array(z.enum(PASSES)).min(1)),
+  turns: count(1).default(5),
+  sessions: count(1).default(4),
+  'barge-ins': count(1).default(6),
+  model: z.string().default('stories'),
+  'max-tokens': count(1).default(32),
+  'max-sessions': count(1).default(200),
+  'capacity-turns': count(1).default(2),
+  soak: Duration.optional(),
+  'soak-sessions': count(1).default(50),
+});
+
+async function resolveModel(model: string): Promise<string> {
+  if (model === 'stories') return STORIES;
+  if (model === 'qwen-shape') {
+    const { written } = await ensureSynthGguf(QWEN_SHAPE, { storiesPath: STORIES });
+    if (written) console.log(`wrote a GGUF shaped like Qwen2.5-0.5B (random weights) to ${QWEN_SHAPE}`);
+    return QWEN_SHAPE;
+  }
+  if (!existsSync(model)) throw new Error(`--model ${model}: no such file (or use stories / qwen-shape)`);
+  return model;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: Object.fromEntries(Object.keys(Flags.shape).map((k) => [k, { type: 'string' as const }])),
+  });
+  const parsed = Flags.safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) console.error(`--${issue.path.join('.')}: ${issue.message}`);
+    return 2;
+  }
+  const flags = parsed.data;
+  const only = new Set<PassName>(flags.only);
+  if (flags.soak !== undefined) only.add('soak');
+  const steps = DEFAULT_STEPS.filter((n) => n <= flags['max-sessions']);
+  if (steps.at(-1) !== flags['max-sessions']) steps.push(flags['max-sessions']);
+  const options: PassOptions = {
+    turns: flags.turns,
+    sessions: flags.sessions,
+    bargeIns: flags['barge-ins'],
+    localLlm: only.has('local') ? `llama:${await resolveModel(flags.model)}` : '',
+    llmMaxTokens: flags['max-tokens'],
+    capacitySteps: steps,
+    capacityTurns: flags['capacity-turns'],
+    baselineTurns: 5,
+    soakMs: flags.soak ?? 30 * 60_000,
+    soakSessions: flags['soak-sessions'],
+    log: (line) => console.log(line),
+  };
+  const started = performance.now();
+  const results: E2eResults = {
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    date: new Date().toISOString(),
+    options: { ...flags, only: [...only], model: flags.model },
+    passes: {},
+    wallMs: 0,
+  };
+  const runners = {
+    local: () => localPass(options),
+    simulated: () => simulatedPass(options),
+    interrupt: () => interruptPass(options),
+    capacity: () => capacityPass(options),
+    soak: () => soakPass(options),
+  } as const;
+  for (const name of PASSES) {
+    if (!only.has(name)) continue;
+    const t0 = performance.now();
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: each runner's result goes to its own slot
+      (results.passes as Record<string, any>)[name] = await runners[name]();
+      console.log(`${name} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    } catch (error) {
+      console.error(`${name} failed: ${(error as Error).message}`);
+      results.passes[name] = { error: (error as Error).message.split('\n')[0] };
+    }
+  }
+  results.wallMs = Math.round(performance.now() - started);
+  print(results);
+  await mkdir('bench/results', { recursive: true });
+  await writeFile('bench/results/e2e.json', `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile('bench/results/e2e.md', renderMarkdown(results));
+  console.log('\nwrote bench/results/e2e.json and bench/results/e2e.md');
+  return 0;
+}
+
+function print(results: E2eResults): void {
+  const { local, simulated, interrupt, capacity, soak } = results.passes;
+  const ok = <T extends object>(p: T | { error: string } | undefined): p is T => !!p && !('error' in p);
+  const latency = [local, simulated].filter(ok) as LatencyPass[];
+  if (latency.length) {
+    console.log('\nLatency per turn (ms; server turn records, receipts from the client)');
+    console.log(latencyTable(latency));
+    for (const p of latency) console.log(passNotes(p));
+  }
+  if (ok(interrupt)) {
+    console.log('\nInterruptions (scripted barge-ins)');
+    console.log(interruptTable(interrupt));
+    console.log(passNotes(interrupt));
+  }
+  if (ok(capacity)) {
+    console.log(
+      `\nCapacity (limit: voiceToVoiceMs p95 <= ${capacity.limitP95Ms ?? '—'} ms, 1.1 × one session's ` +
+        `${capacity.baselineP95Ms ?? '—'} ms; idle server RSS ${capacity.idleRssMiB ?? '—'} MiB)`,
+    );
+    console.log(capacityTable(capacity));
+    console.log(
+      `held ${capacity.sessionsHeld ?? 0} concurrent sessions; stopped: ${capacity.stoppedBecause}`,
+    );
+  }
+  if (ok(soak)) {
+    console.log(`\nSoak (${soak.sessions} sessions): RSS per minute`);
+    console.log(soakTable(soak));
+  }
+  const t = targets(results);
+  if (t.length) {
+    console.log('\nTargets (reported, not asserted)');
+    console.log(
+      table(
+        ['target', 'measured', 'met'],
+        t.map((x) => [x.target, x.measured, x.met === null ? '—' : x.met ? 'yes' : 'NO']),
+      ),
+    );
+  }
+}
+
+process.exit(await main());

@@ -1,0 +1,113 @@
+/**
+ * The bench server process (forked by bench/e2e.ts): Repartee's own HTTP/WebSocket server on 127.0.0.1 with a
+ * free port, on either the embedded local stack or simulated cloud-like providers behind the real Silero VAD.
+ * It reports its address, then answers `stats` requests (RSS, CPU, event-loop delay) over IPC until `close`.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ConfigSchema } from '../../src/config/config.ts';
+import { createProviders, type ProviderSet } from '../../src/config/providers.ts';
+import { createConfiguredSession } from '../../src/config/session.ts';
+import { SimulatedLlm } from '../../src/providers/llm/simulated.ts';
+import { SimulatedStt } from '../../src/providers/stt/simulated.ts';
+import { SimulatedTts } from '../../src/providers/tts/simulated.ts';
+import { createSileroVad } from '../../src/providers/vad/silero.ts';
+import { startServer } from '../../src/server/server.ts';
+import { loadClips } from './clips.ts';
+import { type ServerProcessMessage, ServerSpec, type SimulatedProfile } from './ipc.ts';
+
+const LOOP_RESOLUTION_MS = 10;
+/** The histogram holds whole timer intervals; what matters is how late the timer fired. */
+const lateMs = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - LOOP_RESOLUTION_MS);
+
+async function simulatedProviders(profile: SimulatedProfile): Promise<ProviderSet> {
+  const clips = await loadClips();
+  let seed = 0;
+  return {
+    vad: createSileroVad(),
+    stt: new SimulatedStt({
+      utterances: clips.map((c) => ({ samples: c.samples, text: c.text })),
+      finalDelay: profile.sttFinal,
+      interimDelayMs: profile.sttInterimDelayMs,
+    }),
+    tts: new SimulatedTts({ ttfb: profile.ttsTtfb, realTimeFactor: profile.ttsRealTimeFactor }),
+    llmSpec: `simulated:${profile.name}`,
+    createSessionLlm: async () =>
+      new SimulatedLlm({
+        ttft: profile.llmTtft,
+        tokensPerSecond: profile.llmTokensPerSecond,
+        replies: profile.replies,
+        seed: ++seed,
+      }),
+    close: async () => {},
+  };
+}
+
+async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => void): Promise<void> {
+  // The product's defaults (endpointing, interruptions, preemptive generation) apply to both stacks.
+  const config = ConfigSchema.parse(
+    spec.stack === 'local'
+      ? // Named explicitly: an API key in the environment must not turn the local pass into a cloud one.
+        {
+          vad: 'silero',
+          stt: 'local',
+          tts: 'local',
+          llm: spec.llm,
+          llmThreads: 1,
+          llmMaxTokens: spec.llmMaxTokens,
+        }
+      : {},
+  );
+  const providers =
+    spec.stack === 'local' ? await createProviders(config) : await simulatedProviders(spec.profile);
+  let sessionFailures = 0;
+  const running = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    createSession: () => createConfiguredSession(config, providers),
+    onSessionError: () => sessionFailures++,
+  });
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
+  send({
+    type: 'listening',
+    url: running.url,
+    description:
+      spec.stack === 'local'
+        ? `local stack: ${config.vad} VAD, ${config.stt} STT, ${config.tts} TTS, ${providers.llmSpec}`
+        : `simulated ${spec.profile.name}: Silero VAD, ${providers.llmSpec}`,
+  });
+  process.on('message', async (message: { type: 'stats' } | { type: 'close' }) => {
+    if (message.type === 'stats') {
+      const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      send({
+        type: 'stats',
+        stats: {
+          rssBytes: memory.rss,
+          heapUsedBytes: memory.heapUsed,
+          cpuMs: (cpu.user + cpu.system) / 1000,
+          eventLoopP50Ms: lateMs(loop.percentile(50)),
+          eventLoopP99Ms: lateMs(loop.percentile(99)),
+          eventLoopMaxMs: lateMs(loop.max),
+          sessions: running.sessions(),
+          sessionFailures,
+        },
+      });
+      loop.reset();
+    } else if (message.type === 'close') {
+      await running.close();
+      await providers.close();
+      process.exit(0);
+    }
+  });
+}
+
+if (process.send) {
+  const send = (message: ServerProcessMessage) => process.send?.(message);
+  try {
+    await main(ServerSpec.parse(JSON.parse(process.argv[2] ?? '')), send);
+  } catch (error) {
+    send({ type: 'failed', message: (error as Error).stack ?? String(error) });
+    process.exit(1);
+  }
+}

@@ -1,0 +1,37 @@
+import type { ChatMessage } from '../providers/llm/contract.ts';
+
+export interface HistoryItem extends ChatMessage {
+  id: number;
+  createdAtMs: number;
+}
+
+/**
+ * The conversation as the user experienced it. The session is its only writer; readers get snapshots.
+ */
+export class ChatHistory {
+  private items: HistoryItem[] = [];
+  private nextId = 1;
+
+  constructor(systemPrompt?: string) {
+    if (systemPrompt) this.append({ role: 'system', content: systemPrompt }, 0);
+  }
+
+  append(message: ChatMessage, atMs: number): HistoryItem {
+    const item: HistoryItem = { ...message, id: this.nextId++, createdAtMs: atMs };
+    this.items.push(item);
+    return item;
+  }
+
+  get messages(): readonly HistoryItem[] {
+    return this.items;
+  }
+
+  /** Plain messages for an LLM request. */
+  toMessages(): ChatMessage[] {
+    return this.items.map(({ id: _id, createdAtMs: _at, ...message }) => message);
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+}

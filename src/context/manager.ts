@@ -1,0 +1,255 @@
+import type { Clock } from '../metrics/clock.ts';
+import type { TurnMetrics } from '../metrics/schema.ts';
+import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
+import type { HistoryItem } from './history.ts';
+import { type ContextPolicyOptions, resolveContextPolicy } from './policy.ts';
+import { summarize } from './summarizer.ts';
+import { clipToTokens, MessageTokens, tiktokenCounter, tokenCounterFor } from './tokens.ts';
+import {
+  buildPrompt,
+  type ContextPrompt,
+  type ContextStats,
+  DerivedMessages,
+  planSummary,
+  SUMMARY_HEADING,
+  type SummaryState,
+  type WindowInput,
+} from './window.ts';
+
+/** After a failed summary, the next attempt waits this long: a broken summariser must not fail every turn. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
+
+export interface SummaryEvent {
+  id: number;
+  summary: string;
+  /** History messages folded in by this summary. */
+  foldedMessages: number;
+  /** History messages the summary now stands in for. */
+  summarizedMessages: number;
+  /** Tokens of the summary as the prompt shows it. */
+  tokens: number;
+  durationMs: number;
+  /** Session-clock time the summary was made. */
+  atMs: number;
+}
+
+export interface ContextManagerOptions {
+  /** The conversation's LLM: its tokenizer counts the prompt. */
+  llm: LLM;
+  /** Writes the summaries. Default: a sibling of `llm` (same model, own state) when it offers one, else `llm`. */
+  summarizer?: LLM;
+  policy?: Partial<ContextPolicyOptions>;
+  clock: Clock;
+  onSummary?(event: SummaryEvent): void;
+  onError?(error: Error): void;
+}
+
+export type TurnContextMetrics = Pick<
+  TurnMetrics,
+  'contextTokens' | 'contextMessages' | 'summarizedMessages' | 'prunedMessages' | 'summarizeMs'
+>;
+
+/**
+ * Keeps one conversation's prompt within its token budget. It never writes the history (the session is its only
+ * writer): it reads history snapshots and holds only the summary that stands in for older items. Summaries are
+ * made in the background, one at a time; a prompt always uses the last finished one and never waits.
+ */
+export class ContextManager {
+  readonly policy: ContextPolicyOptions;
+  private readonly options: ContextManagerOptions;
+  private readonly derived = new DerivedMessages();
+  private tokens: MessageTokens | undefined;
+  private ready: Promise<void> | undefined;
+  private summary: SummaryState | undefined;
+  private prunedUntilId = 0;
+  private running: { controller: AbortController; done: Promise<void> } | undefined;
+  private ownSummarizer: LLM | undefined;
+  private nextAttemptAt = Number.NEGATIVE_INFINITY;
+  private lastReportedSummaryId = 0;
+  private closed = false;
+
+  /** Throws ContextPolicyError for an invalid policy. */
+  constructor(options: ContextManagerOptions) {
+    this.options = options;
+    this.policy = resolveContextPolicy(options.policy);
+  }
+
+  /**
+   * Loads the tokenizer (the model's own; tiktoken for OpenAI models). Idempotent. Never rejects: when the model's
+   * tokenizer cannot be had it reports the error and counts with tiktoken's cl100k_base instead.
+   */
+  prepare(): Promise<void> {
+    this.ready ??= tokenCounterFor(this.options.llm)
+      .catch(async (error: unknown) => {
+        this.options.onError?.(asError(error, 'the LLM tokenizer is unavailable; counting with cl100k_base'));
+        return tiktokenCounter('cl100k_base');
+      })
+      .then((counter) => {
+        this.tokens = new MessageTokens(counter);
+      });
+    return this.ready;
+  }
+
+  get isReady(): boolean {
+    return this.tokens !== undefined;
+  }
+
+  get tokenizerName(): string | undefined {
+    return this.tokens?.counter.name;
+  }
+
+  /** The summary prompts use now. */
+  get currentSummary(): Readonly<SummaryState> | undefined {
+    return this.summary;
+  }
+
+  get isSummarizing(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Tokens of one message in the model's tokenizer (cached per message object). */
+  countMessage(message: ChatMessage): number {
+    return this.requireTokens().count(message);
+  }
+
+  /** The prompt for the next reply, from a history snapshot and an optional user message not yet in it. */
+  prompt(items: readonly HistoryItem[], pending?: ChatMessage): ContextPrompt {
+    const prompt = buildPrompt(this.windowInput(items), pending);
+    this.prunedUntilId = Math.max(this.prunedUntilId, prompt.prunedUntilId);
+    return prompt;
+  }
+
+  /**
+   * Starts a summary in the background when the prompt has reached a high watermark and none is running. Call it
+   * when the LLM is idle, e.g. after a reply has ended.
+   */
+  maybeSummarize(items: readonly HistoryItem[]): void {
+    if (this.closed || this.running || !this.tokens || !this.policy.summarize) return;
+    if (this.options.clock.now() < this.nextAttemptAt) return;
+    const plan = planSummary(this.windowInput(items));
+    if (!plan || plan.fold.length === 0) return;
+    const controller = new AbortController();
+    const done = this.run(plan.fold, controller).finally(() => {
+      if (this.running?.controller === controller) this.running = undefined;
+    });
+    this.running = { controller, done };
+  }
+
+  /** Resolves when no summary is running (benchmarks and tests; a reply never waits for this). */
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running.done;
+  }
+
+  /**
+   * The context fields of a turn's record. `summarizeMs` is the time the summary took to make, on the first turn
+   * whose prompt used it (that turn pays the prompt rewrite), null on the others.
+   */
+  turnMetrics(stats: ContextStats | undefined): TurnContextMetrics {
+    if (!stats) {
+      return {
+        contextTokens: null,
+        contextMessages: null,
+        summarizedMessages: 0,
+        prunedMessages: 0,
+        summarizeMs: null,
+      };
+    }
+    let summarizeMs: number | null = null;
+    if (stats.summaryId !== null && stats.summaryId > this.lastReportedSummaryId) {
+      this.lastReportedSummaryId = stats.summaryId;
+      summarizeMs = stats.summaryDurationMs;
+    }
+    return {
+      contextTokens: stats.contextTokens,
+      contextMessages: stats.contextMessages,
+      summarizedMessages: stats.summarizedMessages,
+      prunedMessages: stats.prunedMessages,
+      summarizeMs,
+    };
+  }
+
+  /** Cancels a running summary and closes the summariser this manager created. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const running = this.running;
+    running?.controller.abort(new Error('context closed'));
+    await running?.done;
+    await this.ownSummarizer?.close?.().catch((error: unknown) => this.options.onError?.(asError(error)));
+  }
+
+  private async run(fold: HistoryItem[], controller: AbortController): Promise<void> {
+    const { clock } = this.options;
+    const startedAt = clock.now();
+    const cancelTimer = clock.schedule(this.policy.summarizeTimeoutMs, () =>
+      controller.abort(new Error(`summary took longer than ${this.policy.summarizeTimeoutMs} ms`)),
+    );
+    const previous = this.summary;
+    try {
+      const written = await summarize({
+        llm: this.summarizer(),
+        prompt: this.policy.summaryPrompt,
+        previous: previous?.text,
+        messages: fold,
+        maxTokens: this.policy.summaryMaxTokens,
+        signal: controller.signal,
+      });
+      if (this.closed) return;
+      const text = clipToTokens(written, this.policy.summaryMaxTokens, this.requireTokens().counter);
+      const durationMs = clock.now() - startedAt;
+      const summary: SummaryState = {
+        id: (previous?.id ?? 0) + 1,
+        text,
+        coveredUntilId: fold[fold.length - 1].id,
+        messages: (previous?.messages ?? 0) + fold.length,
+        durationMs,
+      };
+      this.summary = summary;
+      this.options.onSummary?.({
+        id: summary.id,
+        summary: text,
+        foldedMessages: fold.length,
+        summarizedMessages: summary.messages,
+        tokens: this.requireTokens().text(`${SUMMARY_HEADING} ${text}`),
+        durationMs,
+        atMs: clock.now(),
+      });
+    } catch (error) {
+      if (this.closed) return;
+      this.nextAttemptAt = clock.now() + RETRY_AFTER_FAILURE_MS;
+      const reason = controller.signal.aborted ? controller.signal.reason : error;
+      this.options.onError?.(asError(reason, 'summary failed'));
+    } finally {
+      cancelTimer();
+    }
+  }
+
+  private summarizer(): LLM {
+    if (this.options.summarizer) return this.options.summarizer;
+    const { llm } = this.options;
+    this.ownSummarizer ??= llm.sibling?.();
+    return this.ownSummarizer ?? llm;
+  }
+
+  private windowInput(items: readonly HistoryItem[]): WindowInput {
+    return {
+      items,
+      summary: this.summary,
+      prunedUntilId: this.prunedUntilId,
+      policy: this.policy,
+      tokens: this.requireTokens(),
+      derived: this.derived,
+    };
+  }
+
+  private requireTokens(): MessageTokens {
+    if (!this.tokens) throw new Error('ContextManager.prepare() has not finished: no tokenizer yet');
+    return this.tokens;
+  }
+}
+
+function asError(error: unknown, context?: string): Error {
+  const base = error instanceof Error ? error : new Error(String(error));
+  if (!context) return base;
+  return new Error(`${context}: ${base.message}`, { cause: base });
+}

@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../metrics/clock.ts';
+import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
+import { FallbackLlm } from './fallback.ts';
+import { type FallbackEvent, fallbackStateOf } from './fallback-rotation.ts';
+
+type Behaviour =
+  | { kind: 'reply'; ttftMs: number; text: string }
+  | { kind: 'fail'; afterMs: number }
+  | { kind: 'failMidway'; text: string };
+
+/** A provider on the virtual clock whose every request follows the next behaviour in its list. */
+class StubLlm implements LLM {
+  readonly requests: { at: number; aborted: boolean }[] = [];
+  constructor(
+    readonly name: string,
+    private readonly clock: VirtualClock,
+    private readonly behaviours: Behaviour[],
+  ) {}
+
+  async *chat(request: ChatRequest): AsyncIterable<LlmChunk> {
+    const record = { at: this.clock.now(), aborted: false };
+    this.requests.push(record);
+    request.signal.addEventListener('abort', () => {
+      record.aborted = true;
+    });
+    const behaviour = this.behaviours.length > 1 ? this.behaviours.shift() : this.behaviours[0];
+    if (!behaviour) throw new Error('no behaviour');
+    try {
+      if (behaviour.kind === 'fail') {
+        await this.clock.sleep(behaviour.afterMs, request.signal);
+        throw new Error(`${this.name} is down`);
+      }
+      if (behaviour.kind === 'failMidway') {
+        yield { type: 'text', delta: behaviour.text };
+        throw new Error(`${this.name} dropped`);
+      }
+      await this.clock.sleep(behaviour.ttftMs, request.signal);
+      for (const word of behaviour.text.split(' ')) yield { type: 'text', delta: `${word} ` };
+    } catch (error) {
+      if (request.signal.aborted) return;
+      throw error;
+    }
+  }
+}
+
+function setup(primary: Behaviour[], secondary: Behaviour[], budgetMs = 2000) {
+  const clock = new VirtualClock();
+  const a = new StubLlm('a', clock, primary);
+  const b = new StubLlm('b', clock, secondary);
+  const events: FallbackEvent[] = [];
+  const lines: { fields: Record<string, unknown>; message: string }[] = [];
+  const llm = new FallbackLlm([a, b], {
+    clock,
+    budgetMs,
+    retryPrimaryAfterMs: 60_000,
+    onFallback: (e) => events.push(e),
+    log: {
+      info: (fields, message) => lines.push({ fields, message }),
+      warn: (fields, message) => lines.push({ fields, message }),
+    },
+  });
+  /** Runs one request to its end on the virtual clock; returns the text and when it finished. */
+  const ask = async (signal = new AbortController().signal) => {
+    let text = '';
+    let error: unknown;
+    let doneAt = -1;
+    const run = (async () => {
+      for await (const c of llm.chat({ messages: [{ role: 'user', content: 'hi' }], signal })) {
+        if (c.type === 'text') text += c.delta;
+      }
+    })().then(
+      () => {
+        doneAt = clock.now();
+      },
+      (e) => {
+        error = e;
+        doneAt = clock.now();
+      },
+    );
+    await clock.advance(20_000);
+    await run;
+    return { text: text.trim(), error, doneAt };
+  };
+  return { clock, a, b, llm, events, lines, ask };
+}
+
+describe('FallbackLlm', () => {
+  it('switches on a failure before the first token, logs and counts it, and stays on the fallback', async () => {
+    const { a, b, llm, events, lines, ask } = setup(
+      [{ kind: 'fail', afterMs: 100 }],
+      [{ kind: 'reply', ttftMs: 300, text: 'from b' }],
+    );
+    const first = await ask();
+    expect(first).toMatchObject({ text: 'from b', doneAt: 400 });
+    expect(events).toEqual([
+      { kind: 'llm', from: 'a', to: 'b', reason: 'error', error: 'a is down', atMs: 100 },
+    ]);
+    expect(lines[0].message).toContain('failed; falling back');
+    expect(fallbackStateOf(llm)).toMatchObject({ activeProvider: 'b', fallbackCount: 1 });
+
+    const second = await ask();
+    expect(second.text).toBe('from b');
+    expect(a.requests).toHaveLength(1);
+    expect(b.requests).toHaveLength(2);
+  });
+
+  it('starts the next provider when the first token misses the budget, and takes the first to answer', async () => {
+    const { a, b, llm, events, ask } = setup(
+      [{ kind: 'reply', ttftMs: 5000, text: 'late a' }],
+      [{ kind: 'reply', ttftMs: 300, text: 'quick b' }],
+    );
+    const reply = await ask();
+    expect(reply).toMatchObject({ text: 'quick b', doneAt: 2300 });
+    expect(events.map((e) => [e.reason, e.atMs])).toEqual([['budget', 2000]]);
+    expect(a.requests[0].aborted).toBe(true);
+    expect(b.requests.map((r) => r.at)).toEqual([2000]);
+    expect(llm.activeProvider).toBe('b');
+  });
+
+  it('keeps a slow primary that still answers before the fallback would', async () => {
+    const { b, llm, ask } = setup(
+      [{ kind: 'reply', ttftMs: 2100, text: 'slow a' }],
+      [{ kind: 'reply', ttftMs: 1000, text: 'b' }],
+    );
+    const reply = await ask();
+    expect(reply).toMatchObject({ text: 'slow a', doneAt: 2100 });
+    expect(b.requests[0].aborted).toBe(true);
+    expect(llm.activeProvider).toBe('a');
+  });
+
+  it('gives the primary another chance after retryPrimaryAfterMs', async () => {
+    const { a, clock, llm, lines, ask } = setup(
+      [
+        { kind: 'fail', afterMs: 0 },
+        { kind: 'reply', ttftMs: 100, text: 'a is back' },
+      ],
+      [{ kind: 'reply', ttftMs: 100, text: 'b' }],
+    );
+    expect((await ask()).text).toBe('b');
+    expect((await ask()).text).toBe('b');
+    expect(a.requests).toHaveLength(1);
+    await clock.advance(60_000);
+    expect((await ask()).text).toBe('a is back');
+    expect(llm.activeProvider).toBe('a');
+    expect(lines.at(-1)?.message).toContain('answers again');
+  });
+
+  it('ends a reply that fails midway with the error, and moves the next turn on', async () => {
+    const { b, llm, ask } = setup(
+      [{ kind: 'failMidway', text: 'half ' }],
+      [{ kind: 'reply', ttftMs: 100, text: 'b' }],
+    );
+    const broken = await ask();
+    expect(broken.text).toBe('half');
+    expect((broken.error as Error).message).toBe('a dropped');
+    expect(b.requests).toHaveLength(0);
+    expect(llm.fallbackCount).toBe(1);
+    expect((await ask()).text).toBe('b');
+  });
+
+  it('throws the last error when every provider fails', async () => {
+    const { events, ask } = setup([{ kind: 'fail', afterMs: 10 }], [{ kind: 'fail', afterMs: 10 }]);
+    const result = await ask();
+    expect((result.error as Error).message).toBe('b is down');
+    expect(events).toHaveLength(1);
+  });
+
+  it('stops every provider at once when the request is aborted', async () => {
+    const { a, b, clock, llm } = setup(
+      [{ kind: 'reply', ttftMs: 5000, text: 'a' }],
+      [{ kind: 'reply', ttftMs: 5000, text: 'b' }],
+    );
+    const controller = new AbortController();
+    const chunks: LlmChunk[] = [];
+    const run = (async () => {
+      for await (const c of llm.chat({ messages: [], signal: controller.signal })) chunks.push(c);
+    })();
+    await clock.advance(2500);
+    controller.abort();
+    await run;
+    expect(chunks).toEqual([]);
+    expect(a.requests[0].aborted && b.requests[0].aborted).toBe(true);
+  });
+});

@@ -1,0 +1,157 @@
+import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
+import { type FallbackOptions, FallbackRotation, type FallbackState } from './fallback-rotation.ts';
+
+interface Racer {
+  index: number;
+  controller: AbortController;
+  iterator: AsyncIterator<LlmChunk>;
+  pending: Promise<Settled>;
+}
+
+type Settled = { racer: Racer; result: IteratorResult<LlmChunk> } | { racer: Racer; error: unknown };
+
+/**
+ * An LLM over a fallback list (`["openai:gpt-4o-mini", "llama:./model.gguf"]`). A request goes to the provider
+ * in use; when it fails before its first token, or its first token misses the latency budget, the next provider
+ * is started (a slow one keeps running, and whichever answers first is used). Each switch is logged and
+ * counted. The provider that answers stays in use for the session; the first one is tried again later.
+ * Once a reply has started it is never restarted elsewhere (that would repeat speech): a mid-reply failure ends
+ * the reply with the error and moves the next turn on to the next provider.
+ */
+export class FallbackLlm implements LLM, FallbackState {
+  readonly name: string;
+  private readonly rotation: FallbackRotation;
+
+  constructor(
+    private readonly providers: readonly LLM[],
+    options: FallbackOptions = {},
+  ) {
+    this.rotation = new FallbackRotation(
+      'llm',
+      providers.map((p) => p.name),
+      options,
+    );
+    this.name = providers.map((p) => p.name).join(' > ');
+  }
+
+  get activeProvider(): string {
+    return this.rotation.activeProvider;
+  }
+
+  get fallbackCount(): number {
+    return this.rotation.fallbackCount;
+  }
+
+  chat(request: ChatRequest): AsyncIterable<LlmChunk> {
+    return this.race(request);
+  }
+
+  /** Warms every provider (a fallback that must load its weights first would be no fallback). */
+  async prewarm(): Promise<void> {
+    const results = await Promise.allSettled(this.providers.map((p) => p.prewarm?.()));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length === results.length) throw failed[0].reason;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.providers.map((p) => p.close?.()));
+  }
+
+  private async *race(request: ChatRequest): AsyncGenerator<LlmChunk> {
+    const { rotation } = this;
+    const racers: Racer[] = [];
+    let nextIndex = rotation.startIndex();
+    let lastError: unknown;
+    let cancelBudget: (() => void) | undefined;
+    let budgetFired: (() => void) | undefined;
+    let budget = new Promise<'budget'>(() => {});
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<'aborted'>((resolve) => {
+      onAbort = () => resolve('aborted');
+      if (request.signal.aborted) resolve('aborted');
+      else request.signal.addEventListener('abort', onAbort, { once: true });
+    });
+
+    const launch = () => {
+      const index = nextIndex++;
+      const controller = new AbortController();
+      const signal = AbortSignal.any([request.signal, controller.signal]);
+      const iterator = this.providers[index].chat({ ...request, signal })[Symbol.asyncIterator]();
+      const racer: Racer = { index, controller, iterator, pending: undefined as unknown as Promise<Settled> };
+      racer.pending = iterator.next().then(
+        (result) => ({ racer, result }),
+        (error) => ({ racer, error }),
+      );
+      racers.push(racer);
+      cancelBudget?.();
+      cancelBudget = undefined;
+      // The last provider has no one to hand over to: it gets all the time it needs.
+      if (rotation.hasNext(index)) {
+        budget = new Promise<'budget'>((resolve) => {
+          budgetFired = () => resolve('budget');
+        });
+        cancelBudget = rotation.clock.schedule(rotation.budgetMs, () => budgetFired?.());
+      } else {
+        budget = new Promise<'budget'>(() => {});
+      }
+    };
+    const drop = (racer: Racer) => {
+      racers.splice(racers.indexOf(racer), 1);
+      racer.controller.abort(new Error('fallback: another provider answered'));
+      racer.iterator.return?.().catch(() => undefined);
+    };
+
+    let winner: Racer | undefined;
+    let first: IteratorResult<LlmChunk> | undefined;
+    try {
+      launch();
+      while (!winner) {
+        const settled = await Promise.race([aborted, budget, ...racers.map((r) => r.pending)]);
+        if (settled === 'aborted') return;
+        if (settled === 'budget') {
+          const slow = racers[racers.length - 1];
+          rotation.fellBack(slow.index, nextIndex, 'budget');
+          launch();
+          continue;
+        }
+        if ('error' in settled) {
+          lastError = settled.error;
+          racers.splice(racers.indexOf(settled.racer), 1);
+          if (request.signal.aborted) return;
+          if (racers.length > 0) continue; // a provider started on budget is still running
+          if (nextIndex >= this.providers.length) throw lastError;
+          rotation.fellBack(settled.racer.index, nextIndex, 'error', lastError);
+          launch();
+          continue;
+        }
+        winner = settled.racer;
+        first = settled.result;
+      }
+      cancelBudget?.();
+      for (const racer of [...racers]) if (racer !== winner) drop(racer);
+      rotation.succeeded(winner.index);
+      if (first?.done) return;
+      if (first) yield first.value;
+      try {
+        for (;;) {
+          const next = await winner.iterator.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      } catch (error) {
+        if (request.signal.aborted) return;
+        // Mid-reply: the words so far were spoken; the next turn starts on the next provider.
+        if (rotation.hasNext(winner.index)) {
+          rotation.fellBack(winner.index, winner.index + 1, 'error', error);
+          rotation.succeeded(winner.index + 1);
+        }
+        throw error;
+      }
+    } finally {
+      cancelBudget?.();
+      if (onAbort) request.signal.removeEventListener('abort', onAbort);
+      for (const racer of [...racers]) if (racer !== winner) drop(racer);
+      if (winner) await winner.iterator.return?.().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AgentSession } from '../agent/session.ts';
+import { checkOffer, OfferError, WebRtcConnection, type WebRtcOptions } from '../transport/webrtc/peer.ts';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const SESSION_PATH = /^\/rtc\/sessions\/([A-Za-z0-9-]{1,100})$/;
+
+export interface SignallingOptions {
+  createSession(): Promise<AgentSession>;
+  webrtc?: WebRtcOptions;
+  /** Counts the session as live until it closes. */
+  track(session: AgentSession, closed: Promise<void>): void;
+  onSessionError?(error: Error): void;
+}
+
+/**
+ * WebRTC signalling over plain HTTP (docs/protocol.md): `POST /rtc/offer` with the complete SDP offer answers
+ * 201 with the SDP answer and a `Location: /rtc/sessions/<id>`; `DELETE` on that URL ends the session.
+ */
+export class Signalling {
+  private readonly connections = new Map<string, WebRtcConnection>();
+
+  constructor(private readonly options: SignallingOptions) {}
+
+  /** True when the request was for signalling (and has been answered). */
+  async handle(request: IncomingMessage, response: ServerResponse, pathname: string): Promise<boolean> {
+    if (pathname === '/rtc/offer') {
+      if (request.method === 'POST') await this.offer(request, response);
+      else methodNotAllowed(response, 'POST');
+      return true;
+    }
+    const match = SESSION_PATH.exec(pathname);
+    if (!match) return false;
+    if (request.method !== 'DELETE') {
+      methodNotAllowed(response, 'DELETE');
+      return true;
+    }
+    const connection = this.connections.get(match[1]);
+    if (!connection) {
+      text(response, 404, 'no such session\n');
+      return true;
+    }
+    await connection.close();
+    response.writeHead(204);
+    response.end();
+    return true;
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.connections.values()].map((c) => c.close()));
+  }
+
+  private async offer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/sdp') {
+      text(response, 415, 'send the offer as Content-Type: application/sdp\n');
+      request.resume();
+      return;
+    }
+    let sdp: string;
+    try {
+      sdp = await readBody(request, MAX_BODY_BYTES);
+    } catch (error) {
+      text(response, 413, `${(error as Error).message}\n`);
+      return;
+    }
+    try {
+      checkOffer(sdp); // before a session exists: garbage costs nothing
+    } catch (error) {
+      text(response, 400, `${asError(error).message}\n`);
+      return;
+    }
+    let session: AgentSession;
+    try {
+      session = await this.options.createSession();
+    } catch (error) {
+      this.options.onSessionError?.(asError(error));
+      text(response, 500, `session failed to start: ${asError(error).message}\n`);
+      return;
+    }
+    try {
+      const { connection, answerSdp } = await WebRtcConnection.answer(sdp, session, this.options.webrtc);
+      const id = connection.sessionId;
+      this.connections.set(id, connection);
+      this.options.track(session, connection.closed);
+      void connection.closed.then(() => this.connections.delete(id));
+      response.writeHead(201, {
+        'content-type': 'application/sdp',
+        location: `/rtc/sessions/${encodeURIComponent(id)}`,
+        'cache-control': 'no-store',
+      });
+      response.end(answerSdp);
+    } catch (error) {
+      // answer() has closed the session; nothing is left behind.
+      if (error instanceof OfferError) text(response, 400, `${error.message}\n`);
+      else {
+        this.options.onSessionError?.(asError(error));
+        text(response, 500, `cannot answer: ${asError(error).message}\n`);
+      }
+    }
+  }
+}
+
+function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the limit the rest is drained unread, so the 413 still reaches the client.
+      if (size > maxBytes) reject(new Error(`offer larger than ${maxBytes} bytes`));
+      else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function methodNotAllowed(response: ServerResponse, allow: string): void {
+  response.writeHead(405, { allow, 'content-type': 'text/plain; charset=utf-8' });
+  response.end('method not allowed\n');
+}
+
+function text(response: ServerResponse, status: number, body: string): void {
+  if (response.headersSent) return;
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(body);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

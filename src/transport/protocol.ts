@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { AgentState } from '../agent/events.ts';
+import type { SpeechOutcome } from '../agent/speech.ts';
+import type { TurnMetrics } from '../metrics/schema.ts';
+import type { ChatRole, ToolCall } from '../providers/llm/contract.ts';
+
+/** The client protocol shared by the WebSocket and the WebRTC data channel (docs/protocol.md). */
+
+export const CLIENT_INPUT_RATES = [8000, 16000, 24000, 44100, 48000] as const;
+
+const PlaybackMessage = z.object({
+  type: z.literal('playback'),
+  speechId: z.number().int().min(1),
+  event: z.enum(['started', 'stopped', 'finished']),
+  playedMs: z.number().min(0).max(3_600_000).optional(),
+});
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('config'),
+    sampleRate: z.number().int().optional(),
+    receipts: z.boolean().optional(),
+  }),
+  z.object({ type: z.literal('text'), text: z.string().min(1).max(10_000) }),
+  z.object({ type: z.literal('interrupt') }),
+  PlaybackMessage,
+]);
+
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type PlaybackMessage = z.infer<typeof PlaybackMessage>;
+export type PlaybackEvent = PlaybackMessage['event'];
+
+export type TransportKind = 'websocket' | 'webrtc';
+
+export type ServerMessage =
+  | {
+      type: 'ready';
+      sessionId: string;
+      inputSampleRate: number;
+      outputSampleRate: number;
+      transport: TransportKind;
+    }
+  | { type: 'state'; state: AgentState }
+  | { type: 'transcript'; text: string; final: boolean }
+  | {
+      type: 'conversationItem';
+      id: number;
+      role: ChatRole;
+      content: string;
+      interrupted: boolean;
+      toolCalls?: ToolCall[];
+      toolCallId?: string;
+    }
+  | { type: 'speech'; speechId: number }
+  | { type: 'clear'; speechId: number }
+  | { type: 'speechEnded'; speechId: number; outcome: SpeechOutcome; text: string }
+  | { type: 'metrics'; metrics: TurnMetrics }
+  | { type: 'error'; message: string; source?: string };
+
+export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
+
+/** Parses one JSON text message from a client; never throws. */
+export function parseClientMessage(text: string): ParseResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, error: `malformed message: not JSON (${truncate(text, 60)})` };
+  }
+  const parsed = ClientMessage.safeParse(json);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+  const type = typeof json === 'object' && json && 'type' in json ? String(json.type) : undefined;
+  return {
+    ok: false,
+    error: `unknown or malformed message${type ? ` "${truncate(type, 40)}"` : ''}: ${issue?.message ?? 'invalid'}${where}`,
+  };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,18 @@
+// Types for the plain-JS module, so Node tests can import it.
+export interface WaterfallStage {
+  id: 'eou' | 'stt' | 'llm' | 'tts' | 'transport' | 'v2v';
+  label: string;
+  metric: string;
+}
+export interface WaterfallBar extends WaterfallStage {
+  valueMs: number | null;
+  startMs: number | null;
+  endMs: number | null;
+}
+export const STAGES: readonly WaterfallStage[];
+export function layoutWaterfall(metrics: Record<string, unknown>): {
+  bars: WaterfallBar[];
+  axisMs: number;
+  ticks: number[];
+};
+export function niceCeiling(ms: number): number;
