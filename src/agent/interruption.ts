@@ -85,6 +85,9 @@ export class InterruptionArbiter {
 
   playoutStopped(speech: Speech, receipt: PlayoutReceipt): void {
     if (this.pending?.speech === speech) this.pending.stoppedAt ??= receipt.interruptedAtMs;
+    // A client's "stopped" receipt may arrive after the words already confirmed the interruption.
+    else if (speech.marks.interruptionOnsetAt !== undefined)
+      speech.marks.interruptionStoppedAt ??= receipt.interruptedAtMs;
   }
 
   /** Forgets a pending interruption (the speech ended or is being replaced). */

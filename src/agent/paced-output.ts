@@ -19,6 +19,8 @@ export interface PacedAudioOutputOptions {
   realTime?: boolean;
   /** Keep the samples of what was heard (the file transport writes them out). */
   keepAudio?: boolean;
+  /** After an abort, the audio stops at the client this much later (a remote player's "stopped" receipt). */
+  stopLatencyMs?: number;
 }
 
 /**
@@ -44,7 +46,8 @@ export class PacedAudioOutput implements AudioOutput {
     const { signal } = options;
     let firstPlayedAtMs: number | null = null;
     let playedMs = 0;
-    const stop = (): PlayoutReceipt => {
+    const stop = async (): Promise<PlayoutReceipt> => {
+      if (this.options.stopLatencyMs) await clock.sleep(this.options.stopLatencyMs);
       const receipt = { firstPlayedAtMs, interruptedAtMs: clock.now(), playedMs };
       this.receipts.push(receipt);
       return receipt;

@@ -74,6 +74,25 @@ describe('AgentSession timeline', () => {
     expect(t.stateAt(firstAudio + 10)).toBe('speaking');
   });
 
+  it('a stop receipt arriving after the words confirmed the interruption still times interruptionStopMs', async () => {
+    const t = timeline({
+      user: [
+        { startMs: 500, endMs: 2500, text: 'Tell me a story.' },
+        { startMs: 5000, endMs: 5400, text: 'Stop!' },
+      ],
+      reply: (messages) => (lastUser(messages) === 'Stop!' ? 'Okay, I stopped.' : STORY),
+      llm: { tokensPerSecond: 50 },
+      outputStopLatencyMs: 150,
+      session: { interruption: { minWords: 0 } },
+    });
+    await t.start();
+    await t.runUntil(9000);
+    const [story] = t.metrics;
+    expect(story.outcome).toBe('interrupted');
+    expect(story.interruptionStopMs).toBeGreaterThanOrEqual(150);
+    expect(story.interruptionStopMs).toBeLessThanOrEqual(180);
+  });
+
   it('an interruption mid-sentence stops playout at once and the history keeps only what was heard', async () => {
     const t = timeline({
       user: [

@@ -26,6 +26,7 @@ export interface TimelineOptions {
   stt?: { finalDelayMs?: number; interimDelayMs?: number };
   vad?: { minSilenceMs?: number };
   outputLatencyMs?: number;
+  outputStopLatencyMs?: number;
   session?: Partial<Omit<AgentSessionOptions, 'vad' | 'stt' | 'llm' | 'tts' | 'clock'>>;
 }
 
@@ -48,7 +49,11 @@ export function timeline(options: TimelineOptions) {
     ...options.llm,
   });
   const tts = new ScriptedTts({ clock, ttfbMs: 100, realTimeFactor: 0.2, ...options.tts });
-  const output = new PacedAudioOutput({ clock, latencyMs: options.outputLatencyMs ?? 0 });
+  const output = new PacedAudioOutput({
+    clock,
+    latencyMs: options.outputLatencyMs ?? 0,
+    stopLatencyMs: options.outputStopLatencyMs,
+  });
   const session = new AgentSession({ vad, stt, llm, tts, clock, sessionId: 'test', ...options.session });
   const metrics: TurnMetrics[] = [];
   const states: { state: AgentState; atMs: number }[] = [];
