@@ -90,8 +90,8 @@ export function parseRetryAfter(
  */
 export function redactSecret(text: string, secret: string | undefined): string {
   let out = secret && secret.length >= 4 ? text.split(secret).join('***') : text;
-  out = out.replace(/\bsk-[\w*.-]{4,}/g, 'sk-***');
-  return out.replace(/\b(Token|Bearer)\s+[\w*.-]{8,}/gi, '$1 ***');
+  out = out.replace(/\bsk-[\w*.-]{3,}[\w*]/g, 'sk-***');
+  return out.replace(/\b(Token|Bearer)\s+[\w*.-]{7,}[\w*]/gi, '$1 ***');
 }
 
 /** Exponential backoff with equal jitter: half the step fixed, half random, so retries from many sessions spread. */

@@ -1,67 +1,18 @@
-import type { IncomingMessage } from 'node:http';
 import WebSocket, { type RawData } from 'ws';
 import { AudioFormatError, type AudioFrame, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
-import { type Clock, MonotonicClock } from '../../metrics/clock.ts';
-import { backoffMs, CloudSttError, kindOfStatus, parseRetryAfter, redactSecret } from './cloud-errors.ts';
+import { backoffMs, CloudSttError, redactSecret } from './cloud-errors.ts';
+import { type AudioEntry, type FlushEntry, ReplayJournal } from './cloud-journal.ts';
+import { type ReconnectOptions, readRejection, retire, type SocketRequest } from './cloud-socket.ts';
 import type { SttListener, SttStream, Transcript } from './contract.ts';
 
-/** The slice of a pino logger the STT clients use. */
-export interface SttLog {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-}
-
-export interface ReconnectOptions {
-  /** From opening the socket to ready for audio (TCP, TLS, upgrade, session set-up). */
-  connectTimeoutMs: number;
-  /** From a flush to its answer; a connection that stays silent this long is treated as dropped. */
-  resultTimeoutMs: number;
-  /** Consecutive failed attempts before the stream gives up (a fallback list then moves on). */
-  maxRetries: number;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
-  /** A server asking to wait longer than this is not waited for: the stream gives up so a fallback can serve. */
-  maxRetryAfterMs: number;
-  /** A connection that lived this long before dropping counts as healthy: the retry count starts over. */
-  stableAfterMs: number;
-  /** Audio kept for replay while nothing finalises it (a long outage); older audio is dropped. */
-  maxReplayMs: number;
-  /** Timers for backoff, timeouts and keep-alives. Transcript times come from the frames, not from this. */
-  clock: Clock;
-  log?: SttLog;
-}
-
-export const DEFAULT_RECONNECT_OPTIONS: Omit<ReconnectOptions, 'clock'> = {
-  connectTimeoutMs: 5_000,
-  resultTimeoutMs: 3_000,
-  maxRetries: 4,
-  initialBackoffMs: 250,
-  maxBackoffMs: 4_000,
-  maxRetryAfterMs: 20_000,
-  stableAfterMs: 10_000,
-  maxReplayMs: 30_000,
-};
-
-export function reconnectOptions(options: Partial<ReconnectOptions>): ReconnectOptions {
-  return { ...DEFAULT_RECONNECT_OPTIONS, clock: options.clock ?? new MonotonicClock(), ...options };
-}
-
-export interface AudioEntry {
-  kind: 'audio';
-  samples: Int16Array;
-  startMs: number;
-  endMs: number;
-}
-export interface FlushEntry {
-  kind: 'flush';
-  id: number;
-}
-export type JournalEntry = AudioEntry | FlushEntry;
-
-export interface SocketRequest {
-  url: string;
-  headers: Record<string, string>;
-}
+export type { AudioEntry, FlushEntry } from './cloud-journal.ts';
+export {
+  DEFAULT_RECONNECT_OPTIONS,
+  type ReconnectOptions,
+  reconnectOptions,
+  type SocketRequest,
+  type SttLog,
+} from './cloud-socket.ts';
 
 /**
  * A streaming STT over one WebSocket that survives its connection: it connects when created (so the socket is
@@ -70,7 +21,7 @@ export interface SocketRequest {
  * after `maxRetries` consecutive failures or on an error retrying cannot fix; the stream then reports a fatal error.
  */
 export abstract class SocketSttStream implements SttStream {
-  protected journal: JournalEntry[] = [];
+  protected readonly journal = new ReplayJournal();
   protected readonly options: ReconnectOptions;
   private socket: WebSocket | undefined;
   private live = false;
@@ -194,14 +145,12 @@ export abstract class SocketSttStream implements SttStream {
     }
     this.socket = undefined;
     this.live = false;
-    this.journal = [];
+    this.journal.clear();
   }
 
   /** Audio waiting for a final transcript, in ms (what a reconnect would replay). */
   get unfinalizedMs(): number {
-    let ms = 0;
-    for (const entry of this.journal) if (entry.kind === 'audio') ms += entry.endMs - entry.startMs;
-    return ms;
+    return this.journal.audioMs;
   }
 
   get isConnected(): boolean {
@@ -231,27 +180,6 @@ export abstract class SocketSttStream implements SttStream {
   /** A transcript arrived: the connection works, so failures start counting from zero again. */
   protected healthy(): void {
     this.failures = 0;
-  }
-
-  /** Drops journal audio that ends at or before `endMs` (covered by a final). */
-  protected trimAudioUntil(endMs: number): void {
-    this.journal = this.journal.filter((e) => e.kind !== 'audio' || e.endMs > endMs + 0.5);
-  }
-
-  /** Forgets one frame that will never be needed (audio a provider chose not to send). */
-  protected dropFromJournal(entry: AudioEntry): void {
-    const at = this.journal.indexOf(entry);
-    if (at >= 0) this.journal.splice(at, 1);
-  }
-
-  /** Drops the audio before a flush marker and the marker itself: that stretch has its final. */
-  protected trimSegment(flushId: number): AudioEntry[] {
-    const at = this.journal.findIndex((e) => e.kind === 'flush' && e.id === flushId);
-    if (at < 0) return [];
-    let from = at;
-    while (from > 0 && this.journal[from - 1].kind === 'audio') from--;
-    const removed = this.journal.splice(from, at - from + 1);
-    return removed.filter((e): e is AudioEntry => e.kind === 'audio');
   }
 
   protected emitInterim(transcript: Transcript): void {
@@ -372,7 +300,7 @@ export abstract class SocketSttStream implements SttStream {
         'stt reconnected; replaying unfinalised audio',
       );
     }
-    for (const entry of this.failures > 0 ? [] : [...this.journal]) {
+    for (const entry of [...this.journal.entries]) {
       if (!this.live || generation !== this.generation) return;
       if (entry.kind === 'audio') this.sendAudio(entry);
       else this.flushNow(entry);
@@ -482,23 +410,16 @@ export abstract class SocketSttStream implements SttStream {
   }
 
   private boundJournal(): void {
-    let excess = this.unfinalizedMs - this.options.maxReplayMs;
-    if (excess <= 0) {
+    if (!this.journal.bound(this.options.maxReplayMs)) {
       this.overflowLogged = false;
       return;
     }
-    if (!this.overflowLogged) {
-      this.overflowLogged = true;
-      this.options.log?.warn(
-        { provider: this.provider, maxReplayMs: this.options.maxReplayMs },
-        'stt replay journal full; dropping the oldest unfinalised audio',
-      );
-    }
-    this.journal = this.journal.filter((e) => {
-      if (excess <= 0 || e.kind !== 'audio') return true;
-      excess -= e.endMs - e.startMs;
-      return false;
-    });
+    if (this.overflowLogged) return;
+    this.overflowLogged = true;
+    this.options.log?.warn(
+      { provider: this.provider, maxReplayMs: this.options.maxReplayMs },
+      'stt replay journal full; dropping the oldest unfinalised audio',
+    );
   }
 
   private deliver(call: () => void): void {
@@ -519,60 +440,4 @@ export abstract class SocketSttStream implements SttStream {
       cancel?.();
     this.cancelConnectTimer = this.cancelRetry = this.cancelWatchdog = this.cancelKeepAlive = undefined;
   }
-}
-
-/** Closes a socket we are done with, whatever state it is in, without letting its late errors escape. */
-function retire(socket: WebSocket, graceful: boolean): void {
-  socket.removeAllListeners();
-  socket.on('error', () => {});
-  if (graceful && socket.readyState === WebSocket.OPEN) socket.close(1000);
-  else socket.terminate();
-}
-
-const MAX_REJECTION_BODY = 4096;
-
-/** The error an HTTP answer to the upgrade request stands for (401 bad key, 429 rate limit, 5xx). */
-function readRejection(res: IncomingMessage, provider: string, secret: string): Promise<CloudSttError> {
-  const status = res.statusCode ?? 0;
-  const header = (name: string) => {
-    const value = res.headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const retryAfterMs = parseRetryAfter(header('retry-after'), header('retry-after-ms'));
-  return new Promise((resolve) => {
-    let body = '';
-    let settled = false;
-    const done = () => {
-      if (settled) return;
-      settled = true;
-      let detail = header('dg-error') ?? '';
-      if (!detail) {
-        try {
-          const parsed = JSON.parse(body) as { error?: { message?: string } | string; err_msg?: string };
-          detail =
-            (typeof parsed.error === 'string' ? parsed.error : parsed.error?.message) ?? parsed.err_msg ?? '';
-        } catch {
-          detail = body.trim().slice(0, 200);
-        }
-      }
-      const message = redactSecret(
-        `${provider} refused the connection: HTTP ${status}${detail ? ` (${detail})` : ''}`,
-        secret,
-      );
-      resolve(new CloudSttError(kindOfStatus(status), message, { status, retryAfterMs }));
-    };
-    const timer = setTimeout(done, 1000);
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      if (body.length < MAX_REJECTION_BODY) body += chunk.slice(0, MAX_REJECTION_BODY - body.length);
-    });
-    res.on('end', () => {
-      clearTimeout(timer);
-      done();
-    });
-    res.on('error', () => {
-      clearTimeout(timer);
-      done();
-    });
-  });
 }

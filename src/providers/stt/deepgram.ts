@@ -177,8 +177,9 @@ class DeepgramStream extends SocketSttStream {
 
   /** Audio this connection has not reported on yet (in flight, or just replayed) that is louder than silence. */
   private unreportedSound(): boolean {
-    for (let i = this.journal.length - 1; i >= 0; i--) {
-      const entry = this.journal[i];
+    const entries = this.journal.entries;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i];
       if (entry.kind !== 'audio') continue;
       if (entry.endMs <= this.heardUntilMs) return false;
       if (rmsDbfs(entry.samples) > SILENCE_DBFS) return true;
@@ -264,7 +265,7 @@ class DeepgramStream extends SocketSttStream {
       return;
     }
     this.healthy();
-    this.trimAudioUntil(endMs);
+    this.journal.trimAudioUntil(endMs);
     const answersFlush = this.pendingFlushes.length > 0;
     const duplicate = endMs <= this.finalizedUntilMs;
     this.finalizedUntilMs = Math.max(this.finalizedUntilMs, endMs);
@@ -272,7 +273,7 @@ class DeepgramStream extends SocketSttStream {
     if (answersFlush) {
       // Deepgram finalises everything buffered on a Finalize: the first final after it answers it.
       const id = this.pendingFlushes.shift() as number;
-      this.trimSegment(id);
+      this.journal.trimSegment(id);
       this.flushAnswered();
     }
     if ((text || answersFlush) && !duplicate) {
@@ -286,10 +287,10 @@ class DeepgramStream extends SocketSttStream {
   private answerFlushLocally(flushId: number): void {
     const interim = this.interim;
     this.interim = undefined;
-    const endMs = interim?.endMs ?? this.lastAudioEndMs();
-    this.trimSegment(flushId);
+    const endMs = interim?.endMs ?? this.journal.lastAudioEndMs() ?? 0;
+    this.journal.trimSegment(flushId);
     if (interim) {
-      this.trimAudioUntil(interim.endMs);
+      this.journal.trimAudioUntil(interim.endMs);
       this.finalizedUntilMs = Math.max(this.finalizedUntilMs, interim.endMs);
     }
     this.emitFinal({
@@ -298,13 +299,5 @@ class DeepgramStream extends SocketSttStream {
       startMs: interim?.startMs ?? endMs,
       endMs,
     });
-  }
-
-  private lastAudioEndMs(): number {
-    for (let i = this.journal.length - 1; i >= 0; i--) {
-      const entry = this.journal[i];
-      if (entry.kind === 'audio') return entry.endMs;
-    }
-    return 0;
   }
 }

@@ -96,6 +96,7 @@ class OpenAiBatchStream implements SttStream {
   private readonly abort = new AbortController();
   private readonly clock: Clock;
   private readonly language: string;
+  private readonly signal: AbortSignal | undefined;
   private readonly onAbort = () => this.close();
 
   constructor(
@@ -115,8 +116,6 @@ class OpenAiBatchStream implements SttStream {
     if (this.signal?.aborted) this.closed = true;
     else this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
-
-  private readonly signal: AbortSignal | undefined;
 
   push(frame: AudioFrame): void {
     validateFrame(frame);

@@ -197,7 +197,7 @@ class OpenAiRealtimeStream extends SocketSttStream {
 
   protected sendAudio(entry: AudioEntry): void {
     const { send, dropped } = this.gate.offer(entry);
-    for (const quiet of dropped) this.dropFromJournal(quiet); // never to be sent, so no replay needs it
+    for (const quiet of dropped) this.journal.drop(quiet); // never to be sent, so no replay needs it
     for (const frame of send) this.transmit(frame);
   }
 
@@ -225,7 +225,7 @@ class OpenAiRealtimeStream extends SocketSttStream {
     if (!segment || segment.samples24k < MIN_COMMIT_SAMPLES_24K) {
       // Too little audio to transcribe (the API refuses it): settle the flush here, with nothing heard.
       if (segment) this.sendJson({ type: 'input_audio_buffer.clear' });
-      this.trimSegment(entry.id);
+      this.journal.trimSegment(entry.id);
       const atMs = segment?.endMs ?? 0;
       this.emitFinal({ text: '', language: this.language, startMs: segment?.startMs ?? atMs, endMs: atMs });
       return false;
@@ -325,7 +325,7 @@ class OpenAiRealtimeStream extends SocketSttStream {
   private settle(commit: PendingCommit | undefined, transcript: string): void {
     if (!commit) return;
     this.pending.splice(this.pending.indexOf(commit), 1);
-    this.trimSegment(commit.flushId);
+    this.journal.trimSegment(commit.flushId);
     this.flushAnswered();
     this.emitFinal({
       text: transcript.trim(),
