@@ -3,12 +3,14 @@
  * without the context policy (the whole history every turn) and with it (defaults of src/context/policy.ts:
  * budget, background summaries on a sibling context of the same model, pruning).
  *
- *   npm run bench:context [-- --turns 100] [--model synth|stories|<path.gguf>] [--gap-ms 0]
+ *   npm run bench:context [-- --turns 100] [--model stories|synth|<path.gguf>] [--gap-ms 0]
  *
- * `synth` (default) is a GGUF with Qwen2.5-0.5B-Instruct's exact shape and random weights that bench/local writes
- * itself; its summaries are noise of the right length, so the figures are about cost, not quality. Both runs use
- * one thread and a 8,192-token context so that the run without the policy never hits llama.cpp's context shift.
- * `--gap-ms` waits between turns, as a user speaking would (0: back to back, summaries compete for the CPU).
+ * `stories` (default) is the real stories260K fixture: fast, but its 2,048-token training context caps the run
+ * without the policy (node-llama-cpp shifts the context). `synth` is a GGUF with Qwen2.5-0.5B-Instruct's exact shape
+ * and random weights that bench/local writes itself: realistic prefill and decode cost, summaries that are noise of
+ * the right length (clipped to summaryMaxTokens), and a much longer run. Both use one thread and at most an
+ * 8,192-token context. `--gap-ms` waits between turns as a user speaking would; 0 runs turns back to back, the worst
+ * case for background summaries, which then compete with replies for the CPU and land late.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,7 +104,8 @@ async function run(modelPath: string, turns: number, policy: boolean, gapMs: num
     history.append({ role: 'assistant', content: assistantTurn(turn) }, turn);
     if (policy) context.maybeSummarize(history.messages);
     if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-    if (turn % 10 === 0) process.stderr.write(`  ${policy ? 'policy' : 'no policy'}: turn ${turn}/${turns}\n`);
+    if (turn % 10 === 0)
+      process.stderr.write(`  ${policy ? 'policy' : 'no policy'}: turn ${turn}/${turns}\n`);
   }
   await context.close();
   await llm.close();
@@ -127,9 +130,17 @@ function stats(result: RunResult) {
     ttftLast10MeanMs: round(ttft.slice(-10).reduce((a, b) => a + b, 0) / Math.min(10, ttft.length)),
     steadyTtftP50Ms: round(percentile(steady, 50)),
     rewriteTurns: rows.filter((r) => r.rewrite).length,
-    rewriteTtftP50Ms: round(percentile(rows.filter((r) => r.rewrite).map((r) => r.ttftMs), 50)),
+    rewriteTtftP50Ms: round(
+      percentile(
+        rows.filter((r) => r.rewrite).map((r) => r.ttftMs),
+        50,
+      ),
+    ),
     whileSummarizingTtftP50Ms: round(
-      percentile(rows.filter((r) => r.summarizing && !r.rewrite).map((r) => r.ttftMs), 50),
+      percentile(
+        rows.filter((r) => r.summarizing && !r.rewrite).map((r) => r.ttftMs),
+        50,
+      ),
     ),
     promptTokensMax: Math.max(...rows.map((r) => r.promptTokens)),
     promptTokensLast: rows.at(-1)?.promptTokens ?? 0,
@@ -137,18 +148,26 @@ function stats(result: RunResult) {
     prefilledTokensSum: rows.reduce((a, r) => a + r.prefilledTokens, 0),
     countErrorMeanPct:
       Math.round(
-        (rows.reduce((a, r) => a + Math.abs(r.contextTokens - r.promptTokens) / r.promptTokens, 0) / rows.length) *
+        (rows.reduce((a, r) => a + Math.abs(r.contextTokens - r.promptTokens) / r.promptTokens, 0) /
+          rows.length) *
           1000,
       ) / 10,
     summaries: result.summaries.length,
-    summaryMsP50: round(percentile(result.summaries.map((s) => s.durationMs), 50)),
+    summaryMsP50: round(
+      percentile(
+        result.summaries.map((s) => s.durationMs),
+        50,
+      ),
+    ),
     errors: result.errors.length,
   };
 }
 
 function printTable(off: RunResult, on: RunResult): void {
   console.log('\nper turn: prompt tokens (llama.cpp), prefilled tokens, TTFT ms — without | with the policy');
-  console.log('turn   tokens prefill    ttft |  tokens prefill    ttft  (S: summary running, R: prompt rewritten)');
+  console.log(
+    'turn   tokens prefill    ttft |  tokens prefill    ttft  (S: summary running, R: prompt rewritten)',
+  );
   for (let i = 0; i < off.rows.length; i++) {
     const a = off.rows[i];
     const b = on.rows[i];
@@ -164,7 +183,7 @@ function printTable(off: RunResult, on: RunResult): void {
 async function main(): Promise<void> {
   const turns = Number(arg('turns', '100'));
   const gapMs = Number(arg('gap-ms', '0'));
-  const model = arg('model', 'synth');
+  const model = arg('model', 'stories');
   if (!Number.isInteger(turns) || turns < 1) throw new Error('--turns must be a positive integer');
   if (!Number.isFinite(gapMs) || gapMs < 0) throw new Error('--gap-ms must be a non-negative number');
   const modelPath =
@@ -194,7 +213,10 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${round((performance.now() - started) / 1000)} s`);
   const out = fileURLToPath(new URL('./results/context.json', import.meta.url));
   await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ model: modelPath, turns, gapMs, ...summary, off, on }, null, 1)}\n`);
+  await writeFile(
+    out,
+    `${JSON.stringify({ model: modelPath, turns, gapMs, ...summary, off, on }, null, 1)}\n`,
+  );
   console.log(`written: ${out}`);
 }
 

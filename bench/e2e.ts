@@ -13,20 +13,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import {
-  capacityPass,
-  interruptPass,
-  localPass,
-  type PassOptions,
-  simulatedPass,
-  soakPass,
-} from './e2e/passes.ts';
+import { capacityPass } from './e2e/capacity.ts';
+import { interruptPass, localPass, type PassOptions, simulatedPass, soakPass } from './e2e/passes.ts';
 import {
   capacityTable,
   interruptTable,
   latencyTable,
   passNotes,
   renderMarkdown,
+  soakSummary,
   soakTable,
   table,
   targets,
@@ -99,7 +94,7 @@ async function main(): Promise<number> {
     llmMaxTokens: flags['max-tokens'],
     capacitySteps: steps,
     capacityTurns: flags['capacity-turns'],
-    baselineTurns: 5,
+    baselineTurns: 8,
     soakMs: flags.soak ?? 30 * 60_000,
     soakSessions: flags['soak-sessions'],
     log: (line) => console.log(line),
@@ -165,8 +160,9 @@ function print(results: E2eResults): void {
     );
   }
   if (ok(soak)) {
-    console.log(`\nSoak (${soak.sessions} sessions): RSS per minute`);
+    console.log('\nSoak: server memory after a full GC, per minute');
     console.log(soakTable(soak));
+    console.log(soakSummary(soak));
   }
   const t = targets(results);
   if (t.length) {

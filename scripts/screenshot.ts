@@ -52,7 +52,9 @@ await withTempDir(async (dir) => {
     await page.locator('.turn').nth(1).waitFor();
     await page.locator('#text-input').fill('What happened next?');
     await page.screenshot({ path: values.out });
-    const turns = server.sessions[0].metrics.map((m) => `turn ${m.turnId}: ${m.voiceToVoiceMs} ms voice-to-voice`);
+    const turns = server.sessions[0].metrics.map(
+      (m) => `turn ${m.turnId}: ${m.voiceToVoiceMs} ms voice-to-voice`,
+    );
     console.log(`wrote ${values.out} (${transport}; ${turns.join(', ')})`);
   } finally {
     await browser.close();

@@ -138,10 +138,12 @@ describe('a session on cloud LLMs keeps answering when the preferred one fails',
     const { turn, errors, output } = await converse(llm, ttsChain(speech.baseURL, eleven.baseUrl, []));
     const first = await turn('hello');
     expect(first).toMatchObject({ outcome: 'completed', agentText: 'Backup heard hello.' });
+    expect(first).toMatchObject({ llmProvider: 'backup', fallbacks: 1 });
     expect(events).toMatchObject([{ kind: 'llm', from: 'primary', to: 'backup', reason: 'error' }]);
     expect(events[0].error).toContain('ECONNREFUSED');
     const second = await turn('again');
     expect(second).toMatchObject({ outcome: 'completed', agentText: 'Backup heard again.' });
+    expect(second).toMatchObject({ llmProvider: 'backup', fallbacks: 0 });
     expect(backup.requests).toHaveLength(2);
     expect(llm.activeProvider).toBe('backup');
     expect(output.played.length).toBeGreaterThan(0);

@@ -83,11 +83,19 @@ describe('context on the local llama model (stories260K)', () => {
     expect(summaries).toHaveLength(1);
     expect(summaries[0].summary.length).toBeGreaterThan(0);
     expect(await llm.contextTokenCount()).toBe(cached);
-    const after = context.prompt(history.messages);
+    // The summary goes into use once the prompt outgrows its budget (instead of cutting turns).
+    let after = context.prompt(history.messages);
+    for (let day = 9; after.stats.summaryId === null && day < 30; day++) {
+      history.append({ role: 'user', content: `And on day ${day}?` }, day);
+      history.append({ role: 'assistant', content: `On day ${day} they stayed home and read a book.` }, day);
+      after = context.prompt(history.messages);
+    }
     expect(after.messages[0].content).toContain(
       `Summary of the earlier conversation: ${summaries[0].summary}`,
     );
-    expect(after.stats.contextTokens).toBeLessThan(before.stats.contextTokens);
+    expect(after.stats.contextTokens).toBeLessThanOrEqual(600);
+    expect(after.stats.prunedMessages).toBe(0);
+    expect(after.messages.some((m) => m.content.includes('on day 1.'))).toBe(false);
     await context.close();
     await llm.close();
   });

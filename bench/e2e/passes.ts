@@ -5,16 +5,7 @@ import type { SessionScript } from './client-session.ts';
 import type { ClientScenario, ServerSpec, SimulatedProfile } from './ipc.ts';
 import { type ClientRun, runClient, type ServerProcess, startServerProcess } from './processes.ts';
 import { cloudProfile, fastProfile, LONG_REPLIES } from './profiles.ts';
-import {
-  type CapacityResult,
-  type CapacityStep,
-  type InterruptPass,
-  type LatencyPass,
-  latencyPass,
-  mib,
-  type SoakResult,
-  serverLoad,
-} from './results.ts';
+import { type InterruptPass, type LatencyPass, latencyPass, mib, type SoakResult } from './results.ts';
 
 export interface PassOptions {
   /** Turns per session in the latency passes. */
@@ -46,7 +37,10 @@ const baseScript: Omit<SessionScript, 'clipOffset' | 'startDelayMs' | 'untilMs'>
   turnTimeoutMs: TURN_TIMEOUT_MS,
 };
 
-async function withServer<T>(spec: ServerSpec, body: (server: ServerProcess) => Promise<T>): Promise<T> {
+export async function withServer<T>(
+  spec: ServerSpec,
+  body: (server: ServerProcess) => Promise<T>,
+): Promise<T> {
   const server = await startServerProcess(spec);
   try {
     return await body(server);
@@ -55,7 +49,7 @@ async function withServer<T>(spec: ServerSpec, body: (server: ServerProcess) => 
   }
 }
 
-function scenario(
+export function scenario(
   server: ServerProcess,
   sessions: number,
   script: Partial<ClientScenario['script']>,
@@ -74,7 +68,7 @@ function scenario(
 const timeoutFor = (s: ClientScenario) =>
   60_000 + s.staggerMs + (s.script.turns + s.script.warmupTurns) * TURN_BUDGET_MS + (s.durationMs ?? 0);
 
-function run(s: ClientScenario, server: ServerProcess): Promise<ClientRun> {
+export function run(s: ClientScenario, server: ServerProcess): Promise<ClientRun> {
   return runClient(s, server, { timeoutMs: timeoutFor(s) });
 }
 
@@ -125,80 +119,9 @@ export async function interruptPass(o: PassOptions): Promise<InterruptPass> {
 }
 
 /**
- * Ramps concurrent sessions on near-zero-latency simulated providers and the real Silero VAD until
- * voiceToVoiceMs p95 rises more than 10 % over one session's, or turns go unanswered.
+ * Continuous turns for `soakMs`; every 10 s the server collects garbage and reports RSS and live heap, so a leak
+ * shows as growth from minute 1 to the end.
  */
-export async function capacityPass(o: PassOptions): Promise<CapacityResult> {
-  const profile = fastProfile();
-  return withServer({ stack: 'simulated', profile }, async (server) => {
-    const description = `${server.description}; ${describeProfile(profile)}`;
-    o.log(`capacity: ${description}`);
-    // Warm-up: model load, JIT, first allocations; then the idle footprint everything is measured against.
-    await run(scenario(server, 1, { turns: 1 }), server);
-    const idleRssMiB = mib((await server.stats()).rssBytes);
-    const steps: CapacityStep[] = [];
-    let baselineP95Ms: number | null = null;
-    let limitP95Ms: number | null = null;
-    let sessionsHeld: number | null = null;
-    let stoppedBecause = `reached the last step (${o.capacitySteps.at(-1)} sessions)`;
-    for (const sessions of o.capacitySteps) {
-      const turns = sessions === 1 ? o.baselineTurns : o.capacityTurns;
-      // Starts spread over about one turn, so the load is steady rather than in waves.
-      const s = scenario(server, sessions, { turns, thinkMs: 500 }, sessions > 1 ? 6000 : 0);
-      const clientRun = await run(s, server);
-      const { result } = clientRun;
-      const load = serverLoad(clientRun);
-      const v2v = summarize(result.records.map((r) => r.voiceToVoiceMs));
-      const timeouts = result.turns.filter((t) => t.timedOut).length;
-      const unanswered = timeouts + (sessions - result.sessionsConnected) * turns;
-      if (baselineP95Ms === null && v2v.p95 !== null) {
-        baselineP95Ms = v2v.p95;
-        limitP95Ms = Math.round(v2v.p95 * 1.1 * 10) / 10;
-      }
-      const holds =
-        v2v.p95 !== null &&
-        limitP95Ms !== null &&
-        v2v.p95 <= limitP95Ms &&
-        unanswered <= 0.02 * sessions * turns;
-      const step: CapacityStep = {
-        sessions,
-        connected: result.sessionsConnected,
-        turnsPlayed: result.turns.length,
-        records: result.records.length,
-        timeouts,
-        voiceToVoiceMs: v2v,
-        pipelineOverheadMs: summarize(result.records.map((r) => r.pipelineOverheadMs)),
-        server: load,
-        rssPerSessionMiB:
-          load.peakRssMiB !== null && idleRssMiB !== null
-            ? Math.round(((load.peakRssMiB - idleRssMiB) / sessions) * 100) / 100
-            : null,
-        clientCpuPercent: Math.round((result.cpuMs / Math.max(1, result.wallMs)) * 1000) / 10,
-        clientEventLoopP99Ms: Math.round(result.eventLoopP99Ms * 10) / 10,
-        errors: result.errors,
-        holds,
-      };
-      steps.push(step);
-      o.log(
-        `  ${String(sessions).padStart(4)} sessions: v2v p50 ${v2v.p50?.toFixed(0)} p95 ${v2v.p95?.toFixed(0)} ms, ` +
-          `server CPU ${load.cpuPercent}%, other processes ${load.otherCpuPercent ?? '—'}%, RSS ${load.peakRssMiB} MiB, ${timeouts} timeouts${holds ? '' : ' — over the limit'}`,
-      );
-      if (!holds) {
-        stoppedBecause =
-          v2v.p95 === null
-            ? `no voice-to-voice figures at ${sessions} sessions`
-            : unanswered > 0.02 * sessions * turns
-              ? `${unanswered} of ${sessions * turns} turns unanswered at ${sessions} sessions`
-              : `voiceToVoiceMs p95 ${v2v.p95} ms > ${limitP95Ms} ms at ${sessions} sessions`;
-        break;
-      }
-      sessionsHeld = sessions;
-    }
-    return { description, idleRssMiB, baselineP95Ms, limitP95Ms, steps, sessionsHeld, stoppedBecause };
-  });
-}
-
-/** Continuous turns for `soakMs`; server RSS every 10 s, reported per minute, to show leaks. */
 export async function soakPass(o: PassOptions): Promise<SoakResult> {
   return withServer({ stack: 'simulated', profile: fastProfile() }, async (server) => {
     o.log(`soak: ${o.soakSessions} sessions for ${Math.round(o.soakMs / 60_000)} min`);
@@ -206,27 +129,43 @@ export async function soakPass(o: PassOptions): Promise<SoakResult> {
       ...scenario(server, o.soakSessions, { turns: 1, thinkMs: 500 }, 6000),
       durationMs: o.soakMs,
     };
-    const rssCurve: SoakResult['rssCurve'] = [];
+    const curve: SoakResult['curve'] = [];
     const { result } = await runClient(s, server, {
       timeoutMs: timeoutFor(s),
       sampleEveryMs: 10_000,
+      gcBeforeSample: true,
       onSample: (atMs, stats) => {
         const minute = Math.floor(atMs / 60_000);
-        if (minute >= 1 && !rssCurve.some((p) => p.minute === minute)) {
-          rssCurve.push({ minute, rssMiB: mib(stats.rssBytes) });
-          o.log(`  minute ${minute}: server RSS ${mib(stats.rssBytes)} MiB`);
-        }
+        if (minute < 1 || curve.some((p) => p.minute === minute)) return;
+        const point = {
+          minute,
+          rssMiB: mib(stats.rssBytes),
+          heapUsedMiB: mib(stats.heapUsedBytes),
+          sessions: stats.sessions,
+        };
+        curve.push(point);
+        o.log(`  minute ${minute}: server RSS ${point.rssMiB} MiB, live heap ${point.heapUsedMiB} MiB`);
       },
     });
-    const end = mib((await server.stats()).rssBytes);
+    let end = await server.stats(true);
+    for (let i = 0; i < 50 && end.sessions > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      end = await server.stats(true);
+    }
     return {
       sessions: o.soakSessions,
       durationMs: o.soakMs,
       turnsPlayed: result.turns.length,
       records: result.records.length,
-      rssCurve,
-      rssAfter1MinMiB: rssCurve.find((p) => p.minute === 1)?.rssMiB ?? null,
-      rssAtEndMiB: end,
+      timeouts: result.turns.filter((t) => t.timedOut).length,
+      curve,
+      // Measured while the sessions are still open (the last sample before the client finished).
+      rssAfter1MinMiB: curve.find((p) => p.minute === 1)?.rssMiB ?? null,
+      rssAtEndMiB: curve.at(-1)?.rssMiB ?? null,
+      heapAfter1MinMiB: curve.find((p) => p.minute === 1)?.heapUsedMiB ?? null,
+      heapAtEndMiB: curve.at(-1)?.heapUsedMiB ?? null,
+      afterCloseRssMiB: mib(end.rssBytes),
+      afterCloseHeapMiB: mib(end.heapUsedBytes),
       voiceToVoiceMs: summarize(result.records.map((r) => r.voiceToVoiceMs)),
       errors: result.errors,
     };

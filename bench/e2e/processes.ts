@@ -17,14 +17,23 @@ import type {
 
 const SERVER_ENTRY = fileURLToPath(new URL('./server.ts', import.meta.url));
 const CLIENT_ENTRY = fileURLToPath(new URL('./client.ts', import.meta.url));
+/** REPARTEE_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server and client process there. */
+const CPU_PROF_DIR = process.env.REPARTEE_BENCH_CPU_PROF;
 const EXEC_ARGV = [
   '--import',
   'tsx',
-  ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+  ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
 ];
 
-function forkTs(entry: string, args: string[]): { child: ChildProcess; stderr: () => string } {
-  const child = fork(entry, args, { execArgv: EXEC_ARGV, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+function forkTs(
+  entry: string,
+  args: string[],
+  nodeArgs: string[] = [],
+): { child: ChildProcess; stderr: () => string } {
+  const child = fork(entry, args, {
+    execArgv: [...EXEC_ARGV, ...nodeArgs],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -36,12 +45,13 @@ export interface ServerProcess {
   url: string;
   pid: number;
   description: string;
-  stats(): Promise<ServerStats>;
+  /** `gc`: run a full garbage collection first (the server runs with --expose-gc). */
+  stats(gc?: boolean): Promise<ServerStats>;
   close(): Promise<void>;
 }
 
 export async function startServerProcess(spec: ServerSpec, startTimeoutMs = 180_000): Promise<ServerProcess> {
-  const { child, stderr } = forkTs(SERVER_ENTRY, [JSON.stringify(spec)]);
+  const { child, stderr } = forkTs(SERVER_ENTRY, [JSON.stringify(spec)], ['--expose-gc']);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const statsWaiters: ((stats: ServerStats) => void)[] = [];
   const listening = await new Promise<{ url: string; description: string }>((resolve, reject) => {
@@ -68,11 +78,11 @@ export async function startServerProcess(spec: ServerSpec, startTimeoutMs = 180_
   return {
     ...listening,
     pid: child.pid ?? -1,
-    stats: () =>
+    stats: (gc = false) =>
       new Promise((resolve, reject) => {
         if (!child.connected) return reject(new Error(`server process is gone\n${stderr()}`));
         statsWaiters.push(resolve);
-        child.send({ type: 'stats' });
+        child.send({ type: 'stats', gc });
       }),
     close: async () => {
       if (child.connected) child.send({ type: 'close' });
@@ -112,6 +122,8 @@ export async function runClient(
   options: {
     sampleEveryMs?: number;
     timeoutMs: number;
+    /** Collect garbage in the server before each sample (a soak: the heap then shows what is retained). */
+    gcBeforeSample?: boolean;
     onSample?: (atMs: number, stats: ServerStats) => void;
   },
 ): Promise<ClientRun> {
@@ -124,7 +136,7 @@ export async function runClient(
     t0 = performance.now();
     busy0 = machineBusyMs();
     const take = async () => {
-      const stats = await server.stats();
+      const stats = await server.stats(options.gcBeforeSample);
       const atMs = performance.now() - t0;
       samples.push({ atMs, stats });
       options.onSample?.(atMs, stats);

@@ -101,8 +101,18 @@ export function capacityTable(c: CapacityResult): string {
 
 export function soakTable(s: SoakResult): string {
   return table(
-    ['minute', 'server RSS MiB'],
-    s.rssCurve.map((p) => [p.minute, p.rssMiB]),
+    ['minute', 'open sessions', 'server RSS MiB', 'live heap MiB'],
+    s.curve.map((p) => [p.minute, p.sessions, p.rssMiB, p.heapUsedMiB]),
+  );
+}
+
+export function soakSummary(s: SoakResult): string {
+  return (
+    `${s.sessions} sessions for ${(s.durationMs / 60_000).toFixed(0)} min, ${s.turnsPlayed} turns ` +
+    `(${s.timeouts} unanswered): RSS ${s.rssAfter1MinMiB ?? '—'} MiB after 1 min → ${s.rssAtEndMiB ?? '—'} MiB at ` +
+    `the end; live heap ${s.heapAfter1MinMiB ?? '—'} → ${s.heapAtEndMiB ?? '—'} MiB; after every session closed ` +
+    `RSS ${s.afterCloseRssMiB} MiB, heap ${s.afterCloseHeapMiB} MiB; voiceToVoiceMs p95 ` +
+    `${f(s.voiceToVoiceMs.p95) ?? '—'} ms.`
   );
 }
 
@@ -163,16 +173,7 @@ export function renderMarkdown(results: E2eResults): string {
     );
   }
   if (isPass(soak)) {
-    parts.push(
-      '',
-      '## Soak',
-      '',
-      `${soak.sessions} sessions for ${(soak.durationMs / 60_000).toFixed(0)} min, ${soak.turnsPlayed} turns: RSS ` +
-        `${soak.rssAfter1MinMiB ?? '—'} MiB after 1 min, ${soak.rssAtEndMiB ?? '—'} MiB at the end; voiceToVoiceMs ` +
-        `p95 ${f(soak.voiceToVoiceMs.p95) ?? '—'} ms.`,
-      '',
-      soakTable(soak),
-    );
+    parts.push('', '## Soak', '', soakSummary(soak), '', soakTable(soak));
   }
   for (const [name, pass] of Object.entries(results.passes)) {
     if (pass && 'error' in pass) parts.push('', `**${name} failed**: ${pass.error}`);

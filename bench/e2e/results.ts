@@ -74,9 +74,16 @@ export interface SoakResult {
   durationMs: number;
   turnsPlayed: number;
   records: number;
-  rssCurve: { minute: number; rssMiB: number }[];
+  timeouts: number;
+  /** Server memory after a full garbage collection, once a minute, with the sessions open. */
+  curve: { minute: number; rssMiB: number; heapUsedMiB: number; sessions: number }[];
   rssAfter1MinMiB: number | null;
   rssAtEndMiB: number | null;
+  heapAfter1MinMiB: number | null;
+  heapAtEndMiB: number | null;
+  /** Once every session has closed: what the server keeps for nobody. */
+  afterCloseRssMiB: number;
+  afterCloseHeapMiB: number;
   voiceToVoiceMs: Summary;
   errors: Record<string, number>;
 }

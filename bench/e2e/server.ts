@@ -76,8 +76,10 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
         ? `local stack: ${config.vad} VAD, ${config.stt} STT, ${config.tts} TTS, ${providers.llmSpec}`
         : `simulated ${spec.profile.name}: Silero VAD, ${providers.llmSpec}`,
   });
-  process.on('message', async (message: { type: 'stats' } | { type: 'close' }) => {
+  process.on('message', async (message: { type: 'stats'; gc?: boolean } | { type: 'close' }) => {
     if (message.type === 'stats') {
+      // A soak asks for a full collection first, so the heap it reports is what is still referenced.
+      if (message.gc) (globalThis as { gc?: () => void }).gc?.();
       const memory = process.memoryUsage();
       const cpu = process.cpuUsage();
       send({

@@ -4,6 +4,7 @@ import { ContextManager } from '../context/manager.ts';
 import type { ContextStats } from '../context/window.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
+import { fallbackStateOf } from '../providers/llm/fallback-rotation.ts';
 import type { SttStream } from '../providers/stt/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import type { VadStream } from '../providers/vad/contract.ts';
@@ -34,6 +35,8 @@ interface ActiveSpeech {
   turn?: CommittedTurn;
   preemptive: 'reused' | 'discarded' | 'none';
   sttAudioMs: number;
+  /** Provider switches (all kinds) counted when the speech became active. */
+  fallbacksAtStart?: number;
   /** The prompt's context counts (LLM replies only). */
   context?: ContextStats;
 }
@@ -70,6 +73,7 @@ export class AgentSession {
     | undefined;
   private readonly interruptions: InterruptionArbiter;
   private turnSttAudioMs = 0;
+  private sttFallbacks = 0;
   /** A reply prepared for this turn was thrown away because the user went on speaking. */
   private candidateDiscarded = false;
   private commits: Promise<void> = Promise.resolve();
@@ -138,6 +142,7 @@ export class AgentSession {
     await Promise.all([
       this.options.llm.prewarm?.().catch((error) => this.reportError('llm', error)),
       this.options.tts.prewarm?.().catch((error) => this.reportError('tts', error)),
+      this.options.stt.prewarm?.().catch((error) => this.reportError('stt', error)),
       this.context.prepare(),
     ]);
   }
@@ -230,6 +235,9 @@ export class AgentSession {
           }
         },
         onError: (error) => this.reportError('stt', error),
+        onFallback: () => {
+          this.sttFallbacks++;
+        },
       },
       { language: this.options.language },
     );
@@ -386,6 +394,7 @@ export class AgentSession {
   }
 
   private activate(entry: ActiveSpeech): void {
+    entry.fallbacksAtStart = this.fallbackCount();
     this.active = entry;
     this.events.emit('speechStarted', {
       speechId: entry.speech.id,
@@ -419,6 +428,11 @@ export class AgentSession {
         turn: entry.turn,
         sessionId: this.id,
         context: this.context.turnMetrics(entry.context),
+        providers: {
+          llmProvider: activeProviderName(this.options.llm),
+          ttsProvider: activeProviderName(this.options.tts),
+          fallbacks: this.fallbackCount() - (entry.fallbacksAtStart ?? 0),
+        },
       };
       this.events.emit('metrics', turnMetricsOf(context, result, heardText));
     }
@@ -427,6 +441,16 @@ export class AgentSession {
     this.updateState();
     // The LLM is idle until the next turn: the time to summarise, if the prompt has grown past its watermark.
     if (!this.closed) this.context.maybeSummarize(this.history.messages);
+  }
+
+  /** Switches to a fallback provider so far: the LLM's and TTS's own counts, and the STT stream's. */
+  private fallbackCount(): number {
+    const { llm, tts } = this.options;
+    return (
+      (fallbackStateOf(llm)?.fallbackCount ?? 0) +
+      (fallbackStateOf(tts)?.fallbackCount ?? 0) +
+      this.sttFallbacks
+    );
   }
 
   private appendHistory(message: ChatMessage): void {
@@ -462,4 +486,8 @@ export class AgentSession {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+function activeProviderName(provider: { readonly name: string }): string {
+  return fallbackStateOf(provider)?.activeProvider ?? provider.name;
 }

@@ -1,6 +1,6 @@
 import type { TurnContextMetrics } from '../context/manager.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
-import { buildTurnMetrics } from '../metrics/turn.ts';
+import { buildTurnMetrics, type TurnRecordInput } from '../metrics/turn.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import type { Speech, SpeechResult } from './speech.ts';
 import type { CommittedTurn } from './turn-tracker.ts';
@@ -36,6 +36,7 @@ export interface TurnRecordContext {
   preemptive: TurnMetrics['preemptive'];
   sttAudioMs: number;
   context: TurnContextMetrics;
+  providers?: TurnRecordInput['providers'];
 }
 
 /** The turn's metrics record, once its reply has ended. */
@@ -62,6 +63,7 @@ export function turnMetricsOf(
     userTranscript: turn.transcript,
     agentText: heardText,
     context: context.context,
+    providers: context.providers,
   });
 }
 

@@ -39,6 +39,29 @@ describe('loadConfig', () => {
     await expect(loadConfig({ file, env: {} })).rejects.toThrow(/unknownKey/);
   });
 
+  it('takes context, tool and transport settings, and rejects unknown keys inside them', async () => {
+    const config = await loadConfig({
+      file: '/nonexistent.json',
+      env: { REPARTEE_DOCS_ROOT: '/srv/docs' },
+      overrides: {
+        context: { maxTokens: 4096, keepTurns: 3 },
+        mcpServers: [{ name: 'files', transport: 'stdio', command: 'mcp-files' }],
+        server: { webrtc: { sendAheadMs: 60 } },
+      },
+    });
+    expect(config.context).toMatchObject({ maxTokens: 4096, keepTurns: 3 });
+    expect(config.docsRoot).toBe('/srv/docs');
+    expect(config.mcpServers[0]).toMatchObject({ name: 'files', args: [] });
+    expect(config.toolTimeoutMs).toBe(60_000);
+    expect(config.server.webrtc).toEqual({ sendAheadMs: 60 });
+    await expect(
+      loadConfig({ file: '/nonexistent.json', env: {}, overrides: { context: { maxTokenz: 1 } } }),
+    ).rejects.toThrow(/context/);
+    await expect(
+      loadConfig({ file: '/nonexistent.json', env: {}, overrides: { server: { webrtc: { ice: 1 } } } }),
+    ).rejects.toThrow(ConfigError);
+  });
+
   it('a missing default file is fine; a missing explicit one is not', async () => {
     await expect(loadConfig({ file: '/nonexistent/repartee.config.json', env: {} })).resolves.toMatchObject({
       vad: 'silero',

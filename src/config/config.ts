@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { contextPolicySchema } from '../context/policy.ts';
 import { ToolsConfigShape } from '../tools/config.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
@@ -90,6 +91,10 @@ export const ConfigSchema = z
       .default({ host: '127.0.0.1', port: 8080 }),
     /** Append every turn's metrics as JSON lines to this file. */
     metricsLog: z.string().optional(),
+    /** The prompt's token budget, summarisation and pruning (see src/context/policy.ts for the defaults). */
+    context: contextPolicySchema.optional(),
+    /** An LLM spec for summaries (a cheaper model); unset: the session's own LLM, on a second context. */
+    summarizerLlm: z.string().min(1).optional(),
     /** A folder of documents the agent may list, read, search, edit and analyze (the bundled repartee-docs). */
     docsRoot: z.string().min(1).optional(),
     ...ToolsConfigShape,

@@ -76,6 +76,8 @@ export interface ProviderSet {
   llmSpec: string | null;
   /** A fresh LLM for one session (a local model keeps one KV cache per session; a fallback list its state). */
   createSessionLlm(): Promise<LLM>;
+  /** An LLM for background summaries (`summarizerLlm`), with the same options as the session's. */
+  createSummarizerLlm?(spec: string): Promise<LLM>;
   close(): Promise<void>;
 }
 
@@ -144,6 +146,7 @@ export async function createProviders(
     tts,
     specs,
     llmSpec: specs.llm.length ? specs.llm.join(' > ') : null,
+    createSummarizerLlm: (spec) => createLlm(spec, llmOptions),
     createSessionLlm: async () =>
       specs.llm.length ? createLlm(specs.llm, llmOptions) : new UnconfiguredLlm(),
     close: async () => {

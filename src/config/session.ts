@@ -25,6 +25,10 @@ export async function createConfiguredSession(
     toolTimeoutMs: config.toolTimeoutMs,
     maxToolSteps: config.maxToolSteps,
     longTools: config.longTools,
+    context: config.context,
+    summarizer: config.summarizerLlm
+      ? await providers.createSummarizerLlm?.(config.summarizerLlm)
+      : undefined,
   });
   if (metricsLog) session.on('metrics', (record) => metricsLog.write(record));
   return session;

@@ -77,13 +77,19 @@ describe('ContextManager', () => {
     expect(request).toContain('User: turn 1 x');
     expect(request).not.toContain('turn 11'); // the last turn is kept verbatim
     expect(summaries[0]).toMatchObject({ id: 1, summary: 'The user counted turns.', durationMs: 1000 });
+    expect(context.latestSummary?.id).toBe(1);
+    // Under budget the prompt stays as it is: swapping the summary in now would rewrite its prefix for nothing.
+    expect(context.prompt(history.messages).stats.summaryId).toBeNull();
+    fill(history, 12, 19); // 303 tokens: over the budget, so the summary goes in instead of a cut
     const after = context.prompt(history.messages);
     expect(after.messages[0].content).toBe(
       'be brief\n\nSummary of the earlier conversation: The user counted turns.',
     );
-    expect(after.stats.contextTokens).toBeLessThanOrEqual(POLICY.summarizeToTokens);
+    expect(after.stats.contextTokens).toBeLessThanOrEqual(POLICY.maxTokens);
+    expect(after.stats.prunedMessages).toBe(0);
     expect(after.stats.summarizedMessages).toBe(summaries[0].foldedMessages);
-    expect(after.messages.at(-1)?.content).toContain('reply 11');
+    expect(after.messages[1].content).toContain(`turn ${summaries[0].foldedMessages / 2 + 1} `);
+    expect(after.messages.at(-1)?.content).toContain('reply 19');
     // summarizeMs is reported on the first turn that uses the summary only.
     expect(context.turnMetrics(after.stats).summarizeMs).toBe(1000);
     expect(context.turnMetrics(after.stats).summarizeMs).toBeNull();
@@ -96,12 +102,14 @@ describe('ContextManager', () => {
     context.maybeSummarize(history.messages);
     await clock.advance(1000);
     fill(history, 12, 30);
+    context.prompt(history.messages); // over budget: the first summary goes into use
     context.maybeSummarize(history.messages);
     await clock.advance(1000);
     expect(summaries.map((s) => s.id)).toEqual([1, 2]);
     const second = llm.requests.filter((r) => isSummaryRequest(r.messages))[1].messages[1].content;
     expect(second).toContain('Summary so far: The user counted turns.');
     expect(second).not.toContain('User: turn 1 ');
+    fill(history, 31, 40);
     expect(context.prompt(history.messages).stats.summarizedMessages).toBe(summaries[1].summarizedMessages);
   });
 
@@ -138,9 +146,10 @@ describe('ContextManager', () => {
     await clock.advance(1000);
     expect(summaries[0].summary.split(' ').length).toBeLessThanOrEqual(POLICY.summaryMaxTokens);
     expect(summaries[0].summary.endsWith('…')).toBe(true);
-    expect(context.prompt(history.messages).stats.contextTokens).toBeLessThanOrEqual(
-      POLICY.summarizeToTokens,
-    );
+    fill(history, 12, 19);
+    const prompt = context.prompt(history.messages);
+    expect(prompt.stats.summaryId).toBe(1);
+    expect(prompt.stats.contextTokens).toBeLessThanOrEqual(POLICY.maxTokens);
   });
 
   it('cancels a summary that runs past its timeout', async () => {

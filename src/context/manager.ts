@@ -1,5 +1,3 @@
-import type { Clock } from '../metrics/clock.ts';
-import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import type { HistoryItem } from './history.ts';
 import { type ContextPolicyOptions, resolveContextPolicy } from './policy.ts';
@@ -33,21 +31,32 @@ export interface SummaryEvent {
   atMs: number;
 }
 
+/** The session clock, as far as context/ needs it (structurally the metrics Clock; context/ imports no metrics). */
+export interface ContextClock {
+  now(): number;
+  /** Runs `callback` after `ms`; returns a function that cancels it. */
+  schedule(ms: number, callback: () => void): () => void;
+}
+
 export interface ContextManagerOptions {
   /** The conversation's LLM: its tokenizer counts the prompt. */
   llm: LLM;
   /** Writes the summaries. Default: a sibling of `llm` (same model, own state) when it offers one, else `llm`. */
   summarizer?: LLM;
   policy?: Partial<ContextPolicyOptions>;
-  clock: Clock;
+  clock: ContextClock;
   onSummary?(event: SummaryEvent): void;
   onError?(error: Error): void;
 }
 
-export type TurnContextMetrics = Pick<
-  TurnMetrics,
-  'contextTokens' | 'contextMessages' | 'summarizedMessages' | 'prunedMessages' | 'summarizeMs'
->;
+/** The context fields of a turn's metrics record (see src/metrics/schema.ts). */
+export interface TurnContextMetrics {
+  contextTokens: number | null;
+  contextMessages: number | null;
+  summarizedMessages: number;
+  prunedMessages: number;
+  summarizeMs: number | null;
+}
 
 /**
  * Keeps one conversation's prompt within its token budget. It never writes the history (the session is its only
@@ -59,8 +68,10 @@ export class ContextManager {
   private readonly options: ContextManagerOptions;
   private readonly derived = new DerivedMessages();
   private tokens: MessageTokens | undefined;
-  private ready: Promise<void> | undefined;
+  private tokenizerReady: Promise<void> | undefined;
   private summary: SummaryState | undefined;
+  /** A finished summary not yet in use: it replaces `summary` when the prompt next outgrows its budget. */
+  private ready: SummaryState | undefined;
   private prunedUntilId = 0;
   private running: { controller: AbortController; done: Promise<void> } | undefined;
   private ownSummarizer: LLM | undefined;
@@ -79,7 +90,7 @@ export class ContextManager {
    * tokenizer cannot be had it reports the error and counts with tiktoken's cl100k_base instead.
    */
   prepare(): Promise<void> {
-    this.ready ??= tokenCounterFor(this.options.llm)
+    this.tokenizerReady ??= tokenCounterFor(this.options.llm)
       .catch(async (error: unknown) => {
         this.options.onError?.(asError(error, 'the LLM tokenizer is unavailable; counting with cl100k_base'));
         return tiktokenCounter('cl100k_base');
@@ -87,7 +98,7 @@ export class ContextManager {
       .then((counter) => {
         this.tokens = new MessageTokens(counter);
       });
-    return this.ready;
+    return this.tokenizerReady;
   }
 
   get isReady(): boolean {
@@ -103,6 +114,11 @@ export class ContextManager {
     return this.summary;
   }
 
+  /** The newest finished summary: the one in use, or one waiting for the prompt to need it. */
+  get latestSummary(): Readonly<SummaryState> | undefined {
+    return this.ready ?? this.summary;
+  }
+
   get isSummarizing(): boolean {
     return this.running !== undefined;
   }
@@ -113,8 +129,19 @@ export class ContextManager {
   }
 
   /** The prompt for the next reply, from a history snapshot and an optional user message not yet in it. */
+  /**
+   * The prompt for the next reply, from a history snapshot and an optional user message not yet in it. A finished
+   * summary goes into use only when the prompt would otherwise exceed its budget: every change of the summary
+   * rewrites the prompt after the instructions, which a local model must prefill again, so the one rewrite per
+   * budget cycle happens when it must and replaces the cut it makes unnecessary.
+   */
   prompt(items: readonly HistoryItem[], pending?: ChatMessage): ContextPrompt {
-    const prompt = buildPrompt(this.windowInput(items), pending);
+    let prompt = buildPrompt(this.windowInput(items), pending);
+    if (prompt.overLimit && this.ready) {
+      this.summary = this.ready;
+      this.ready = undefined;
+      prompt = buildPrompt(this.windowInput(items), pending);
+    }
     this.prunedUntilId = Math.max(this.prunedUntilId, prompt.prunedUntilId);
     return prompt;
   }
@@ -124,7 +151,7 @@ export class ContextManager {
    * when the LLM is idle, e.g. after a reply has ended.
    */
   maybeSummarize(items: readonly HistoryItem[]): void {
-    if (this.closed || this.running || !this.tokens || !this.policy.summarize) return;
+    if (this.closed || this.running || this.ready || !this.tokens || !this.policy.summarize) return;
     if (this.options.clock.now() < this.nextAttemptAt) return;
     const plan = planSummary(this.windowInput(items));
     if (!plan || plan.fold.length === 0) return;
@@ -186,6 +213,7 @@ export class ContextManager {
     );
     const previous = this.summary;
     try {
+      // planSummary folded from the end of `previous`, which is still the summary in use: none runs alongside.
       const written = await summarize({
         llm: this.summarizer(),
         prompt: this.policy.summaryPrompt,
@@ -204,7 +232,7 @@ export class ContextManager {
         messages: (previous?.messages ?? 0) + fold.length,
         durationMs,
       };
-      this.summary = summary;
+      this.ready = summary;
       this.options.onSummary?.({
         id: summary.id,
         summary: text,

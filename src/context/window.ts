@@ -36,6 +36,8 @@ export interface ContextPrompt {
   fullMessages: number;
   /** History items up to this id are out of the prompt (sticky, so the prompt's prefix stays put). */
   prunedUntilId: number;
+  /** The prompt exceeded a hard limit and had to drop older messages. */
+  overLimit: boolean;
 }
 
 /** Message objects derived from history items, made once each so their token counts are cached too. */
@@ -174,7 +176,8 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
   let start = 0;
   while (start < items.length && start < shown.length - 1 && items[start].id <= prunedUntil) start++;
   let total = sizes.reduce((n, t, i) => (i < start ? n : n + t), pinnedTokens);
-  if (total > policy.maxTokens || shown.length - start > policy.maxMessages) {
+  const overLimit = total > policy.maxTokens || shown.length - start > policy.maxMessages;
+  if (overLimit) {
     while (total > policy.summarizeAtTokens || shown.length - start > policy.summarizeAtMessages) {
       const cut = nextCut(shown, start);
       if (cut === undefined) break;
@@ -198,6 +201,7 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
     },
     fullTokens,
     fullMessages: shown.length,
+    overLimit,
     prunedUntilId: dropped > 0 ? Math.max(prunedUntil, items[dropped - 1].id) : prunedUntil,
   };
 }

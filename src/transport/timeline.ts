@@ -12,8 +12,12 @@ export class ArrivalTimeline {
   /** Session time of the first sample of a chunk of `durationMs` that has just fully arrived at `nowMs`. */
   stamp(nowMs: number, durationMs: number): number {
     const expected = nowMs - durationMs;
+    // Contiguous when it is close, but never ending after the chunk arrived: after a stall, a burst stamped
+    // into the future would place the user's speech later than it was heard (negative interruption times).
     const timestampMs =
-      this.endMs !== undefined && Math.abs(this.endMs - expected) <= this.toleranceMs ? this.endMs : expected;
+      this.endMs !== undefined && this.endMs <= expected && expected - this.endMs <= this.toleranceMs
+        ? this.endMs
+        : expected;
     this.endMs = timestampMs + durationMs;
     return timestampMs;
   }

@@ -92,7 +92,10 @@ export type ReplyMode = { kind: 'stories' } | { kind: 'scripted'; reply: string;
  * The real server (`startServer`, serving web/) over the embedded local stack: Silero VAD, pocketsphinx,
  * flite, and either the stories260K model (1 thread, 24 tokens) or a scripted LLM with a fixed reply.
  */
-export async function startTestServer(mode: ReplyMode): Promise<TestServer> {
+export async function startTestServer(
+  mode: ReplyMode,
+  options: { token?: string } = {},
+): Promise<TestServer> {
   const config = await loadConfig({
     file: join(REPO, 'test/browser/no-such-config.json'),
     env: {},
@@ -109,6 +112,7 @@ export async function startTestServer(mode: ReplyMode): Promise<TestServer> {
   const running = await startServer({
     host: '127.0.0.1',
     port: 0,
+    token: options.token,
     webRoot: join(REPO, 'web'),
     createSession: async () => {
       const session = await createSession(mode, config, providers);

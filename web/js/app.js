@@ -164,7 +164,7 @@ function setUi(phase, transport) {
   textSend.disabled = !connected;
   textInput.placeholder = connected
     ? 'Type a message instead of speaking'
-    : 'Start a conversation, then type here instead of speaking';
+    : 'Start a conversation to type instead';
   if (phase === 'connecting') {
     connectionLabel.textContent = `Connecting over ${transport === 'websocket' ? 'WebSocket' : 'WebRTC'}…`;
     views.state.set('connecting');

@@ -1,27 +1,28 @@
-// Playback receipts (docs/protocol.md): what the listener heard, reported as it happens. A sample rendered by
-// the audio graph reaches the speakers `engine.earDelayMs()` later, so each receipt waits that long.
+// Playback receipts (docs/protocol.md): what the listener heard, reported as it happens. The server stamps a
+// receipt when it arrives, so each one is sent at the moment its sound reaches the speakers: `atMs`
+// (performance.now() of when the page rendered or detected it) plus the output latency `engine.earDelayMs()`.
 
 export function createReceipts({ engine, debug, send }) {
-  const later = (message) => {
-    const delayMs = engine.earDelayMs();
+  const at = (message, atMs) => {
+    const delayMs = atMs + engine.earDelayMs() - performance.now();
     if (delayMs < 1) send(message);
     else setTimeout(() => send(message), delayMs);
   };
   return {
-    started(speechId) {
-      debug.started(speechId, performance.now());
-      later({ type: 'playback', speechId, event: 'started' });
+    started(speechId, atMs = performance.now()) {
+      debug.started(speechId, atMs);
+      at({ type: 'playback', speechId, event: 'started' }, atMs);
     },
-    stopped(speechId, playedMs) {
-      debug.stopped(speechId, performance.now(), playedMs);
-      later({ type: 'playback', speechId, event: 'stopped', playedMs: Math.round(playedMs) });
+    stopped(speechId, playedMs, atMs = performance.now()) {
+      debug.stopped(speechId, atMs, playedMs);
+      at({ type: 'playback', speechId, event: 'stopped', playedMs: Math.round(playedMs) }, atMs);
     },
     /** `playedMs` may be left out when the client cannot know it; the server then counts what it sent. */
-    finished(speechId, playedMs) {
-      debug.finished(speechId, performance.now(), playedMs ?? null);
+    finished(speechId, playedMs, atMs = performance.now()) {
+      debug.finished(speechId, atMs, playedMs ?? null);
       const message = { type: 'playback', speechId, event: 'finished' };
       if (playedMs !== undefined) message.playedMs = Math.round(playedMs);
-      later(message);
+      at(message, atMs);
     },
   };
 }

@@ -1,17 +1,12 @@
 // WebRTC transport (docs/protocol.md): the microphone track and a `control` data channel in one offer,
 // POSTed whole (ICE gathering finished) to /rtc/offer; the agent's voice comes back as a remote track.
-// Receipts come from watching the rendered level of that track.
+// Receipts come from watching that track's playout (rtc-playout.js).
 
 import { tapMicrophone } from './audio.js';
 import { createReceipts } from './receipts.js';
+import { createRtcPlayout } from './rtc-playout.js';
 
 const ICE_GATHERING_TIMEOUT_MS = 5000;
-/**
- * Silence this long (after the meter's own 30 ms) ends a speech. A pause between sentences may end one too
- * early; the audio then plays on and another `finished` follows, and the server only takes one that arrives
- * after it sent the speech's last audio.
- */
-const FINISH_HOLD_MS = 100;
 
 /**
  * Connects with an audio transceiver that has no track yet; `attachMicrophone(stream)` then puts the
@@ -66,7 +61,7 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
     meterSource.connect(gate);
   };
 
-  const tracker = trackPlayout({ receipts, debug });
+  const tracker = createRtcPlayout({ receipts, debug, receiver: transceiver.receiver });
   meter.port.onmessage = ({ data }) => {
     if (data.stats) debug.rendered(data.stats, context.sampleRate);
     if (data.type === 'audible') tracker.audible();
@@ -165,72 +160,6 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
       if (sessionUrl) fetch(sessionUrl, { method: 'DELETE', keepalive: true }).catch(() => {});
     },
   };
-}
-
-/**
- * Turns the rendered level of the remote track into receipts: `started` when a speech's audio first becomes
- * audible, `stopped` once it has gone silent after a `clear`, `finished` after a longer silence. WebRTC keeps
- * no speech ids in the audio, so the `speech` message that precedes it says whose audio it is. `playedMs` is
- * the time from the first audible sample to the last: the client cannot see how much silence the speech still
- * held, so `finished` leaves it out and the server counts what it sent.
- */
-function trackPlayout({ receipts, debug }) {
-  let playout = null; // { speechId, startedAt, lastAudibleAt, clearing }
-  let audible = false;
-  let finishTimer;
-  const playedMs = () =>
-    playout?.startedAt == null
-      ? 0
-      : (audible ? performance.now() : playout.lastAudibleAt) - playout.startedAt;
-
-  return {
-    speech(speechId) {
-      clearTimeout(finishTimer);
-      debug.announced();
-      playout = { speechId, startedAt: null, lastAudibleAt: null, clearing: false };
-      if (audible) this.audible();
-    },
-    audible() {
-      audible = true;
-      clearTimeout(finishTimer);
-      if (!playout || playout.clearing || playout.startedAt !== null) return;
-      playout.startedAt = performance.now();
-      receipts.started(playout.speechId);
-    },
-    silent(quietMs) {
-      audible = false;
-      if (!playout || playout.startedAt === null) {
-        if (playout?.clearing) settleClear();
-        return;
-      }
-      playout.lastAudibleAt = performance.now() - quietMs;
-      if (playout.clearing) {
-        settleClear();
-        return;
-      }
-      const current = playout;
-      finishTimer = setTimeout(() => {
-        if (playout === current && !audible) receipts.finished(current.speechId);
-      }, FINISH_HOLD_MS);
-    },
-    clear(speechId) {
-      clearTimeout(finishTimer);
-      const id = speechId ?? playout?.speechId;
-      if (id === undefined) return;
-      debug.cleared(id, performance.now());
-      if (playout?.speechId !== id) playout = { speechId: id, startedAt: null, lastAudibleAt: null };
-      playout.clearing = true;
-      if (!audible) settleClear();
-    },
-    dispose() {
-      clearTimeout(finishTimer);
-    },
-  };
-
-  function settleClear() {
-    receipts.stopped(playout.speechId, playedMs());
-    playout = null;
-  }
 }
 
 function iceGatheringComplete(pc) {

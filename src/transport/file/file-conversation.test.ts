@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentSession } from '../../agent/session.ts';
 import { rmsDbfs } from '../../audio/level.ts';
+import { tiktokenCounter } from '../../context/tokens.ts';
 import { MonotonicClock } from '../../metrics/clock.ts';
 import { ScriptedLlm } from '../../providers/llm/scripted.ts';
 import { ScriptedStt, wordsBetween } from '../../providers/stt/scripted.ts';
@@ -10,6 +11,8 @@ import { runFileConversation } from './file-conversation.ts';
 
 describe('file transport', () => {
   it('feeds a WAV in real time and records the reply on the conversation timeline', async () => {
+    // The scripted VAD's times are absolute: build the process-wide tokenizer first so start() is quick.
+    await tiktokenCounter('cl100k_base');
     const clock = new MonotonicClock();
     const t0 = clock.now();
     // Times are on the session clock: the file starts playing at about t0.

@@ -44,7 +44,8 @@ export async function runFileConversation(
   const metrics: TurnMetrics[] = [];
   const offMetrics = session.on('metrics', (m) => metrics.push(m));
   await session.start(output);
-  if (options.greeting) void session.say(options.greeting);
+  // The agent greets first, as on a call; the file's speech follows, so the greeting is heard whole.
+  if (options.greeting) await session.say(options.greeting);
 
   const samples = await Resampler.resampleClip(input.samples, input.sampleRate, PIPELINE_SAMPLE_RATE);
   const startMs = clock.now();

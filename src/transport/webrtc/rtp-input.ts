@@ -85,8 +85,14 @@ export class RtpAudioInput {
       this.anchorTimestamp = rtpTimestamp >>> 0;
       startMs = this.anchorMs;
     }
-    // Never backwards: overlapping audio would confuse the VAD's timeline.
-    const timestampMs = this.endMs === undefined ? startMs : Math.max(startMs, this.endMs);
+    // Never backwards (overlapping audio would confuse the VAD's timeline), and never ending after it arrived
+    // (the user's speech would be placed later than it was heard); past that, re-anchor on arrival.
+    let timestampMs = this.endMs === undefined ? startMs : Math.max(startMs, this.endMs);
+    if (timestampMs + durationMs > arrivalMs) {
+      timestampMs = arrivalMs - durationMs;
+      this.anchorMs = timestampMs;
+      this.anchorTimestamp = rtpTimestamp >>> 0;
+    }
     const samples = this.resampler.process(samples48k);
     this.endMs = timestampMs + durationMs;
     if (samples.length > 0) this.deliver({ samples, sampleRate: PIPELINE_SAMPLE_RATE, timestampMs });
