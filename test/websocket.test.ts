@@ -95,6 +95,11 @@ describe('WebSocket transport', () => {
     const metrics = client.messages.find((m) => m.type === 'metrics')?.metrics as Record<string, unknown>;
     expect(metrics.voiceToVoiceMs).toBeGreaterThan(0);
     expect(running.sessions()).toBe(1);
+    // The same turn, as Prometheus sees it.
+    const scrape = await (await fetch(`${running.url}/metrics`)).text();
+    expect(scrape).toMatch(/^repartee_turns_total\{outcome="completed"\} 1$/m);
+    expect(scrape).toMatch(/^repartee_voice_to_voice_seconds_count 1$/m);
+    expect(scrape).toMatch(/^repartee_sessions 1$/m);
     client.ws.close();
   });
 

@@ -5,6 +5,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { AgentSession } from '../agent/session.ts';
 import type { WebRtcOptions } from '../transport/webrtc/peer.ts';
 import { attachWebSocketClient, type WebSocketClientOptions } from '../transport/websocket/connection.ts';
+import { ServerMetrics } from './prometheus.ts';
 import { Signalling } from './signalling.ts';
 import { serveStatic } from './static.ts';
 
@@ -45,8 +46,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     options.token ?? (LOOPBACK.has(options.host) ? undefined : randomBytes(18).toString('base64url'));
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
   const live = new Set<AgentSession>();
+  const prometheus = new ServerMetrics(() => live.size);
   const track = (session: AgentSession, closed: Promise<void>) => {
     live.add(session);
+    prometheus.observe(session);
     void closed.then(() => live.delete(session));
   };
   const signalling = new Signalling({
@@ -62,6 +65,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (url.pathname === '/health') {
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       response.end(JSON.stringify({ status: 'ok', sessions: live.size }));
+      return;
+    }
+    if (url.pathname === '/metrics') {
+      if (!authorized(url)) return plain(response, 401, 'a valid ?token= is needed\n');
+      const { contentType, body } = await prometheus.text();
+      response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      response.end(body);
       return;
     }
     if (url.pathname.startsWith('/rtc/')) {

@@ -29,5 +29,12 @@ const DOCS_BIN = fileURLToPath(new URL('../../bin/repartee-docs', import.meta.ur
 
 /** The bundled repartee-docs server over stdio, for a document folder (started with this Node binary). */
 export function docsServerConfig(root: string, name = 'docs'): McpServerConfigInput {
-  return { name, transport: 'stdio', command: process.execPath, args: [DOCS_BIN, root] };
+  // Prefixed: "list" or "read" alone would be ambiguous next to other servers' tools.
+  return {
+    name,
+    transport: 'stdio',
+    command: process.execPath,
+    args: [DOCS_BIN, root],
+    toolPrefix: `${name}_`,
+  };
 }
