@@ -134,6 +134,61 @@ describe('WebSocket transport', () => {
     bad.ws.close();
   });
 
+  it('a protocol violation (oversized frame, invalid UTF-8) closes that client only; the server carries on', async () => {
+    const running = await start();
+    const bystander = connect(running);
+    await bystander.opened;
+    await bystander.waitFor(() => bystander.messages.some((m) => m.type === 'ready'));
+    for (const violate of [
+      (ws: WebSocket) => ws.send(new Uint8Array((1 << 20) + 2)),
+      // A text frame whose bytes are not UTF-8: sent raw, as ws would refuse to encode it.
+      (ws: WebSocket) =>
+        (ws as unknown as { _sender: { sendFrame(list: Buffer[]): void } })._sender.sendFrame([
+          Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28]),
+        ]),
+    ]) {
+      const offender = connect(running);
+      await offender.opened;
+      await offender.waitFor(() => offender.messages.some((m) => m.type === 'ready'));
+      const closed = new Promise<number>((resolve) => offender.ws.once('close', (code) => resolve(code)));
+      offender.ws.on('error', () => undefined);
+      violate(offender.ws);
+      expect([1006, 1007, 1009]).toContain(await closed);
+    }
+    const health = await (await fetch(`${running.url}/health`)).json();
+    expect(health.status).toBe('ok');
+    bystander.ws.send(JSON.stringify({ type: 'text', text: 'Still there?' }));
+    await bystander.waitFor(() => bystander.messages.some((m) => m.type === 'metrics'));
+    bystander.ws.close();
+  });
+
+  it('refuses a browser page from another origin, which could otherwise drive a session', async () => {
+    const running = await start();
+    const host = new URL(running.url).host;
+    const foreign = new WebSocket(`${running.url.replace('http', 'ws')}/ws`, {
+      origin: 'https://evil.example',
+    });
+    const status = await new Promise<number | undefined>((resolve) => {
+      foreign.once('unexpected-response', (_request, response) => resolve(response.statusCode));
+      foreign.once('open', () => resolve(undefined));
+      foreign.once('error', () => undefined);
+    });
+    expect(status).toBe(403);
+    const offer = await fetch(`${running.url}/rtc/offer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp', origin: 'https://evil.example' },
+      body: 'v=0',
+    });
+    expect(offer.status).toBe(403);
+    expect(running.sessions()).toBe(0);
+    const own = new WebSocket(`${running.url.replace('http', 'ws')}/ws`, { origin: `http://${host}` });
+    await new Promise((resolve, reject) => {
+      own.once('open', resolve);
+      own.once('error', reject);
+    });
+    own.close();
+  });
+
   it('carries on with the other sessions when a client vanishes mid-reply', async () => {
     const running = await start('This is a long answer. '.repeat(4));
     const leaving = connect(running);

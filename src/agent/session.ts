@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type AudioFrame, frameDurationMs, PIPELINE_SAMPLE_RATE, validateFrame } from '../audio/frame.ts';
+import type { AudioFrame } from '../audio/frame.ts';
 import { ContextManager } from '../context/manager.ts';
 import type { ContextStats } from '../context/window.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
+import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
-import { fallbackStateOf } from '../providers/llm/fallback-rotation.ts';
-import type { SttStream } from '../providers/stt/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
-import type { VadStream } from '../providers/vad/contract.ts';
 import { TypedEmitter } from '../util/emitter.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
@@ -24,16 +22,19 @@ import {
   type InterruptionOptions,
   type LongToolOptions,
 } from './options.ts';
+import { PreemptiveGeneration } from './preemptive.ts';
+import { ProviderFallbacks } from './provider-fallbacks.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
 import { historyEntriesOf, turnMetricsOf } from './speech-record.ts';
-import { isCancelRequest, ToolRunner } from './tool-runner.ts';
+import { ToolRunner } from './tool-runner.ts';
 import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
+import { UserStreams } from './user-streams.ts';
 
 interface ActiveSpeech {
   speech: Speech;
   turnId: number | null;
   turn?: CommittedTurn;
-  preemptive: 'reused' | 'discarded' | 'none';
+  preemptive: TurnMetrics['preemptive'];
   sttAudioMs: number;
   /** Provider switches (all kinds) counted when the speech became active. */
   fallbacksAtStart?: number;
@@ -59,23 +60,17 @@ export class AgentSession {
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
   private readonly tracker: TurnTracker;
+  private readonly userStreams: UserStreams;
+  private readonly preemptive: PreemptiveGeneration;
+  private readonly fallbacks: ProviderFallbacks;
   private output: AudioOutput | undefined;
-  private vadStream: VadStream | undefined;
-  private sttStream: SttStream | undefined;
   private readonly input: InputConditioner;
   private currentState: AgentState = 'idle';
   private closed = false;
   private nextSpeechId = 1;
   private turnCount = 0;
   private active: ActiveSpeech | undefined;
-  private candidate:
-    | { speech: Speech; transcript: string; historyLength: number; context: ContextStats }
-    | undefined;
   private readonly interruptions: InterruptionArbiter;
-  private turnSttAudioMs = 0;
-  private sttFallbacks = 0;
-  /** A reply prepared for this turn was thrown away because the user went on speaking. */
-  private candidateDiscarded = false;
   private commits: Promise<void> = Promise.resolve();
 
   constructor(options: AgentSessionOptions) {
@@ -106,7 +101,7 @@ export class AgentSession {
       onChange: () => this.updateState(),
     });
     this.input = new InputConditioner(
-      (frame) => this.processFrame(frame),
+      (frame) => this.userStreams.push(frame),
       (error) => this.reportError('session', error),
     );
     this.tracker = new TurnTracker(
@@ -115,11 +110,31 @@ export class AgentSession {
       options.turnDetector ?? new HeuristicTurnDetector(),
       () => this.history.toMessages(),
       {
-        onCandidate: (transcript) => this.prepareCandidate(transcript),
+        onCandidate: (transcript) => this.prepareReply(transcript),
         onCommit: (turn) => this.enqueueCommit(turn),
         onNoise: () => this.updateState(),
       },
     );
+    this.preemptive = new PreemptiveGeneration({
+      context: this.context,
+      history: this.history,
+      createSpeech: (source) => this.createSpeech(source),
+    });
+    this.fallbacks = new ProviderFallbacks(options);
+    this.userStreams = new UserStreams({
+      options,
+      clock: this.clock,
+      tracker: this.tracker,
+      interruptions: this.interruptions,
+      cancelPhrases: this.longTools.cancelPhrases,
+      isClosed: () => this.closed,
+      activeSpeech: () => this.active?.speech,
+      discardPreparedReply: () => this.preemptive.discard(),
+      onTranscript: (event) => this.events.emit('transcript', event),
+      onSttFallback: () => this.fallbacks.sttSwitched(),
+      onError: (source, error) => this.reportError(source, error),
+      onChange: () => this.updateState(),
+    });
   }
 
   on<K extends keyof AgentSessionEvents>(
@@ -137,7 +152,7 @@ export class AgentSession {
   async start(output: AudioOutput): Promise<void> {
     if (this.closed) throw new SessionClosedError();
     this.output = output;
-    this.openStreams();
+    this.userStreams.open();
     this.updateState();
     await Promise.all([
       this.options.llm.prewarm?.().catch((error) => this.reportError('llm', error)),
@@ -162,7 +177,7 @@ export class AgentSession {
     if (this.closed) throw new SessionClosedError();
     if (typeof text !== 'string' || !text.trim()) throw new TypeError('sendText needs a non-empty string');
     this.tracker.reset();
-    this.discardCandidate();
+    this.preemptive.discard();
     const now = this.clock.now();
     this.enqueueCommit({
       transcript: text.trim(),
@@ -192,93 +207,15 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     this.interruptions.clear();
-    this.candidate?.speech.abort('discarded');
-    this.candidate = undefined;
+    this.preemptive.close();
     const active = this.active;
     active?.speech.abort('interrupted');
     this.tracker.close();
-    this.vadStream?.close();
-    this.sttStream?.close();
+    this.userStreams.close();
     this.input.close();
     this.updateState();
     await active?.speech.finished.catch(() => undefined);
     await this.context.close();
-  }
-
-  private openStreams(): void {
-    this.vadStream = this.options.vad.stream({
-      onSpeechStart: (event) => this.userSpeechStarted(event.atMs),
-      onSpeechEnd: (event) => this.userSpeechEnded(event.atMs),
-    });
-    this.sttStream = this.options.stt.stream(
-      {
-        onInterim: (transcript) => {
-          this.cancelToolOnRequest(transcript.text);
-          if (this.closed || this.interruptions.transcriptReceived(transcript.text, false)) return;
-          this.tracker.interimReceived(transcript);
-          this.events.emit('transcript', {
-            text: this.tracker.liveTranscript,
-            final: false,
-            atMs: this.clock.now(),
-          });
-        },
-        onFinal: (transcript) => {
-          this.cancelToolOnRequest(transcript.text);
-          if (this.closed || this.interruptions.transcriptReceived(transcript.text, true)) return;
-          this.tracker.finalReceived(transcript);
-          if (transcript.text.trim()) {
-            this.events.emit('transcript', {
-              text: transcript.text.trim(),
-              final: true,
-              atMs: this.clock.now(),
-            });
-          }
-        },
-        onError: (error) => this.reportError('stt', error),
-        onFallback: () => {
-          this.sttFallbacks++;
-        },
-      },
-      { language: this.options.language },
-    );
-  }
-
-  private processFrame(frame: AudioFrame): void {
-    try {
-      this.vadStream?.push(frame);
-    } catch (error) {
-      this.reportError('vad', error);
-    }
-    try {
-      this.sttStream?.push(frame);
-      this.turnSttAudioMs += frameDurationMs(frame);
-    } catch (error) {
-      this.reportError('stt', error);
-    }
-  }
-
-  private userSpeechStarted(atMs: number): void {
-    if (this.closed) return;
-    this.tracker.speechStarted(atMs);
-    // The user kept talking: whatever was prepared for the earlier words is stale.
-    this.discardCandidate();
-    this.interruptions.userSpeechStarted(atMs, this.active?.speech);
-    this.updateState();
-  }
-
-  private userSpeechEnded(atMs: number): void {
-    if (this.closed) return;
-    this.tracker.speechEnded(atMs);
-    this.sttStream?.flush();
-    this.interruptions.userSpeechEnded();
-    this.updateState();
-  }
-
-  /** A spoken "cancel" stops a running tool even where words would not interrupt the agent. */
-  private cancelToolOnRequest(text: string): void {
-    const speech = this.active?.speech;
-    if (this.closed || !speech?.isRunningTool) return;
-    if (isCancelRequest(text, this.longTools.cancelPhrases)) speech.abort('interrupted');
   }
 
   private interruptActive(): void {
@@ -286,25 +223,11 @@ export class AgentSession {
     this.active?.speech.abort('interrupted');
   }
 
-  private prepareCandidate(transcript: string): void {
+  /** A reply is prepared ahead only while the agent is silent and no interruption is being decided. */
+  private prepareReply(transcript: string): void {
     if (!this.options.preemptiveGeneration || this.closed || this.active || this.interruptions.isPending)
       return;
-    if (this.candidate?.transcript === transcript || !this.context.isReady) return;
-    this.discardCandidate();
-    const prompt = this.context.prompt(this.history.messages, { role: 'user', content: transcript });
-    this.candidate = {
-      speech: this.createSpeech({ kind: 'llm', messages: prompt.messages }),
-      transcript,
-      historyLength: this.history.length,
-      context: prompt.stats,
-    };
-  }
-
-  private discardCandidate(): void {
-    if (!this.candidate) return;
-    this.candidate.speech.abort('discarded');
-    this.candidate = undefined;
-    this.candidateDiscarded = true;
+    this.preemptive.prepare(transcript);
   }
 
   private enqueueCommit(turn: CommittedTurn): void {
@@ -318,8 +241,7 @@ export class AgentSession {
   private async commitTurn(turn: CommittedTurn): Promise<void> {
     if (this.closed) return;
     const turnId = ++this.turnCount;
-    const sttAudioMs = this.turnSttAudioMs;
-    this.turnSttAudioMs = 0;
+    const sttAudioMs = this.userStreams.takeSttAudioMs();
     this.events.emit('turnCommitted', { turnId, transcript: turn.transcript, atMs: turn.committedAt });
     const previous = this.active;
     if (previous) {
@@ -331,26 +253,9 @@ export class AgentSession {
     if (this.closed) return;
     await this.context.prepare(); // resolved since start(); only a turn sent during start() waits here
     if (this.closed) return;
-    let speech: Speech | undefined;
-    let context: ContextStats | undefined;
-    let preemptive: ActiveSpeech['preemptive'] = this.candidateDiscarded ? 'discarded' : 'none';
-    this.candidateDiscarded = false;
-    const candidate = this.candidate;
-    this.candidate = undefined;
-    if (candidate) {
-      const reusable =
-        candidate.transcript === turn.transcript &&
-        candidate.historyLength === this.history.length &&
-        !candidate.speech.signal.aborted;
-      if (reusable) {
-        speech = candidate.speech;
-        context = candidate.context;
-        preemptive = 'reused';
-      } else {
-        candidate.speech.abort('discarded');
-        preemptive = 'discarded';
-      }
-    }
+    // Claimed before the user's words enter the history: a prepared reply must have seen the same history.
+    const { preemptive, ...prepared } = this.preemptive.claim(turn.transcript);
+    let { speech, context } = prepared;
     this.appendHistory({ role: 'user', content: turn.transcript });
     if (!speech) {
       const prompt = this.context.prompt(this.history.messages);
@@ -394,7 +299,7 @@ export class AgentSession {
   }
 
   private activate(entry: ActiveSpeech): void {
-    entry.fallbacksAtStart = this.fallbackCount();
+    entry.fallbacksAtStart = this.fallbacks.count;
     this.active = entry;
     this.events.emit('speechStarted', {
       speechId: entry.speech.id,
@@ -428,11 +333,7 @@ export class AgentSession {
         turn: entry.turn,
         sessionId: this.id,
         context: this.context.turnMetrics(entry.context),
-        providers: {
-          llmProvider: activeProviderName(this.options.llm),
-          ttsProvider: activeProviderName(this.options.tts),
-          fallbacks: this.fallbackCount() - (entry.fallbacksAtStart ?? 0),
-        },
+        providers: this.fallbacks.providersSince(entry.fallbacksAtStart ?? 0),
       };
       this.events.emit('metrics', turnMetricsOf(context, result, heardText));
     }
@@ -441,16 +342,6 @@ export class AgentSession {
     this.updateState();
     // The LLM is idle until the next turn: the time to summarise, if the prompt has grown past its watermark.
     if (!this.closed) this.context.maybeSummarize(this.history.messages);
-  }
-
-  /** Switches to a fallback provider so far: the LLM's and TTS's own counts, and the STT stream's. */
-  private fallbackCount(): number {
-    const { llm, tts } = this.options;
-    return (
-      (fallbackStateOf(llm)?.fallbackCount ?? 0) +
-      (fallbackStateOf(tts)?.fallbackCount ?? 0) +
-      this.sttFallbacks
-    );
   }
 
   private appendHistory(message: ChatMessage): void {
@@ -486,8 +377,4 @@ export class AgentSession {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function activeProviderName(provider: { readonly name: string }): string {
-  return fallbackStateOf(provider)?.activeProvider ?? provider.name;
 }

@@ -1,14 +1,14 @@
-import type { AudioFrame } from '../audio/frame.ts';
 import type { Clock } from '../metrics/clock.ts';
 import type { TurnMarks } from '../metrics/turn.ts';
 import type { ChatMessage, LLM, ToolCall } from '../providers/llm/contract.ts';
-import type { TTS, TtsStream } from '../providers/tts/contract.ts';
+import type { TTS } from '../providers/tts/contract.ts';
 import type { ToolProgress } from '../tools/tool.ts';
 import { Notifier } from '../util/emitter.ts';
+import { BufferedPlayout } from './buffered-playout.ts';
 import { SentenceChunker, type SentenceChunkerOptions } from './chunker.ts';
-import { heardText } from './heard.ts';
 import type { AudioOutput, PlayoutReceipt } from './io.ts';
 import type { LongToolOptions } from './options.ts';
+import { SpeechTools } from './speech-tools.ts';
 import type { SupervisedResult, ToolResult, ToolRunner } from './tool-runner.ts';
 
 export type SpeechSource = { kind: 'llm'; messages: ChatMessage[] } | { kind: 'text'; text: string };
@@ -60,16 +60,12 @@ const AUDIO_SETTLE_GRACE_MS = 200;
 /** TTS segments that belong to no LLM step (a long tool's status line): never part of the history. */
 const FILLER_STEP = -1;
 
-interface BufferedFrame {
-  frame: AudioFrame;
-  segment: number;
-}
-
 /**
  * One agent reply (one epoch): LLM → sentence chunker → TTS → playout, with tool rounds in between. It buffers
  * its audio so a tentative interruption can pause playout and a false one resume it where the user stopped
  * hearing. Aborting it stops the LLM, the TTS and the playout together; a frame that arrives afterwards is
- * dropped, never played.
+ * dropped, never played. The audio lives in a BufferedPlayout and the tool calls in SpeechTools; this class
+ * runs the LLM steps and owns the speech's lifecycle (authorization, abort, outcome).
  */
 export class Speech {
   readonly id: number;
@@ -84,38 +80,64 @@ export class Speech {
   readonly finished: Promise<SpeechResult>;
 
   private readonly controller = new AbortController();
-  private playController: AbortController | undefined;
+  /** Wakes whoever waits on this speech: the playout, its frame feed, a tool waiting for authorization. */
   private readonly changed = new Notifier();
-  private readonly frames: BufferedFrame[] = [];
-  private readonly segmentTexts: string[] = [];
-  private readonly segmentSteps: number[] = [];
-  private readonly segmentSamples: number[] = [];
   private readonly steps: SpeechStep[] = [];
-  private tts: TtsStream | undefined;
-  private audioConsumer: Promise<void> = Promise.resolve();
-  private generationDone = false;
-  private audioDone = false;
+  private readonly playout: BufferedPlayout;
+  private readonly toolCalls: SpeechTools;
   private authorized = false;
-  private paused = false;
-  private playedSamples = 0;
   private failed = false;
   private abortReason: 'interrupted' | 'discarded' | undefined;
-  private droppedStaleFrames = 0;
-  private hasPlayedAudio = false;
-  private playoutEnded = false;
-  private toolRunning = false;
-  private statusSpoken = false;
-  /** Every frame produced so far has been handed to the output. */
-  private outputIdle = true;
 
   constructor(private readonly deps: SpeechDeps) {
     this.id = deps.id;
+    const { hooks } = deps;
+    const signal = this.controller.signal;
+    const isAuthorized = () => this.authorized;
+    this.playout = new BufferedPlayout({
+      speechId: deps.id,
+      clock: deps.clock,
+      tts: deps.tts,
+      output: deps.output,
+      signal,
+      changed: this.changed,
+      marks: this.marks,
+      usage: this.usage,
+      isAuthorized,
+      onFirstPlayed: (atMs) => hooks.onFirstPlayed(atMs),
+      onPlayoutStopped: (receipt) => hooks.onPlayoutStopped(receipt),
+      onError: (error) => this.fail(error),
+      onChange: () => hooks.onChange(),
+      // "Waiting for a tool" starts when the status line (if any) has played out: the state turns to thinking.
+      onOutputIdle: () => {
+        if (this.toolCalls.isRunning) hooks.onChange();
+      },
+    });
+    this.toolCalls = new SpeechTools({
+      clock: deps.clock,
+      tools: deps.tools,
+      timeoutMs: deps.toolTimeoutMs,
+      longTools: deps.longTools,
+      signal,
+      changed: this.changed,
+      usage: this.usage,
+      hooks,
+      isAuthorized,
+      sayFiller: (text) => this.playout.speak(text, FILLER_STEP),
+      sayStep: (text) => {
+        this.steps.push({ text, toolCalls: [], results: [] });
+        this.playout.speak(text, this.steps.length - 1);
+      },
+    });
     const generation = this.generate();
-    const playout = this.playout();
+    const playout = this.playout.run();
     // The TTS stream should end promptly after an abort; a misbehaving one gets a short grace period (its late
     // frames are dropped and counted) and cannot hold the history hostage.
     const audioSettled = () =>
-      Promise.race([this.audioConsumer, this.deps.clock.sleep(AUDIO_SETTLE_GRACE_MS).catch(() => undefined)]);
+      Promise.race([
+        this.playout.audioSettled,
+        this.deps.clock.sleep(AUDIO_SETTLE_GRACE_MS).catch(() => undefined),
+      ]);
     this.finished = Promise.all([generation, playout])
       .then(audioSettled)
       .then(() => this.result());
@@ -128,20 +150,20 @@ export class Speech {
     return this.authorized;
   }
   get isPaused(): boolean {
-    return this.paused;
+    return this.playout.isPaused;
   }
   get hasPlayed(): boolean {
-    return this.hasPlayedAudio;
+    return this.playout.hasPlayed;
   }
   get isRunningTool(): boolean {
-    return this.toolRunning;
+    return this.toolCalls.isRunning;
   }
   /** A tool is running and the user hears nothing (any status line has played out). */
   get isWaitingForTool(): boolean {
-    return this.toolRunning && this.outputIdle;
+    return this.toolCalls.isRunning && this.playout.isOutputIdle;
   }
   get isDone(): boolean {
-    return this.controller.signal.aborted || (this.generationDone && this.audioDone && this.playoutEnded);
+    return this.controller.signal.aborted || this.playout.isFinished;
   }
   /** Lets the audio play (a preemptive speech is generated before the turn is confirmed, but held). */
   authorize(): void {
@@ -151,18 +173,11 @@ export class Speech {
 
   /** Stops playout at once, keeping the audio so `resume()` continues where the user stopped hearing. */
   pause(): void {
-    if (this.paused || this.controller.signal.aborted) return;
-    this.paused = true;
-    this.playController?.abort();
-    this.deps.output.clear();
-    this.deps.hooks.onChange();
+    this.playout.pause();
   }
 
   resume(): void {
-    if (!this.paused || this.controller.signal.aborted) return;
-    this.paused = false;
-    this.changed.notify();
-    this.deps.hooks.onChange();
+    this.playout.resume();
   }
 
   /** Ends the speech: LLM, TTS and playout stop together. */
@@ -170,8 +185,7 @@ export class Speech {
     if (this.controller.signal.aborted) return;
     this.abortReason = reason;
     this.controller.abort(new Error(`speech ${this.id} ${reason}`));
-    this.playController?.abort();
-    if (this.hasPlayedAudio || this.authorized) this.deps.output.clear();
+    this.playout.stop();
     this.changed.notify();
   }
 
@@ -184,7 +198,7 @@ export class Speech {
         const step: SpeechStep = { text: source.text, toolCalls: [], results: [] };
         this.steps.push(step);
         for (const sentence of [...chunker.push(source.text), chunker.flush()])
-          if (sentence) this.speak(sentence, 0);
+          if (sentence) this.playout.speak(sentence, 0);
         return;
       }
       const messages = [...source.messages];
@@ -203,7 +217,7 @@ export class Speech {
             this.marks.llmFirstTokenAt ??= clock.now();
             this.marks.llmLastTokenAt = clock.now();
             step.text += chunk.delta;
-            for (const sentence of chunker.push(chunk.delta)) this.speak(sentence, stepIndex);
+            for (const sentence of chunker.push(chunk.delta)) this.playout.speak(sentence, stepIndex);
           } else if (chunk.type === 'toolCall') {
             this.marks.llmFirstTokenAt ??= clock.now();
             step.toolCalls.push(chunk.call);
@@ -214,12 +228,12 @@ export class Speech {
           }
         }
         const rest = chunker.flush();
-        if (rest && !signal.aborted) this.speak(rest, stepIndex);
+        if (rest && !signal.aborted) this.playout.speak(rest, stepIndex);
         if (step.toolCalls.length === 0 || signal.aborted) break;
         messages.push({ role: 'assistant', content: step.text, toolCalls: step.toolCalls });
         let stopped: SupervisedResult['status'] | undefined;
         for (const call of step.toolCalls) {
-          const outcome = await this.runTool(call);
+          const outcome = await this.toolCalls.run(call);
           if (!outcome) break;
           step.results.push({ call, result: outcome.result });
           messages.push({ role: 'tool', toolCallId: call.id, content: outcome.result.content });
@@ -228,201 +242,22 @@ export class Speech {
             break;
           }
         }
-        if (stopped === 'timeout') this.apologize();
+        if (stopped === 'timeout') this.toolCalls.apologize();
         if (stopped) break;
       }
     } catch (error) {
-      if (!signal.aborted) {
-        this.failed = true;
-        this.deps.hooks.onError(error instanceof Error ? error : new Error(String(error)));
-      }
+      if (!signal.aborted) this.fail(error);
     } finally {
-      this.generationDone = true;
-      if (this.tts) this.tts.end();
-      else this.audioDone = true;
+      this.playout.endText();
       this.changed.notify();
       this.deps.hooks.onChange();
     }
   }
 
-  /** Runs one call; undefined when the speech ended before it could start. */
-  private async runTool(call: ToolCall): Promise<SupervisedResult | undefined> {
-    const { clock, tools, toolTimeoutMs, hooks, longTools } = this.deps;
-    const signal = this.controller.signal;
-    // A preemptive reply may be thrown away: tools (which may have side effects) wait for the confirmed turn.
-    while (!this.authorized && !signal.aborted) await this.changed.wait();
-    if (signal.aborted) return undefined;
-    hooks.onToolCall(call);
-    const started = clock.now();
-    this.toolRunning = true;
-    hooks.onChange();
-    try {
-      const outcome = await tools.supervise(call, signal, {
-        clock,
-        timeoutMs: toolTimeoutMs,
-        slowAfterMs: longTools.statusAfterMs,
-        onSlow: () => this.sayStatus(),
-        onProgress: (progress) => {
-          if (!signal.aborted) hooks.onToolProgress(call, progress);
-        },
-      });
-      this.recordTool(call, outcome.result, started);
-      return outcome;
-    } finally {
-      this.toolRunning = false;
-      hooks.onChange();
-    }
-  }
-
-  /** One short status line per reply while a tool runs long, through the normal TTS path. */
-  private sayStatus(): void {
-    const text = this.deps.longTools.statusText.trim();
-    if (this.statusSpoken || !text || this.controller.signal.aborted) return;
-    this.statusSpoken = true;
-    this.speak(text, FILLER_STEP);
-  }
-
-  /** A tool hit the hard timeout: the reply ends with an apology, recorded as its own step. */
-  private apologize(): void {
-    const text = this.deps.longTools.timeoutApology.trim();
-    if (!text || this.controller.signal.aborted) return;
-    this.steps.push({ text, toolCalls: [], results: [] });
-    this.speak(text, this.steps.length - 1);
-  }
-
-  private recordTool(call: ToolCall, result: ToolResult, started: number): ToolResult {
-    const durationMs = this.deps.clock.now() - started;
-    this.usage.toolMs = (this.usage.toolMs ?? 0) + durationMs;
-    this.deps.hooks.onToolResult(call, result, durationMs);
-    return result;
-  }
-
-  private speak(sentence: string, step: number): void {
-    const { clock, tts } = this.deps;
-    if (!this.tts) {
-      this.tts = tts.stream({ signal: this.controller.signal });
-      this.audioConsumer = this.consumeAudio(this.tts);
-    }
-    const now = clock.now();
-    this.marks.firstSentenceAt ??= now;
-    this.marks.ttsFirstTextAt ??= now;
-    this.segmentTexts.push(sentence);
-    this.segmentSteps.push(step);
-    this.segmentSamples.push(0);
-    this.usage.ttsCharacters += sentence.length;
-    this.tts.pushText(sentence);
-    this.tts.flush();
-  }
-
-  private async consumeAudio(stream: TtsStream): Promise<void> {
-    const signal = this.controller.signal;
-    try {
-      for await (const audio of stream) {
-        if (signal.aborted) {
-          this.droppedStaleFrames++;
-          continue;
-        }
-        this.marks.ttsFirstAudioAt ??= this.deps.clock.now();
-        this.frames.push({ frame: { ...audio.frame, speechId: this.id }, segment: audio.segment });
-        if (audio.segment < this.segmentSamples.length)
-          this.segmentSamples[audio.segment] += audio.frame.samples.length;
-        this.changed.notify();
-      }
-    } catch (error) {
-      if (!signal.aborted) {
-        this.failed = true;
-        this.deps.hooks.onError(error instanceof Error ? error : new Error(String(error)));
-      }
-    } finally {
-      this.audioDone = true;
-      this.changed.notify();
-    }
-  }
-
-  private async playout(): Promise<void> {
-    const { output, hooks, tts } = this.deps;
-    const signal = this.controller.signal;
-    try {
-      for (;;) {
-        while (!signal.aborted && (!this.authorized || this.paused || !this.hasUnplayedOrPending())) {
-          if (this.authorized && !this.paused && this.allAudioPlayed()) return;
-          await this.changed.wait();
-        }
-        if (signal.aborted) return;
-        this.playController = new AbortController();
-        const playSignal = AbortSignal.any([signal, this.playController.signal]);
-        const receipt = await output.play(this.unplayedFrames(playSignal), {
-          signal: playSignal,
-          speechId: this.id,
-          onFirstPlayed: (atMs) => {
-            if (this.hasPlayedAudio) return;
-            this.hasPlayedAudio = true;
-            this.marks.firstPlayedAt = atMs;
-            hooks.onFirstPlayed(atMs);
-          },
-        });
-        this.playController = undefined;
-        const stopped = receipt.interruptedAtMs !== undefined || playSignal.aborted;
-        // A playout that ran to its end played everything it was given; only a stopped one needs the count.
-        this.playedSamples = stopped
-          ? Math.min(
-              this.totalSamples(),
-              this.playedSamples + Math.round((receipt.playedMs * tts.sampleRate) / 1000),
-            )
-          : this.totalSamples();
-        if (receipt.interruptedAtMs !== undefined) hooks.onPlayoutStopped(receipt);
-        if (signal.aborted) return;
-      }
-    } finally {
-      this.playoutEnded = true;
-      hooks.onChange();
-    }
-  }
-
-  private hasUnplayedOrPending(): boolean {
-    return this.playedSamples < this.totalSamples() || !this.audioDone;
-  }
-
-  private allAudioPlayed(): boolean {
-    return this.audioDone && this.generationDone && this.playedSamples >= this.totalSamples();
-  }
-
-  private totalSamples(): number {
-    let total = 0;
-    for (const n of this.segmentSamples) total += n;
-    return total;
-  }
-
-  /** Frames from the played position on, waiting for more until the audio is complete. */
-  private async *unplayedFrames(signal: AbortSignal): AsyncGenerator<AudioFrame> {
-    let skip = this.playedSamples;
-    let index = 0;
-    for (;;) {
-      if (signal.aborted) return;
-      if (index < this.frames.length) {
-        const { frame } = this.frames[index++];
-        if (frame.speechId !== this.id) continue;
-        if (skip >= frame.samples.length) {
-          skip -= frame.samples.length;
-          continue;
-        }
-        const out = skip > 0 ? { ...frame, samples: frame.samples.subarray(skip) } : frame;
-        skip = 0;
-        this.outputIdle = false;
-        this.marks.firstFrameSentAt ??= this.deps.clock.now();
-        yield out;
-      } else {
-        this.markOutputIdle();
-        if (this.audioDone) return;
-        await this.changed.wait();
-      }
-    }
-  }
-
-  private markOutputIdle(): void {
-    if (this.outputIdle) return;
-    this.outputIdle = true;
-    if (this.toolRunning) this.deps.hooks.onChange();
+  /** The LLM or the TTS failed: the speech ends with outcome `error` (an abort is no failure). */
+  private fail(error: unknown): void {
+    this.failed = true;
+    this.deps.hooks.onError(error instanceof Error ? error : new Error(String(error)));
   }
 
   private result(): SpeechResult {
@@ -430,25 +265,16 @@ export class Speech {
       ? this.abortReason
       : this.failed
         ? 'error'
-        : this.frames.length === 0
+        : !this.playout.hasAudio
           ? 'noReply'
           : 'completed';
     const complete = outcome === 'completed';
-    const heard = this.steps.map((_, step) =>
-      heardText({
-        texts: this.segmentTexts,
-        samples: this.segmentSamples,
-        steps: this.segmentSteps,
-        step,
-        playedSamples: complete ? Number.POSITIVE_INFINITY : this.playedSamples,
-      }),
-    );
     return {
       outcome,
       steps: this.steps,
-      heard,
-      playedMs: (this.playedSamples * 1000) / this.deps.tts.sampleRate,
-      droppedStaleFrames: this.droppedStaleFrames,
+      heard: this.steps.map((_, step) => this.playout.heardOf(step, complete)),
+      playedMs: this.playout.playedMs,
+      droppedStaleFrames: this.playout.droppedStaleFrames,
     };
   }
 }

@@ -36,6 +36,8 @@ export interface RunningServer {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** Messages held while a session is created (a few seconds of 20 ms audio frames). */
 const MAX_EARLY_MESSAGES = 250;
+/** …and at most this many bytes of them (about 30 s of 16 kHz PCM16), whatever their sizes. */
+const MAX_EARLY_BYTES = 1 << 20;
 
 /**
  * HTTP: the web client at `/`, `/health`, `/ws` for the WebSocket transport and `/rtc/…` for WebRTC signalling.
@@ -75,6 +77,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (url.pathname.startsWith('/rtc/')) {
+      if (!sameOrigin(request)) {
+        request.resume();
+        return plain(response, 403, 'cross-origin signalling is refused\n');
+      }
       if (!authorized(url)) {
         request.resume();
         return plain(response, 401, 'a valid ?token= is needed\n');
@@ -97,6 +103,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.on('upgrade', (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return socket.destroy();
+    if (!sameOrigin(request)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
     if (!authorized(url)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
       return;
@@ -104,12 +114,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     wss.handleUpgrade(request, socket, head, (ws) => acceptWebSocket(ws));
   });
   const acceptWebSocket = (ws: WebSocket) => {
+    // A protocol violation (an oversized frame, invalid UTF-8) is this client's problem: ws closes the socket;
+    // without a listener the error would be thrown and take every other session down with the process.
+    ws.on('error', (error) => options.onSessionError?.(error));
     // A client may speak first (a `config`, audio): hold its messages until the session is there.
     const early: [RawData, boolean][] = [];
+    let earlyBytes = 0;
     let dropped = 0;
     const hold = (data: RawData, isBinary: boolean) => {
-      if (early.length < MAX_EARLY_MESSAGES) early.push([data, isBinary]);
-      else dropped++;
+      const bytes = rawLength(data);
+      if (early.length < MAX_EARLY_MESSAGES && earlyBytes + bytes <= MAX_EARLY_BYTES) {
+        early.push([data, isBinary]);
+        earlyBytes += bytes;
+      } else dropped++;
     };
     ws.on('message', hold);
     options
@@ -164,4 +181,23 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Browsers send Origin on WebSocket upgrades and cross-site POSTs: a page from another site must not drive a
+ * session (on loopback there is no token to stop it). Clients that are not browsers send no Origin.
+ */
+function sameOrigin(request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }

@@ -1,0 +1,131 @@
+import { type AudioFrame, frameDurationMs } from '../audio/frame.ts';
+import type { Clock } from '../metrics/clock.ts';
+import type { SttStream, Transcript } from '../providers/stt/contract.ts';
+import type { VadStream } from '../providers/vad/contract.ts';
+import type { AgentSessionEvents } from './events.ts';
+import type { InterruptionArbiter } from './interruption.ts';
+import type { AgentSessionOptions } from './options.ts';
+import type { Speech } from './speech.ts';
+import { isCancelRequest } from './tool-runner.ts';
+import type { TurnTracker } from './turn-tracker.ts';
+
+export interface UserStreamsDeps {
+  options: Pick<AgentSessionOptions, 'vad' | 'stt' | 'language'>;
+  clock: Clock;
+  tracker: TurnTracker;
+  interruptions: InterruptionArbiter;
+  /** Utterances that stop a running tool ("cancel", "stop that"). */
+  cancelPhrases: readonly string[];
+  isClosed(): boolean;
+  /** The reply being spoken now: user speech may pause it, a spoken "cancel" may stop its tool. */
+  activeSpeech(): Speech | undefined;
+  /** The user started speaking again: a reply prepared for the earlier words is stale. */
+  discardPreparedReply(): void;
+  onTranscript(event: AgentSessionEvents['transcript']): void;
+  onSttFallback(): void;
+  onError(source: 'vad' | 'stt', error: unknown): void;
+  /** Something the session state is derived from may have changed. */
+  onChange(): void;
+}
+
+/**
+ * The listening half of a session: the VAD and the STT run on the same audio, in parallel, and this routes what
+ * they report. Speech onset and end go to the turn tracker and the interruption arbiter; a transcript goes to
+ * the arbiter first (a backchannel over paused playout ends there), then to the tracker and out as an event.
+ */
+export class UserStreams {
+  private vadStream: VadStream | undefined;
+  private sttStream: SttStream | undefined;
+  /** Audio fed to the STT since the last committed turn (its usage metric). */
+  private sttAudioMs = 0;
+
+  constructor(private readonly deps: UserStreamsDeps) {}
+
+  open(): void {
+    const { vad, stt, language } = this.deps.options;
+    this.vadStream = vad.stream({
+      onSpeechStart: (event) => this.speechStarted(event.atMs),
+      onSpeechEnd: (event) => this.speechEnded(event.atMs),
+    });
+    this.sttStream = stt.stream(
+      {
+        onInterim: (transcript) => this.interimReceived(transcript),
+        onFinal: (transcript) => this.finalReceived(transcript),
+        onError: (error) => this.deps.onError('stt', error),
+        onFallback: () => this.deps.onSttFallback(),
+      },
+      { language },
+    );
+  }
+
+  /** One 16 kHz frame to both streams; a failing stream is reported and never stops the other. */
+  push(frame: AudioFrame): void {
+    try {
+      this.vadStream?.push(frame);
+    } catch (error) {
+      this.deps.onError('vad', error);
+    }
+    try {
+      this.sttStream?.push(frame);
+      this.sttAudioMs += frameDurationMs(frame);
+    } catch (error) {
+      this.deps.onError('stt', error);
+    }
+  }
+
+  /** The STT audio of the turn being committed; the count starts again for the next one. */
+  takeSttAudioMs(): number {
+    const ms = this.sttAudioMs;
+    this.sttAudioMs = 0;
+    return ms;
+  }
+
+  close(): void {
+    this.vadStream?.close();
+    this.sttStream?.close();
+  }
+
+  private speechStarted(atMs: number): void {
+    const { tracker, interruptions } = this.deps;
+    if (this.deps.isClosed()) return;
+    tracker.speechStarted(atMs);
+    // The user kept talking: whatever was prepared for the earlier words is stale.
+    this.deps.discardPreparedReply();
+    interruptions.userSpeechStarted(atMs, this.deps.activeSpeech());
+    this.deps.onChange();
+  }
+
+  private speechEnded(atMs: number): void {
+    if (this.deps.isClosed()) return;
+    this.deps.tracker.speechEnded(atMs);
+    // The end of speech is a hint to the STT to settle its final now rather than wait for more audio.
+    this.sttStream?.flush();
+    this.deps.interruptions.userSpeechEnded();
+    this.deps.onChange();
+  }
+
+  private interimReceived(transcript: Transcript): void {
+    const { tracker, interruptions, clock } = this.deps;
+    this.cancelToolOnRequest(transcript.text);
+    if (this.deps.isClosed() || interruptions.transcriptReceived(transcript.text, false)) return;
+    tracker.interimReceived(transcript);
+    this.deps.onTranscript({ text: tracker.liveTranscript, final: false, atMs: clock.now() });
+  }
+
+  private finalReceived(transcript: Transcript): void {
+    const { tracker, interruptions, clock } = this.deps;
+    this.cancelToolOnRequest(transcript.text);
+    if (this.deps.isClosed() || interruptions.transcriptReceived(transcript.text, true)) return;
+    tracker.finalReceived(transcript);
+    if (transcript.text.trim()) {
+      this.deps.onTranscript({ text: transcript.text.trim(), final: true, atMs: clock.now() });
+    }
+  }
+
+  /** A spoken "cancel" stops a running tool even where words would not interrupt the agent. */
+  private cancelToolOnRequest(text: string): void {
+    const speech = this.deps.activeSpeech();
+    if (this.deps.isClosed() || !speech?.isRunningTool) return;
+    if (isCancelRequest(text, this.deps.cancelPhrases)) speech.abort('interrupted');
+  }
+}
