@@ -11,6 +11,11 @@
  * the right length (clipped to summaryMaxTokens), and a much longer run. Both use one thread and at most an
  * 8,192-token context. `--gap-ms` waits between turns as a user speaking would; 0 runs turns back to back, the worst
  * case for background summaries, which then compete with replies for the CPU and land late.
+ *
+ * A prompt longer than the model's context does not fail: node-llama-cpp silently drops most of it (llama.cpp then
+ * reports a fraction of the prompt tokens we counted) and answers fast from what is left. Such turns are flagged
+ * "context overflow" by comparing llama.cpp's prompt token count with ours, counted, and left out of the TTFT
+ * figures: their TTFT measures a prompt the model never saw.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,32 +29,21 @@ import type { ChatMessage, LlmChunk } from '../src/providers/llm/contract.ts';
 import { LlamaLlm } from '../src/providers/llm/llama.ts';
 import { unloadSharedModels } from '../src/providers/llm/llama-models.ts';
 import { assistantTurn, SYSTEM_PROMPT, userTurn } from './context/conversation.ts';
+import {
+  comparable,
+  isContextOverflow,
+  overflowNote,
+  printTable,
+  type RunResult,
+  round,
+  stats,
+  type TurnRow,
+} from './context/report.ts';
 import { ensureSynthGguf } from './local/gguf-synth.ts';
 
 const STORIES = fileURLToPath(new URL('../test/fixtures/models/stories260K.gguf', import.meta.url));
 const SYNTH = join(tmpdir(), 'repartee-bench', 'qwen2.5-0.5b-shape-q8_0.gguf');
 const CONTEXT_SIZE = 8192;
-
-interface TurnRow {
-  turn: number;
-  /** Our count of the prompt (model tokenizer + chat-format overheads). */
-  contextTokens: number;
-  /** Prompt tokens llama.cpp reports (kept from the KV cache + evaluated). */
-  promptTokens: number;
-  prefilledTokens: number;
-  ttftMs: number;
-  /** A summary was being written while this turn's request ran. */
-  summarizing: boolean;
-  /** The first turn whose prompt carries a new summary: its prefix was rewritten. */
-  rewrite: boolean;
-}
-
-interface RunResult {
-  policy: boolean;
-  rows: TurnRow[];
-  summaries: SummaryEvent[];
-  errors: string[];
-}
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -99,6 +93,7 @@ async function run(modelPath: string, turns: number, policy: boolean, gapMs: num
       ...timed,
       summarizing: summarizing || context.isSummarizing,
       rewrite: prompt.stats.summaryId !== lastSummaryId,
+      overflow: isContextOverflow(prompt.stats.contextTokens, timed.promptTokens),
     });
     lastSummaryId = prompt.stats.summaryId;
     history.append({ role: 'assistant', content: assistantTurn(turn) }, turn);
@@ -110,74 +105,6 @@ async function run(modelPath: string, turns: number, policy: boolean, gapMs: num
   await context.close();
   await llm.close();
   return { policy, rows, summaries, errors };
-}
-
-const percentile = (xs: number[], p: number) => {
-  if (xs.length === 0) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-const round = (x: number) => Math.round(x);
-
-function stats(result: RunResult) {
-  const rows = result.rows;
-  const ttft = rows.map((r) => r.ttftMs);
-  const steady = rows.filter((r) => !r.rewrite && !r.summarizing).map((r) => r.ttftMs);
-  return {
-    ttftP50Ms: round(percentile(ttft, 50)),
-    ttftP95Ms: round(percentile(ttft, 95)),
-    ttftMaxMs: round(Math.max(...ttft)),
-    ttftLast10MeanMs: round(ttft.slice(-10).reduce((a, b) => a + b, 0) / Math.min(10, ttft.length)),
-    steadyTtftP50Ms: round(percentile(steady, 50)),
-    rewriteTurns: rows.filter((r) => r.rewrite).length,
-    rewriteTtftP50Ms: round(
-      percentile(
-        rows.filter((r) => r.rewrite).map((r) => r.ttftMs),
-        50,
-      ),
-    ),
-    whileSummarizingTtftP50Ms: round(
-      percentile(
-        rows.filter((r) => r.summarizing && !r.rewrite).map((r) => r.ttftMs),
-        50,
-      ),
-    ),
-    promptTokensMax: Math.max(...rows.map((r) => r.promptTokens)),
-    promptTokensLast: rows.at(-1)?.promptTokens ?? 0,
-    promptTokensSum: rows.reduce((a, r) => a + r.promptTokens, 0),
-    prefilledTokensSum: rows.reduce((a, r) => a + r.prefilledTokens, 0),
-    countErrorMeanPct:
-      Math.round(
-        (rows.reduce((a, r) => a + Math.abs(r.contextTokens - r.promptTokens) / r.promptTokens, 0) /
-          rows.length) *
-          1000,
-      ) / 10,
-    summaries: result.summaries.length,
-    summaryMsP50: round(
-      percentile(
-        result.summaries.map((s) => s.durationMs),
-        50,
-      ),
-    ),
-    errors: result.errors.length,
-  };
-}
-
-function printTable(off: RunResult, on: RunResult): void {
-  console.log('\nper turn: prompt tokens (llama.cpp), prefilled tokens, TTFT ms — without | with the policy');
-  console.log(
-    'turn   tokens prefill    ttft |  tokens prefill    ttft  (S: summary running, R: prompt rewritten)',
-  );
-  for (let i = 0; i < off.rows.length; i++) {
-    const a = off.rows[i];
-    const b = on.rows[i];
-    const flags = `${b.summarizing ? 'S' : ' '}${b.rewrite ? 'R' : ' '}`;
-    console.log(
-      `${String(a.turn).padStart(4)}  ${String(a.promptTokens).padStart(7)} ${String(a.prefilledTokens).padStart(7)} ` +
-        `${String(round(a.ttftMs)).padStart(7)} | ${String(b.promptTokens).padStart(7)} ` +
-        `${String(b.prefilledTokens).padStart(7)} ${String(round(b.ttftMs)).padStart(7)}  ${flags}`,
-    );
-  }
 }
 
 async function main(): Promise<void> {
@@ -200,7 +127,7 @@ async function main(): Promise<void> {
   await unloadSharedModels();
   printTable(off, on);
   const summary = { withoutPolicy: stats(off), withPolicy: stats(on) };
-  console.log('\nsummary');
+  console.log('\nsummary (TTFT figures cover only the turns llama.cpp served whole: ttftTurns)');
   const keys = Object.keys(summary.withoutPolicy) as (keyof typeof summary.withoutPolicy)[];
   const width = Math.max(...keys.map((k) => k.length));
   console.log(`${''.padEnd(width)}  ${'without'.padStart(9)}  ${'with'.padStart(9)}`);
@@ -210,12 +137,25 @@ async function main(): Promise<void> {
     );
   }
   if (on.errors.length) console.log(`errors with the policy: ${on.errors.join('; ')}`);
+  const like = comparable(off, on);
+  console.log(`\n${overflowNote('without the policy', off)}`);
+  console.log(overflowNote('with the policy', on));
+  console.log(
+    `TTFT on the ${like.turns} turns both runs served whole: p50 ${like.withoutTtftP50Ms} ms without, ` +
+      `${like.withTtftP50Ms} ms with the policy (p95 ${like.withoutTtftP95Ms} / ${like.withTtftP95Ms} ms).`,
+  );
+  if (off.rows.some((r) => r.overflow) && !on.rows.some((r) => r.overflow)) {
+    console.log(
+      `Past turn ${off.rows.find((r) => r.overflow)?.turn ?? '?'} only the policy keeps the conversation within the ` +
+        "model's context; without it the model answers from a truncated prompt.",
+    );
+  }
   console.log(`\ntotal ${round((performance.now() - started) / 1000)} s`);
   const out = fileURLToPath(new URL('./results/context.json', import.meta.url));
   await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
   await writeFile(
     out,
-    `${JSON.stringify({ model: modelPath, turns, gapMs, ...summary, off, on }, null, 1)}\n`,
+    `${JSON.stringify({ model: modelPath, turns, gapMs, ...summary, comparable: like, off, on }, null, 1)}\n`,
   );
   console.log(`written: ${out}`);
 }

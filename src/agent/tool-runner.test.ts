@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { VirtualClock } from '../metrics/clock.ts';
 import { defineTool, type Tool } from '../tools/tool.ts';
-import { isCancelRequest, ToolRunner } from './tool-runner.ts';
+import { capToolResult, DEFAULT_MAX_TOOL_RESULT_CHARS, isCancelRequest, ToolRunner } from './tool-runner.ts';
 
 const call = (name: string, args: unknown = {}) => ({ id: 'c', name, arguments: JSON.stringify(args) });
 
@@ -99,6 +99,67 @@ describe('ToolRunner', () => {
     });
     await clock.advance(2000);
     expect((await outcome).status).toBe('timeout');
+  });
+});
+
+describe('ToolRunner result size', () => {
+  const big = (size: number) =>
+    defineTool({
+      name: 'docs_read',
+      description: 'Reads a document',
+      parameters: z.object({}),
+      execute: async () => 'x'.repeat(size),
+    });
+
+  it('cuts a huge result to 16,000 characters with a marker that says so', async () => {
+    const runner = new ToolRunner([big(1_048_576)]);
+    const result = await runner.run(call('docs_read'), new AbortController().signal);
+    expect(DEFAULT_MAX_TOOL_RESULT_CHARS).toBe(16_000);
+    expect(result.isError).toBe(false);
+    expect(result.content.startsWith('x'.repeat(16_000))).toBe(true);
+    expect(result.content.endsWith('\n…[truncated: 1048576 characters, showing the first 16000]')).toBe(true);
+    expect(result.content.length).toBeLessThan(16_100);
+  });
+
+  it('caps supervised calls and error messages too, and leaves short results alone', async () => {
+    const clock = new VirtualClock();
+    const runner = new ToolRunner(
+      [
+        big(500),
+        defineTool({
+          name: 'loud',
+          description: 'Fails loudly',
+          parameters: z.object({}),
+          execute: async () => {
+            throw new Error('e'.repeat(1000));
+          },
+        }),
+        defineTool({
+          name: 'small',
+          description: 'S',
+          parameters: z.object({}),
+          execute: async () => ({ a: 1 }),
+        }),
+      ],
+      { maxResultChars: 100 },
+    );
+    const options = { clock, timeoutMs: 1000, slowAfterMs: 500, onSlow: () => {} };
+    const signal = new AbortController().signal;
+    const supervised = await runner.supervise(call('docs_read'), signal, options);
+    expect(supervised.result.content).toBe(
+      `${'x'.repeat(100)}\n…[truncated: 500 characters, showing the first 100]`,
+    );
+    const failed = await runner.run(call('loud'), signal);
+    expect(failed.isError).toBe(true);
+    expect(failed.content).toMatch(
+      /^Error: loud failed: e+\n…\[truncated: \d+ characters, showing the first 100\]$/,
+    );
+    expect((await runner.run(call('small'), signal)).content).toBe('{"a":1}');
+    expect(() => new ToolRunner([], { maxResultChars: 0 })).toThrow(RangeError);
+  });
+
+  it('never splits a surrogate pair', () => {
+    expect(capToolResult(`ab😀cd`, 3)).toBe('ab\n…[truncated: 6 characters, showing the first 2]');
   });
 });
 

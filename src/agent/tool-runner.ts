@@ -24,14 +24,41 @@ export interface SupervisedResult {
 }
 
 /**
+ * Longest tool result handed back to the LLM, in characters (~4,000 tokens of English): the follow-up request
+ * carries it verbatim, and a tool such as `docs_read` can return a megabyte, far more than a local model's context.
+ */
+export const DEFAULT_MAX_TOOL_RESULT_CHARS = 16_000;
+
+export interface ToolRunnerOptions {
+  /** Tool results longer than this many characters are cut, with a marker saying so. Default 16,000. */
+  maxResultChars?: number;
+}
+
+/** `content` cut to `maxChars` characters, with a marker that says how much there was. */
+export function capToolResult(content: string, maxChars: number): string {
+  if (content.length <= maxChars) return content;
+  let end = maxChars;
+  // Never split a surrogate pair (an emoji, a rare CJK character).
+  const last = content.charCodeAt(end - 1);
+  if (end > 0 && last >= 0xd800 && last <= 0xdbff) end--;
+  return `${content.slice(0, end)}\n…[truncated: ${content.length} characters, showing the first ${end}]`;
+}
+
+/**
  * Runs the tools an LLM asks for. Unknown tools, unparsable or invalid arguments and throwing tools become
- * error results the LLM can read: a bad tool call never ends the session.
+ * error results the LLM can read: a bad tool call never ends the session. Every result is capped at
+ * `maxResultChars`.
  */
 export class ToolRunner {
   private readonly entries: readonly ToolEntry[];
+  readonly maxResultChars: number;
 
-  constructor(entries: readonly ToolEntry[] = []) {
+  constructor(entries: readonly ToolEntry[] = [], options: ToolRunnerOptions = {}) {
     this.entries = entries;
+    const max = options.maxResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`maxResultChars must be a positive integer, got ${max}`);
+    this.maxResultChars = max;
   }
 
   /** The tools available now (a tool source such as an MCP server may have changed its list). */
@@ -54,6 +81,15 @@ export class ToolRunner {
   }
 
   async run(
+    call: ToolCall,
+    signal: AbortSignal,
+    onProgress?: (progress: ToolProgress) => void,
+  ): Promise<ToolResult> {
+    const result = await this.runUncapped(call, signal, onProgress);
+    return { ...result, content: capToolResult(result.content, this.maxResultChars) };
+  }
+
+  private async runUncapped(
     call: ToolCall,
     signal: AbortSignal,
     onProgress?: (progress: ToolProgress) => void,
@@ -132,7 +168,10 @@ export class ToolRunner {
       }
       return {
         status: 'done',
-        result: { content: `Error: ${call.name} failed: ${asMessage(error)}`, isError: true },
+        result: {
+          content: capToolResult(`Error: ${call.name} failed: ${asMessage(error)}`, this.maxResultChars),
+          isError: true,
+        },
       };
     } finally {
       stopWaiting();

@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { fallbackStateOf } from '../providers/llm/fallback-rotation.ts';
+import type { TTS } from '../providers/tts/contract.ts';
 import { FallbackTts } from '../providers/tts/fallback.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createProviders, resolveProviderSpecs } from './providers.ts';
@@ -81,5 +83,56 @@ describe('createProviders', () => {
     const missing = await createProviders({ ...config, tts: 'elevenlabs' }, { env: {} }).catch((e) => e);
     expect(missing).toBeInstanceOf(ConfigError);
     expect(missing.message).toContain('ELEVENLABS_API_KEY');
+  });
+
+  it('gives each session a TTS fallback chain of its own, on the one shared local engine', async () => {
+    const config = await loadConfig({ file: '/nonexistent.json', env: {}, overrides: { vad: 'energy' } });
+    // Nothing listens on port 9: every OpenAI request fails and the chain falls back to flite.
+    const providers = await createProviders(
+      { ...config, modelsDir: MODELS, ttsFallbackBudgetMs: 200 },
+      { env: { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' } },
+    );
+    const a = providers.createSessionTts?.() as TTS;
+    const b = providers.createSessionTts?.() as TTS;
+    expect(a).toBeInstanceOf(FallbackTts);
+    expect(b).toBeInstanceOf(FallbackTts);
+    expect(a).not.toBe(b);
+    expect(a.name).toBe('openai:gpt-4o-mini-tts > flite:slt');
+    const [cloudA, localA] = (a as FallbackTts).providers;
+    const [cloudB, localB] = (b as FallbackTts).providers;
+    expect(cloudA).not.toBe(cloudB);
+
+    const speak = async (tts: TTS) => {
+      const stream = tts.stream({ signal: new AbortController().signal });
+      stream.pushText('Hello there.');
+      stream.flush();
+      stream.end();
+      let frames = 0;
+      for await (const _ of stream) frames++;
+      return frames;
+    };
+    expect(await speak(a)).toBeGreaterThan(0);
+    // Session A fell back; session B still starts on its first provider, with no switch to its name.
+    expect(fallbackStateOf(a)).toMatchObject({ activeProvider: 'flite:slt', fallbackCount: 1 });
+    expect(fallbackStateOf(b)).toMatchObject({ activeProvider: 'openai:gpt-4o-mini-tts', fallbackCount: 0 });
+    expect(fallbackStateOf(providers.tts)?.fallbackCount).toBe(0);
+
+    // Closing a session's TTS leaves the process's local engine to the others.
+    expect(localA.close).toBeUndefined();
+    expect(localB.close).toBeUndefined();
+    await a.close?.();
+    expect(await speak(localB)).toBeGreaterThan(0);
+    await b.close?.();
+    await providers.close();
+  }, 30_000);
+
+  it('shares a single stateless TTS between sessions, which a session cannot close', async () => {
+    const config = await loadConfig({ file: '/nonexistent.json', env: {}, overrides: { vad: 'energy' } });
+    const providers = await createProviders({ ...config, modelsDir: MODELS }, { env: {} });
+    const tts = providers.createSessionTts?.();
+    expect(tts?.name).toBe('flite:slt');
+    expect(tts).not.toBeInstanceOf(FallbackTts);
+    expect(tts?.close).toBeUndefined();
+    await providers.close();
   });
 });

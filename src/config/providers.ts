@@ -8,7 +8,8 @@ import type { STT } from '../providers/stt/contract.ts';
 import { createStt } from '../providers/stt/spec.ts';
 import type { TTS } from '../providers/tts/contract.ts';
 import { ELEVENLABS_DEFAULT_VOICE } from '../providers/tts/elevenlabs.ts';
-import { createTts } from '../providers/tts/spec.ts';
+import { FallbackTts } from '../providers/tts/fallback.ts';
+import { type CreateTtsOptions, createTts, parseTtsSpec } from '../providers/tts/spec.ts';
 import type { VAD } from '../providers/vad/contract.ts';
 import { EnergyVad } from '../providers/vad/energy.ts';
 import { SileroVAD } from '../providers/vad/silero.ts';
@@ -69,7 +70,18 @@ export function resolveProviderSpecs(
 export interface ProviderSet {
   vad: VAD;
   stt: STT;
+  /**
+   * The process's TTS, for a session when there is no `createSessionTts` (and for start-up checks). A fallback
+   * list here is one rotation for every session that uses it.
+   */
   tts: TTS;
+  /**
+   * A TTS of its own for one session, which the session's owner closes when it ends. A fallback list (and an
+   * `elevenlabs:` socket with its HTTP fallback) keeps the provider in use and its fallback count per session, so
+   * one session's outage moves only that session; the local engines inside are the process's resident ones and
+   * outlive it. Optional so that a hand-built set (benchmarks, tests) may share `tts`.
+   */
+  createSessionTts?(): TTS;
   /** What was built, fallback lists in order (for the start-up log). */
   specs?: ResolvedSpecs;
   /** The LLM list in use (`a > b`), or null when none is configured. */
@@ -100,6 +112,7 @@ export async function createProviders(
   const vad = createVad(config.vad);
   let stt: STT;
   let tts: TTS;
+  let sessionTts: SessionTtsFactory;
   try {
     stt = createStt(specs.stt, {
       language: config.language,
@@ -115,7 +128,7 @@ export async function createProviders(
           atMs: performance.now(),
         }),
     });
-    tts = createTts(specs.tts, {
+    sessionTts = new SessionTtsFactory(specs.tts, {
       env,
       log: options.log,
       fallback: {
@@ -124,6 +137,7 @@ export async function createProviders(
         onFallback: options.onFallback,
       },
     });
+    tts = sessionTts.create();
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
@@ -149,10 +163,68 @@ export async function createProviders(
     createSummarizerLlm: (spec) => createLlm(spec, llmOptions),
     createSessionLlm: async () =>
       specs.llm.length ? createLlm(specs.llm, llmOptions) : new UnconfiguredLlm(),
+    createSessionTts: () => (sessionTts.perSession ? sessionTts.create() : shareOf(tts)),
     close: async () => {
       await tts.close?.();
+      await sessionTts.close();
       (stt as { dispose?: () => void }).dispose?.();
     },
+  };
+}
+
+/**
+ * Builds the TTS of a spec list, once per session where it keeps per-session state: a fallback list's rotation,
+ * an `elevenlabs:` socket with its HTTP fallback. The local engines (flite, espeak-ng: one native binding per
+ * process; festival: one resident child per synthesizer) are built once, shared by every TTS made here, and
+ * closed only with the factory.
+ */
+class SessionTtsFactory {
+  readonly perSession: boolean;
+  private readonly local = new Map<string, TTS>();
+
+  constructor(
+    private readonly specs: readonly string[],
+    private readonly options: CreateTtsOptions,
+  ) {
+    this.perSession = specs.length > 1 || specs.some((spec) => parseTtsSpec(spec).kind === 'elevenlabs');
+  }
+
+  create(): TTS {
+    const providers = this.specs.map((spec) =>
+      this.isLocal(spec) ? this.shared(spec) : createTts(spec, this.options),
+    );
+    return providers.length === 1
+      ? providers[0]
+      : new FallbackTts(providers, { log: this.options.log, ...this.options.fallback });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.local.values()].map((tts) => tts.close?.()));
+    this.local.clear();
+  }
+
+  private isLocal(spec: string): boolean {
+    const { kind } = parseTtsSpec(spec);
+    return kind === 'local' || kind === 'engine';
+  }
+
+  private shared(spec: string): TTS {
+    let tts = this.local.get(spec);
+    if (!tts) {
+      tts = createTts(spec, this.options);
+      this.local.set(spec, tts);
+    }
+    return shareOf(tts);
+  }
+}
+
+/** `tts` for one user among many: everything but close (its owner closes it). */
+function shareOf(tts: TTS): TTS {
+  return {
+    name: tts.name,
+    sampleRate: tts.sampleRate,
+    stream: (options) => tts.stream(options),
+    ...(tts.prewarm ? { prewarm: () => tts.prewarm?.() ?? Promise.resolve() } : {}),
   };
 }
 

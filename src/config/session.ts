@@ -1,8 +1,33 @@
+import type { AgentSessionOptions } from '../agent/options.ts';
 import { AgentSession } from '../agent/session.ts';
 import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import type { ReparteeConfig } from './config.ts';
 import type { ProviderSet } from './providers.ts';
+
+interface Closable {
+  close?(): Promise<void>;
+}
+
+/** A session that, once closed, also closes the providers made for it alone (its LLM, summariser and TTS). */
+class ConfiguredSession extends AgentSession {
+  private releaseOwned: Promise<void> | undefined;
+
+  constructor(
+    options: AgentSessionOptions,
+    private readonly ownProviders: readonly (Closable | undefined)[],
+  ) {
+    super(options);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.releaseOwned ??= Promise.allSettled(this.ownProviders.map((p) => p?.close?.())).then(
+      () => undefined,
+    );
+    await this.releaseOwned;
+  }
+}
 
 /** One conversation on the configured providers; its turn records also go to `metricsLog` when given. */
 export async function createConfiguredSession(
@@ -11,25 +36,39 @@ export async function createConfiguredSession(
   metricsLog?: JsonLinesMetricsWriter,
   tools: readonly ToolEntry[] = [],
 ): Promise<AgentSession> {
-  const session = new AgentSession({
-    vad: providers.vad,
-    stt: providers.stt,
-    tts: providers.tts,
-    llm: await providers.createSessionLlm(),
-    instructions: config.instructions,
-    language: config.language,
-    preemptiveGeneration: config.preemptiveGeneration,
-    endpointing: config.endpointing,
-    interruption: config.interruption,
-    tools,
-    toolTimeoutMs: config.toolTimeoutMs,
-    maxToolSteps: config.maxToolSteps,
-    longTools: config.longTools,
-    context: config.context,
-    summarizer: config.summarizerLlm
-      ? await providers.createSummarizerLlm?.(config.summarizerLlm)
-      : undefined,
-  });
+  // A fallback list's state (the provider in use, its switches) belongs to one session: see createSessionTts.
+  const tts = providers.createSessionTts?.();
+  const llm = await providers.createSessionLlm();
+  const summarizer = config.summarizerLlm
+    ? await providers.createSummarizerLlm?.(config.summarizerLlm)
+    : undefined;
+  const own = [tts, llm, summarizer];
+  let session: ConfiguredSession;
+  try {
+    session = new ConfiguredSession(
+      {
+        vad: providers.vad,
+        stt: providers.stt,
+        tts: tts ?? providers.tts,
+        llm,
+        instructions: config.instructions,
+        language: config.language,
+        preemptiveGeneration: config.preemptiveGeneration,
+        endpointing: config.endpointing,
+        interruption: config.interruption,
+        tools,
+        toolTimeoutMs: config.toolTimeoutMs,
+        maxToolSteps: config.maxToolSteps,
+        longTools: config.longTools,
+        context: config.context,
+        summarizer,
+      },
+      own,
+    );
+  } catch (error) {
+    await Promise.allSettled(own.map((p) => p?.close?.()));
+    throw error;
+  }
   if (metricsLog) session.on('metrics', (record) => metricsLog.write(record));
   return session;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../metrics/clock.ts';
 import type { ChatMessage, ChatRequest, LLM, LlmChunk, TokenCounter } from '../providers/llm/contract.ts';
+import { FallbackLlm } from '../providers/llm/fallback.ts';
 import { ScriptedLlm } from '../providers/llm/scripted.ts';
 import { ChatHistory } from './history.ts';
 import { ContextManager, type ContextManagerOptions, type SummaryEvent } from './manager.ts';
@@ -208,6 +209,72 @@ describe('ContextManager', () => {
     expect(errors).toEqual([]);
     context.maybeSummarize(history.messages);
     expect(context.isSummarizing).toBe(false);
+  });
+
+  it('summarises a fallback chain on its sibling: the chain keeps its provider, count and turn lock', async () => {
+    const clock = new VirtualClock();
+    /** A local model: one request at a time (a turn lock), a sibling with a lock of its own. */
+    class LockedLlm implements LLM {
+      readonly requests: string[] = [];
+      private tail: Promise<void> = Promise.resolve();
+      constructor(readonly name: string) {}
+      async *chat(request: ChatRequest): AsyncIterable<LlmChunk> {
+        let release!: () => void;
+        const previous = this.tail;
+        this.tail = new Promise((resolve) => {
+          release = resolve;
+        });
+        try {
+          await previous;
+          const summary = isSummaryRequest(request.messages);
+          this.requests.push(summary ? 'summary' : 'reply');
+          await clock.sleep(summary ? 1000 : 10_000, request.signal);
+          yield { type: 'text', delta: summary ? 'The user counted turns.' : 'ok' };
+        } finally {
+          release();
+        }
+      }
+      tokenCounter = async () => words;
+      sibling = (): LLM => new LockedLlm(`${this.name}#sibling`);
+    }
+    const cloud: LLM = {
+      name: 'cloud',
+      // biome-ignore lint/correctness/useYield: the cloud is down
+      async *chat(): AsyncIterable<LlmChunk> {
+        throw new Error('cloud down');
+      },
+    };
+    const local = new LockedLlm('local');
+    const chain = new FallbackLlm([cloud, local], { clock });
+    const summaries: SummaryEvent[] = [];
+    const context = new ContextManager({
+      llm: chain,
+      clock,
+      policy: POLICY,
+      onSummary: (e) => summaries.push(e),
+    });
+    await context.prepare();
+    expect(context.tokenizerName).toBe('words');
+    const reply = async () => {
+      for await (const _ of chain.chat({ messages: [], signal: new AbortController().signal }));
+    };
+    const first = reply();
+    await clock.advance(10_000);
+    await first;
+    expect(chain).toMatchObject({ activeProvider: 'local', fallbackCount: 1 });
+
+    const second = reply(); // holds the local model's turn lock for 10 s
+    await clock.advance(0);
+    const history = new ChatHistory('be brief');
+    fill(history, 1, 11);
+    context.maybeSummarize(history.messages);
+    await clock.advance(1000);
+    expect(summaries.map((s) => s.summary)).toEqual(['The user counted turns.']);
+    expect(chain).toMatchObject({ activeProvider: 'local', fallbackCount: 1 });
+    expect(local.requests).toEqual(['reply', 'reply']);
+    await clock.advance(10_000);
+    await second;
+    await context.close();
   });
 
   it('falls back to cl100k when the model tokenizer fails, and says so', async () => {

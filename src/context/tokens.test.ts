@@ -12,6 +12,10 @@ describe('token counting', () => {
     expect(encodingForModel('openai:gpt-3.5-turbo')).toBe('cl100k_base');
     expect(encodingForModel('openai-compatible:http://127.0.0.1:11434/v1#qwen2.5')).toBe('cl100k_base');
     expect(encodingForModel('scripted')).toBe('cl100k_base');
+    // A fallback chain with no tokenizer of its own counts as its first provider.
+    expect(encodingForModel('openai:gpt-4o-mini > openai-compatible:http://127.0.0.1:11434/v1#qwen2.5')).toBe(
+      'o200k_base',
+    );
   });
 
   it('counts real BPE tokens, not characters', async () => {

@@ -7,9 +7,11 @@ export type TiktokenEncoding = 'o200k_base' | 'cl100k_base';
  * The tiktoken encoding of an OpenAI model, from the LLM's name or spec (`openai:gpt-4o-mini`,
  * `openai-compatible:<url>#gpt-4.1`): o200k_base for the gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and o-series families,
  * cl100k_base for everything else (older OpenAI models, and the nearest common guess for other servers' models).
+ * A fallback chain's name (`a > b`) counts as its first provider's.
  */
 export function encodingForModel(llmName: string): TiktokenEncoding {
-  const model = (llmName.includes('#') ? llmName.slice(llmName.lastIndexOf('#') + 1) : llmName)
+  const first = llmName.split(' > ')[0];
+  const model = (first.includes('#') ? first.slice(first.lastIndexOf('#') + 1) : first)
     .replace(/^openai:/, '')
     .toLowerCase();
   return /^(chatgpt-4o|gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o[1-9](-|$))/.test(model)

@@ -143,6 +143,55 @@ describe('buildPrompt', () => {
     expect(prompt.messages.at(-1)?.content).toBe('done');
   });
 
+  it('clips an oversized message of the kept turns to the budget, with a marker, keeping the turn whole', () => {
+    const history = conversation(3);
+    const huge = Array.from({ length: 3000 }, (_, i) => `line${i}`).join(' ');
+    const call = { id: 'c1', name: 'docs_read', arguments: '{"path":"big.md"}' };
+    history.append({ role: 'user', content: 'read the big document' }, 4);
+    history.append({ role: 'assistant', content: '', toolCalls: [call] }, 4);
+    history.append({ role: 'tool', toolCallId: 'c1', content: huge }, 4);
+    const derived = new DerivedMessages();
+    const prompt = buildPrompt({ ...input(history), derived });
+    // The follow-up request after the tool call: within budget, the question, the call and its (clipped) result.
+    expect(prompt.stats.contextTokens).toBeLessThanOrEqual(1000);
+    expect(prompt.overLimit).toBe(false);
+    expect(prompt.messages.slice(-3).map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(prompt.messages.at(-3)?.content).toBe('read the big document');
+    expect(prompt.messages.at(-2)?.toolCalls).toEqual([call]);
+    const tool = prompt.messages.at(-1);
+    expect(tool?.toolCallId).toBe('c1');
+    expect(tool?.content.startsWith('line0 line1 line2')).toBe(true);
+    expect(tool?.content).toMatch(/\n…\[clipped to fit the context: 3000 tokens, showing the first \d+\]$/);
+    expect(prompt.stats).toMatchObject({ clippedMessages: 1, prunedMessages: 1 });
+    // The older turns still fit beside it; the same request again is the same prompt (a stable prefix).
+    expect(firstWords(prompt.messages.slice(0, 7))).toEqual(['be', 'u1', 'a1', 'u2', 'a2', 'u3', 'a3']);
+    const again = buildPrompt({ ...input(history), derived });
+    expect(again.messages.at(-1)).toBe(tool);
+    expect(again.stats.contextTokens).toBe(prompt.stats.contextTokens);
+
+    // Answered, the turn is still kept verbatim on the next turn (keepTurns 2): clipped, not dropped.
+    history.append({ role: 'assistant', content: 'It is long.' }, 5);
+    const next = buildPrompt({ ...input(history), derived }, { role: 'user', content: 'what does it say?' });
+    expect(next.stats.contextTokens).toBeLessThanOrEqual(1000);
+    expect(next.messages.map((m) => m.role).slice(-5)).toEqual([
+      'user',
+      'assistant',
+      'tool',
+      'assistant',
+      'user',
+    ]);
+    expect(next.stats.clippedMessages).toBe(1);
+  });
+
+  it('clips a pending message that alone is over the budget', () => {
+    const history = conversation(2);
+    const long = Array.from({ length: 2000 }, (_, i) => `w${i}`).join(' ');
+    const prompt = buildPrompt(input(history), { role: 'user', content: long });
+    expect(prompt.stats.contextTokens).toBeLessThanOrEqual(1000);
+    expect(prompt.messages.at(-1)?.content).toContain('[clipped to fit the context: 2000 tokens');
+    expect(prompt.stats).toMatchObject({ clippedMessages: 1, prunedMessages: 0 });
+  });
+
   it('shrinks large tool outputs of older turns to stubs once answered, never in the kept turns', () => {
     const history = new ChatHistory('be brief');
     const big = Array.from({ length: 300 }, (_, i) => `row${i}`).join(' ');

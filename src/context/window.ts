@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../providers/llm/contract.ts';
+import type { ChatMessage, TokenCounter } from '../providers/llm/contract.ts';
 import type { HistoryItem } from './history.ts';
 import type { ContextPolicyOptions } from './policy.ts';
 import type { MessageTokens } from './tokens.ts';
@@ -22,8 +22,15 @@ export interface ContextStats {
   contextMessages: number;
   /** History messages the prompt carries only through the summary. */
   summarizedMessages: number;
-  /** History messages left out of the prompt or shrunk to a stub, without a summary to stand in for them. */
+  /**
+   * History messages left out of the prompt, shrunk to a stub or clipped, without a summary to stand in for them.
+   */
   prunedMessages: number;
+  /**
+   * Messages clipped (with a marker) because cutting older turns could not bring the prompt within budget, e.g. a
+   * huge tool result in the last turns; the pending message counts too.
+   */
+  clippedMessages: number;
   summaryId: number | null;
   summaryDurationMs: number | null;
 }
@@ -45,6 +52,19 @@ export class DerivedMessages {
   private readonly stubs = new WeakMap<HistoryItem, ChatMessage>();
   private readonly withSummary = new WeakMap<SummaryState, { source: HistoryItem; message: ChatMessage }>();
   private readonly standalone = new WeakMap<SummaryState, ChatMessage>();
+  private readonly clips = new WeakMap<ChatMessage, { maxTokens: number; message: ChatMessage }>();
+
+  /**
+   * `message` with its content cut to about `maxTokens` tokens and a marker that says so (made once per size, so
+   * a clip that still fits keeps the prompt's prefix, and its token count, from one request to the next).
+   */
+  clip(message: ChatMessage, maxTokens: number, counter: TokenCounter): ChatMessage {
+    const cached = this.clips.get(message);
+    if (cached?.maxTokens === maxTokens) return cached.message;
+    const clipped = { ...plain(message), content: clipContent(message.content, maxTokens, counter) };
+    this.clips.set(message, { maxTokens, message: clipped });
+    return clipped;
+  }
 
   /** A large tool output shrunk to a stub that says what it was. */
   stub(item: HistoryItem, tokens: number): ChatMessage {
@@ -91,6 +111,25 @@ export interface WindowInput {
   policy: ContextPolicyOptions;
   tokens: MessageTokens;
   derived: DerivedMessages;
+}
+
+/** The first `maxTokens` tokens (about) of `text`, marked as clipped; the marker counts towards `maxTokens`. */
+function clipContent(text: string, maxTokens: number, counter: TokenCounter): string {
+  const full = counter.countTokens(text);
+  const marker = (shown: number) =>
+    `\n…[clipped to fit the context: ${full} tokens, showing the first ${shown}]`;
+  const budget = maxTokens - counter.countTokens(marker(full));
+  if (budget <= 0 || text.length === 0) return marker(0).trimStart();
+  // Proportional guesses, shrinking: a handful of tokenizer passes even for a megabyte of text.
+  let end = Math.min(text.length, Math.floor((text.length * budget) / Math.max(1, full)));
+  let shown = counter.countTokens(text.slice(0, end));
+  while (shown > budget && end > 0) {
+    end = Math.min(end - 1, Math.floor(((end * budget) / shown) * 0.97));
+    shown = counter.countTokens(text.slice(0, end));
+  }
+  const code = text.charCodeAt(end - 1);
+  if (end > 0 && code >= 0xd800 && code <= 0xdbff) end--; // never split a surrogate pair
+  return `${text.slice(0, end)}${marker(counter.countTokens(text.slice(0, end)))}`;
 }
 
 /** A message without the history's bookkeeping fields. */
@@ -175,6 +214,8 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
   const prunedUntil = input.prunedUntilId ?? 0;
   let start = 0;
   while (start < items.length && start < shown.length - 1 && items[start].id <= prunedUntil) start++;
+  const sources = [...shown];
+  const clipped = clipOversized(input, shown, sizes, sources, start, pinnedTokens);
   let total = sizes.reduce((n, t, i) => (i < start ? n : n + t), pinnedTokens);
   const overLimit = total > policy.maxTokens || shown.length - start > policy.maxMessages;
   if (overLimit) {
@@ -185,6 +226,8 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
       start = cut;
     }
   }
+  if (total > policy.maxTokens) total = clipToBudget(input, shown, sizes, sources, start, total, clipped);
+  const clippedMessages = [...clipped].filter((i) => i >= start).length;
   const kept = shown.slice(start);
   const stubbedKept = kept.filter((m, i) => start + i < items.length && m !== items[start + i]).length;
   const messages = [...pinned, ...kept].map(plain);
@@ -196,6 +239,7 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
       contextMessages: messages.length,
       summarizedMessages: summary?.messages ?? 0,
       prunedMessages: dropped + stubbedKept,
+      clippedMessages,
       summaryId: summary?.id ?? null,
       summaryDurationMs: summary?.durationMs ?? null,
     },
@@ -204,6 +248,89 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
     overLimit,
     prunedUntilId: dropped > 0 ? Math.max(prunedUntil, items[dropped - 1].id) : prunedUntil,
   };
+}
+
+/**
+ * Clips `shown[i]` (from its original, `sources[i]`) to about `contentTokens` tokens of content; false, leaving it
+ * as it is, when the clip (its marker included) would be no smaller.
+ */
+function clipAt(
+  input: WindowInput,
+  shown: ChatMessage[],
+  sizes: number[],
+  sources: readonly ChatMessage[],
+  i: number,
+  contentTokens: number,
+): boolean {
+  const clip = input.derived.clip(sources[i], Math.max(0, contentTokens), input.tokens.counter);
+  const size = input.tokens.count(clip);
+  if (size >= sizes[i]) return false;
+  shown[i] = clip;
+  sizes[i] = size;
+  return true;
+}
+
+/**
+ * A message of the kept turns (the last `keepTurns`, at least the last one) that is bigger than half the room
+ * under the high watermark — a huge tool result, a very long message — is clipped to that size, with a marker,
+ * when the kept turns would not fit the budget. Cutting could not help: the cut that reaches past the message
+ * would drop the user's question, or the whole turn, and a call's result can never be cut from the call. The
+ * size depends only on the policy and the instructions, so a clip stays the same from one request to the next
+ * (a stable prefix for a local model's KV cache). Updates `shown` and `sizes`; returns the indices clipped.
+ */
+function clipOversized(
+  input: WindowInput,
+  shown: ChatMessage[],
+  sizes: number[],
+  sources: readonly ChatMessage[],
+  start: number,
+  pinnedTokens: number,
+): Set<number> {
+  const { policy, tokens } = input;
+  const clipped = new Set<number>();
+  if (shown.length === 0) return clipped;
+  const from = Math.max(start, Math.min(keptFrom(shown, Math.max(1, policy.keepTurns)), shown.length - 1));
+  const keptTokens = sizes.slice(from).reduce((n, t) => n + t, pinnedTokens);
+  if (keptTokens <= policy.maxTokens) return clipped;
+  const cap = Math.max(1, Math.floor((policy.summarizeAtTokens - pinnedTokens) / 2));
+  for (let i = from; i < shown.length; i++) {
+    if (sizes[i] <= cap || !shown[i].content) continue;
+    const overhead = sizes[i] - tokens.text(shown[i].content); // the message's format tokens and tool calls
+    if (clipAt(input, shown, sizes, sources, i, cap - overhead)) clipped.add(i);
+  }
+  return clipped;
+}
+
+/**
+ * The last resort, when cutting has done all it may and the prompt is still over `maxTokens` (e.g. instructions
+ * that take most of the budget): the largest remaining messages are clipped until it fits. Returns the new total.
+ */
+function clipToBudget(
+  input: WindowInput,
+  shown: ChatMessage[],
+  sizes: number[],
+  sources: readonly ChatMessage[],
+  start: number,
+  total: number,
+  clipped: Set<number>,
+): number {
+  const { policy, tokens } = input;
+  const done = new Set<number>();
+  while (total > policy.maxTokens) {
+    let largest = -1;
+    for (let i = start; i < shown.length; i++) {
+      if (done.has(i) || !sources[i].content) continue;
+      if (largest < 0 || sizes[largest] < sizes[i]) largest = i;
+    }
+    if (largest < 0) break;
+    const before = sizes[largest];
+    const content = tokens.text(shown[largest].content);
+    done.add(largest);
+    if (!clipAt(input, shown, sizes, sources, largest, content - (total - policy.maxTokens))) continue;
+    total += sizes[largest] - before;
+    clipped.add(largest);
+  }
+  return total;
 }
 
 export interface SummaryPlan {

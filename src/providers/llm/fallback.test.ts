@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../metrics/clock.ts';
-import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
+import type { ChatRequest, LLM, LlmChunk, TokenCounter } from './contract.ts';
 import { FallbackLlm } from './fallback.ts';
 import { type FallbackEvent, fallbackStateOf } from './fallback-rotation.ts';
 
@@ -181,5 +181,117 @@ describe('FallbackLlm', () => {
     await run;
     expect(chunks).toEqual([]);
     expect(a.requests[0].aborted && b.requests[0].aborted).toBe(true);
+  });
+});
+
+/** A local-model-like provider: a sibling of its own (own state, own turn lock) and a tokenizer. */
+class LocalStub extends StubLlm {
+  readonly siblings: LocalStub[] = [];
+  closed = false;
+  constructor(
+    name: string,
+    private readonly clockRef: VirtualClock,
+    private readonly script: Behaviour[],
+    readonly counter: TokenCounter = { ...WORDS, name: `tokens:${name}` },
+  ) {
+    super(name, clockRef, script);
+  }
+  sibling(): LLM {
+    const sibling = new LocalStub(`${this.name}#sibling`, this.clockRef, [...this.script], this.counter);
+    this.siblings.push(sibling);
+    return sibling;
+  }
+  async tokenCounter(): Promise<TokenCounter> {
+    return this.counter;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+const WORDS: TokenCounter = {
+  name: 'words',
+  countTokens: (text) => text.split(/\s+/).filter(Boolean).length,
+  messageOverheadTokens: 1,
+  promptOverheadTokens: 0,
+};
+
+async function drain(llm: LLM, clock: VirtualClock): Promise<{ text: string; error?: unknown }> {
+  let text = '';
+  let error: unknown;
+  const run = (async () => {
+    for await (const c of llm.chat({
+      messages: [{ role: 'user', content: 'hi' }],
+      signal: new AbortController().signal,
+    }))
+      if (c.type === 'text') text += c.delta;
+  })().catch((e) => {
+    error = e;
+  });
+  await clock.advance(20_000);
+  await run;
+  return { text: text.trim(), error };
+}
+
+describe('FallbackLlm.sibling', () => {
+  it('runs side jobs on the providers’ siblings with a rotation of its own, leaving the chain’s untouched', async () => {
+    const clock = new VirtualClock();
+    const cloud = new StubLlm('cloud', clock, [{ kind: 'fail', afterMs: 100 }]);
+    const local = new LocalStub('local', clock, [{ kind: 'reply', ttftMs: 100, text: 'from local' }]);
+    const events: FallbackEvent[] = [];
+    const chain = new FallbackLlm([cloud, local], { clock, onFallback: (e) => events.push(e) });
+    const sibling = chain.sibling();
+    expect(sibling.name).toBe('cloud > local#sibling');
+
+    expect((await drain(sibling, clock)).text).toBe('from local');
+    // The summary fell back on its own chain: the session's chain still uses (and counts) nothing of it.
+    expect(fallbackStateOf(sibling)).toMatchObject({ activeProvider: 'local#sibling', fallbackCount: 1 });
+    expect(fallbackStateOf(chain)).toMatchObject({ activeProvider: 'cloud', fallbackCount: 0 });
+    expect(events.map((e) => e.to)).toEqual(['local#sibling']);
+    // The session's local model was never asked: its KV cache and turn lock are its replies' alone.
+    expect(local.requests).toHaveLength(0);
+    expect(local.siblings[0].requests).toHaveLength(1);
+    expect(cloud.requests).toHaveLength(1); // a stateless provider without a sibling is shared as it is
+
+    // And the other way round: the chain's own fallbacks do not move the sibling.
+    const fresh = chain.sibling();
+    await drain(chain, clock);
+    expect(fallbackStateOf(chain)).toMatchObject({ activeProvider: 'local', fallbackCount: 1 });
+    expect(fallbackStateOf(fresh)).toMatchObject({ activeProvider: 'cloud', fallbackCount: 0 });
+  });
+
+  it('closes only the siblings it made', async () => {
+    const clock = new VirtualClock();
+    const cloud = Object.assign(new StubLlm('cloud', clock, [{ kind: 'fail', afterMs: 1 }]), {
+      closed: false,
+      async close() {
+        this.closed = true;
+      },
+    });
+    const local = new LocalStub('local', clock, [{ kind: 'reply', ttftMs: 1, text: 'x' }]);
+    const chain = new FallbackLlm([cloud, local], { clock });
+    await chain.sibling().close?.();
+    expect(local.siblings[0].closed).toBe(true);
+    expect(local.closed).toBe(false);
+    expect(cloud.closed).toBe(false);
+    await chain.close();
+    expect(local.closed && cloud.closed).toBe(true);
+  });
+});
+
+describe('FallbackLlm.tokenCounter', () => {
+  it('is the active provider’s tokenizer, or the first provider’s that has one', async () => {
+    const clock = new VirtualClock();
+    const cloud = new StubLlm('cloud', clock, [{ kind: 'fail', afterMs: 1 }]);
+    const a = new LocalStub('a', clock, [{ kind: 'fail', afterMs: 1 }]);
+    const b = new LocalStub('b', clock, [{ kind: 'reply', ttftMs: 1, text: 'b' }]);
+    expect((await new FallbackLlm([cloud, a, b], { clock }).tokenCounter?.())?.name).toBe('tokens:a');
+    const chain = new FallbackLlm([a, b], { clock });
+    expect((await chain.tokenCounter?.())?.name).toBe('tokens:a');
+    await drain(chain, clock);
+    expect(chain.activeProvider).toBe('b');
+    expect((await chain.tokenCounter?.())?.name).toBe('tokens:b');
+    // No provider has a tokenizer: none is claimed, so callers choose one by name as for any LLM.
+    expect(new FallbackLlm([cloud, new StubLlm('other', clock, [])], { clock }).tokenCounter).toBeUndefined();
   });
 });

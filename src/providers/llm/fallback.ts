@@ -1,4 +1,4 @@
-import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
+import type { ChatRequest, LLM, LlmChunk, TokenCounter } from './contract.ts';
 import { type FallbackOptions, FallbackRotation, type FallbackState } from './fallback-rotation.ts';
 
 interface Racer {
@@ -17,14 +17,26 @@ type Settled = { racer: Racer; result: IteratorResult<LlmChunk> } | { racer: Rac
  * counted. The provider that answers stays in use for the session; the first one is tried again later.
  * Once a reply has started it is never restarted elsewhere (that would repeat speech): a mid-reply failure ends
  * the reply with the error and moves the next turn on to the next provider.
+ *
+ * Side jobs (context summaries) run on a `sibling()`: a chain of the providers' own siblings with a rotation of
+ * its own, so they neither move this chain's provider or fallback count nor wait on (or hold) a local model's
+ * turn lock.
  */
 export class FallbackLlm implements LLM, FallbackState {
   readonly name: string;
+  /**
+   * The active provider's tokenizer, or the first provider's that has one (a local model's context is the one a
+   * prompt can overflow); absent when no provider has one, so callers pick a tokenizer by name as for any LLM.
+   */
+  readonly tokenCounter?: () => Promise<TokenCounter>;
   private readonly rotation: FallbackRotation;
+  /** Providers this instance made (a sibling's own siblings): closed with it. The rest belong to their creator. */
+  private readonly owned: readonly LLM[];
 
   constructor(
     private readonly providers: readonly LLM[],
-    options: FallbackOptions = {},
+    private readonly options: FallbackOptions = {},
+    owned: readonly LLM[] = providers,
   ) {
     this.rotation = new FallbackRotation(
       'llm',
@@ -32,6 +44,24 @@ export class FallbackLlm implements LLM, FallbackState {
       options,
     );
     this.name = providers.map((p) => p.name).join(' > ');
+    this.owned = owned;
+    if (providers.some((p) => p.tokenCounter)) this.tokenCounter = () => this.activeTokenCounter();
+  }
+
+  /**
+   * A chain over each provider's sibling (the provider itself where it has none: a stateless cloud client), with
+   * its own rotation and counts; its switches are logged and reported to `onFallback` like this chain's, but never
+   * counted here. Closing it closes only the siblings it made.
+   */
+  sibling(): LLM {
+    const owned: LLM[] = [];
+    const providers = this.providers.map((p) => {
+      const sibling = p.sibling?.();
+      if (!sibling) return p;
+      owned.push(sibling);
+      return sibling;
+    });
+    return new FallbackLlm(providers, this.options, owned);
   }
 
   get activeProvider(): string {
@@ -54,7 +84,14 @@ export class FallbackLlm implements LLM, FallbackState {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.providers.map((p) => p.close?.()));
+    await Promise.allSettled(this.owned.map((p) => p.close?.()));
+  }
+
+  private activeTokenCounter(): Promise<TokenCounter> {
+    const active = this.providers[this.rotation.startIndex()];
+    const counter = active.tokenCounter ? active : this.providers.find((p) => p.tokenCounter);
+    // The constructor defines tokenCounter only when some provider has one.
+    return (counter as Required<Pick<LLM, 'tokenCounter'>>).tokenCounter();
   }
 
   private async *race(request: ChatRequest): AsyncGenerator<LlmChunk> {

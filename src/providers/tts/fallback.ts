@@ -8,8 +8,9 @@ import type { TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
  * when it fails, or its first audio misses the latency budget, the stream moves to the next provider, which is
  * given again every sentence from the one that was being spoken (a sentence cut off is said again, never lost).
  * Audio comes out at the first provider's rate whatever the provider. Each switch is logged and counted; the
- * provider that works stays in use and the first is tried again later. One instance serves every session, so
- * an outage seen by one session moves them all.
+ * provider that works stays in use and the first is tried again later. That state belongs to one session: the
+ * configured providers make one instance per session (`ProviderSet.createSessionTts`), so an outage seen by one
+ * session moves only that one; a TTS given to several sessions would move them all.
  */
 export class FallbackTts implements TTS, FallbackState {
   readonly name: string;
