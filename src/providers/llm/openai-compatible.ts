@@ -6,15 +6,10 @@ import type {
 import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
 import { LlmError } from './errors.ts';
 import { createKeepAliveFetch, type KeepAliveFetch } from './openai-fetch.ts';
-import {
-  abortableSleep,
-  DEFAULT_RETRY_POLICY,
-  RetryableError,
-  type RetryPolicy,
-  retryDelayMs,
-  rootCause,
-} from './openai-retry.ts';
+import { prewarmModels } from './openai-prewarm.ts';
+import { RetryableError, type RetryPolicy, retryPolicy, rootCause } from './openai-retry.ts';
 import { ToolCallAccumulator, toWireMessage, toWireTool } from './openai-wire.ts';
+import { retryBeforeOutput } from './retry-before-output.ts';
 
 /** Where a provider writes its operational lines (a pino logger fits). Never given a key. */
 export interface ProviderLog {
@@ -79,11 +74,7 @@ export class OpenAiCompatibleLlm implements LLM {
     this.options = options;
     this.name =
       options.name ?? `openai-compatible:${options.baseURL ?? 'https://api.openai.com/v1'}#${options.model}`;
-    this.retry = {
-      maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
-      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-      maxDelayMs: options.maxRetryDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
-    };
+    this.retry = retryPolicy(options);
     this.ownFetch = options.client || options.fetch ? undefined : createKeepAliveFetch();
     this.client =
       options.client ??
@@ -100,7 +91,16 @@ export class OpenAiCompatibleLlm implements LLM {
   }
 
   chat(request: ChatRequest): AsyncIterable<LlmChunk> {
-    return this.streamWithRetries(request);
+    return retryBeforeOutput(() => this.stream(request), {
+      signal: request.signal,
+      policy: this.retry,
+      fail: (error) => this.toLlmError(error),
+      onRetry: (error, attempt, delayMs) =>
+        this.options.log?.warn(
+          { provider: this.name, attempt: attempt + 1, delayMs, err: this.describe(error) },
+          'llm request failed before its first token; retrying',
+        ),
+    });
   }
 
   /**
@@ -108,42 +108,13 @@ export class OpenAiCompatibleLlm implements LLM {
    * HTTP answer counts as warm (some compatible servers have no /models); an unreachable server throws.
    */
   async prewarm(): Promise<void> {
-    try {
-      await this.client.models.list({ timeout: this.options.timeoutMs ?? 10_000 });
-    } catch (error) {
-      if (error instanceof APIError && error.status !== undefined) return;
+    await prewarmModels(this.client, this.options.timeoutMs ?? 10_000).catch((error) => {
       throw this.toLlmError(error);
-    }
+    });
   }
 
   async close(): Promise<void> {
     this.ownFetch?.close();
-  }
-
-  private async *streamWithRetries(request: ChatRequest): AsyncGenerator<LlmChunk> {
-    for (let attempt = 0; ; attempt++) {
-      let delivered = false;
-      try {
-        for await (const chunk of this.stream(request)) {
-          delivered = true;
-          yield chunk;
-        }
-        return;
-      } catch (error) {
-        if (request.signal.aborted) return;
-        const delay = delivered ? undefined : retryDelayMs(error, attempt, this.retry);
-        if (delay === undefined) throw this.toLlmError(error);
-        this.options.log?.warn(
-          { provider: this.name, attempt: attempt + 1, delayMs: delay, err: this.describe(error) },
-          'llm request failed before its first token; retrying',
-        );
-        try {
-          await abortableSleep(delay, request.signal);
-        } catch {
-          return;
-        }
-      }
-    }
   }
 
   /** One attempt; errors are raw so the retry loop can classify them. */

@@ -14,6 +14,21 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 2_000 };
 
+/** The retry options every cloud client takes, each defaulting to `DEFAULT_RETRY_POLICY`. */
+export interface RetryOptions {
+  maxRetries?: number;
+  retryBaseDelayMs?: number;
+  maxRetryDelayMs?: number;
+}
+
+export function retryPolicy(options: RetryOptions): RetryPolicy {
+  return {
+    maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
+    baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
+    maxDelayMs: options.maxRetryDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+  };
+}
+
 /** An HTTP error from a client that does not use the openai SDK (ElevenLabs): classified like an APIError. */
 export class HttpStatusError extends Error {
   override readonly name = 'HttpStatusError';

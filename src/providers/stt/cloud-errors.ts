@@ -1,3 +1,6 @@
+import type { SttLog } from './cloud-socket.ts';
+import type { SttListener } from './contract.ts';
+
 export type CloudSttErrorKind =
   | 'config'
   | 'auth'
@@ -98,4 +101,44 @@ export function redactSecret(text: string, secret: string | undefined): string {
 export function backoffMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
   const step = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
   return step / 2 + random() * (step / 2);
+}
+
+export interface RetryLimits {
+  maxRetries: number;
+  maxRetryAfterMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+/**
+ * After the `attempt`-th consecutive failure: how long to wait before trying again, or why the client gives up
+ * (`''` for an error retrying cannot fix, else a clause for the fatal error's message).
+ */
+export function nextRetry(
+  error: CloudSttError,
+  attempt: number,
+  limits: RetryLimits,
+): { delayMs: number } | { giveUp: string } {
+  if (!error.retryable) return { giveUp: '' };
+  if (attempt > limits.maxRetries) return { giveUp: ` gave up after ${attempt} attempts` };
+  if (error.retryAfterMs !== undefined && error.retryAfterMs > limits.maxRetryAfterMs)
+    return { giveUp: ` asked to wait ${Math.round(error.retryAfterMs)} ms` };
+  return { delayMs: error.retryAfterMs ?? backoffMs(attempt, limits.initialBackoffMs, limits.maxBackoffMs) };
+}
+
+/** The stream gives up: `error` becomes fatal (`why` from `nextRetry`), is logged, and reaches the listener. */
+export function reportFatal(
+  error: CloudSttError,
+  provider: string,
+  why: string,
+  listener: SttListener,
+  log?: SttLog,
+): void {
+  const fatal = error.asFatal(`${provider}${why}`);
+  log?.warn({ provider, error: fatal.message }, 'stt stream gave up');
+  try {
+    listener.onError?.(fatal);
+  } catch {
+    // nothing more to do
+  }
 }

@@ -1,9 +1,12 @@
 import WebSocket, { type RawData } from 'ws';
-import { AudioFormatError, type AudioFrame, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
-import { backoffMs, CloudSttError, redactSecret } from './cloud-errors.ts';
+import type { AudioFrame } from '../../audio/frame.ts';
+import { CloudSttError, nextRetry, redactSecret, reportFatal } from './cloud-errors.ts';
+import { FlushWatchdog } from './cloud-flush-watchdog.ts';
 import { type AudioEntry, type FlushEntry, ReplayJournal } from './cloud-journal.ts';
+import { KeepAliveTimer } from './cloud-keep-alive.ts';
 import { type ReconnectOptions, readRejection, retire, type SocketRequest } from './cloud-socket.ts';
 import type { SttListener, SttStream, Transcript } from './contract.ts';
+import { audioEntry, checkPipelineFrame } from './pipeline-frame.ts';
 
 export type { AudioEntry, FlushEntry } from './cloud-journal.ts';
 export {
@@ -30,16 +33,13 @@ export abstract class SocketSttStream implements SttStream {
   private failures = 0;
   private generation = 0;
   private connectedAt: number | undefined;
-  private lastSentAt = 0;
   private lastMessageAt = 0;
-  private flushSentAt = 0;
-  private awaitingAnswers = 0;
   private nextFlushId = 1;
   private overflowLogged = false;
   private cancelConnectTimer: (() => void) | undefined;
   private cancelRetry: (() => void) | undefined;
-  private cancelWatchdog: (() => void) | undefined;
-  private cancelKeepAlive: (() => void) | undefined;
+  private readonly watchdog: FlushWatchdog;
+  private readonly keepAlive: KeepAliveTimer;
   private readonly onAbort = () => this.close();
 
   constructor(
@@ -50,6 +50,15 @@ export abstract class SocketSttStream implements SttStream {
     private readonly signal?: AbortSignal,
   ) {
     this.options = options;
+    this.keepAlive = new KeepAliveTimer(options.clock);
+    this.watchdog = new FlushWatchdog(
+      options.clock,
+      options.resultTimeoutMs,
+      () => this.generation,
+      (since) => {
+        if (!this.closed && !this.gaveUp) this.onResultTimeout(this.lastMessageAt > since);
+      },
+    );
   }
 
   /** Call at the end of the subclass constructor: opens the first connection. */
@@ -100,21 +109,10 @@ export abstract class SocketSttStream implements SttStream {
   // --- SttStream ----------------------------------------------------------------------------------------------
 
   push(frame: AudioFrame): void {
-    validateFrame(frame);
-    if (frame.sampleRate !== PIPELINE_SAMPLE_RATE) {
-      throw new AudioFormatError(
-        `${this.provider} takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`,
-      );
-    }
+    checkPipelineFrame(frame, this.provider);
     if (this.closed || this.gaveUp || frame.samples.length === 0) return;
-    const durationMs = (frame.samples.length * 1000) / PIPELINE_SAMPLE_RATE;
-    // Copied: callers may reuse their buffers, and the journal may replay this frame much later.
-    const entry: AudioEntry = {
-      kind: 'audio',
-      samples: frame.samples.slice(),
-      startMs: frame.timestampMs,
-      endMs: frame.timestampMs + durationMs,
-    };
+    // The journal may replay this frame much later.
+    const entry = audioEntry(frame);
     this.journal.push(entry);
     this.boundJournal();
     if (this.live) this.sendAudio(entry);
@@ -161,20 +159,17 @@ export abstract class SocketSttStream implements SttStream {
 
   protected sendJson(message: object): void {
     this.socket?.send(JSON.stringify(message));
-    this.lastSentAt = this.options.clock.now();
+    this.keepAlive.sent();
   }
 
   protected sendBinary(bytes: Uint8Array): void {
     this.socket?.send(bytes);
-    this.lastSentAt = this.options.clock.now();
+    this.keepAlive.sent();
   }
 
   /** The server answered a flush (or the provider answered it locally). */
   protected flushAnswered(): void {
-    this.awaitingAnswers = Math.max(0, this.awaitingAnswers - 1);
-    this.cancelWatchdog?.();
-    this.cancelWatchdog = undefined;
-    if (this.awaitingAnswers > 0) this.armWatchdog();
+    this.watchdog.answered();
   }
 
   /** A transcript arrived: the connection works, so failures start counting from zero again. */
@@ -305,76 +300,33 @@ export abstract class SocketSttStream implements SttStream {
       if (entry.kind === 'audio') this.sendAudio(entry);
       else this.flushNow(entry);
     }
-    this.scheduleKeepAlive(generation);
+    this.keepAlive.start(
+      this.keepAliveIntervalMs(),
+      () => generation === this.generation && this.live,
+      () => this.sendKeepAlive(),
+    );
   }
 
   private flushNow(entry: FlushEntry): void {
-    if (!this.sendFlush(entry)) return;
-    this.awaitingAnswers++;
-    this.flushSentAt = this.options.clock.now();
-    if (!this.cancelWatchdog) this.armWatchdog();
-  }
-
-  private armWatchdog(): void {
-    const generation = this.generation;
-    const armedAt = this.options.clock.now();
-    this.cancelWatchdog = this.options.clock.schedule(this.options.resultTimeoutMs, () => {
-      this.cancelWatchdog = undefined;
-      if (generation !== this.generation || this.closed || this.gaveUp || this.awaitingAnswers === 0) return;
-      this.onResultTimeout(this.lastMessageAt > Math.max(armedAt, this.flushSentAt));
-    });
-  }
-
-  private scheduleKeepAlive(generation: number): void {
-    const interval = this.keepAliveIntervalMs();
-    if (interval <= 0) return;
-    const check = () => {
-      this.cancelKeepAlive = undefined;
-      if (generation !== this.generation || !this.live) return;
-      const idle = this.options.clock.now() - this.lastSentAt;
-      if (idle >= interval) {
-        try {
-          this.sendKeepAlive();
-        } catch {
-          // the close event reports a broken socket
-        }
-      }
-      this.cancelKeepAlive = this.options.clock.schedule(
-        Math.max(1, interval - Math.min(idle, interval)),
-        check,
-      );
-    };
-    this.cancelKeepAlive = this.options.clock.schedule(interval, check);
+    if (this.sendFlush(entry)) this.watchdog.sent();
   }
 
   /** The connection is gone or useless: retry with backoff, or give up. */
   protected failConnection(error: CloudSttError): void {
     if (this.closed || this.gaveUp) return;
-    this.generation++; // whatever the old socket still says is ignored
     const wasLive = this.live;
-    this.live = false;
-    this.clearTimers();
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket) retire(socket, false);
-    this.awaitingAnswers = 0;
-    const { clock, stableAfterMs, maxRetries, maxRetryAfterMs, initialBackoffMs, maxBackoffMs } =
-      this.options;
+    this.abandonSocket();
+    this.watchdog.reset();
+    const { clock, stableAfterMs } = this.options;
     if (wasLive && this.connectedAt !== undefined && clock.now() - this.connectedAt >= stableAfterMs)
       this.failures = 0;
     this.failures++;
-    const why = !error.retryable
-      ? ''
-      : this.failures > maxRetries
-        ? ` gave up after ${this.failures} attempts`
-        : error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs
-          ? ` asked to wait ${Math.round(error.retryAfterMs)} ms`
-          : undefined;
-    if (why !== undefined) {
-      this.giveUp(error, why);
+    const next = nextRetry(error, this.failures, this.options);
+    if ('giveUp' in next) {
+      this.giveUp(error, next.giveUp);
       return;
     }
-    const delayMs = error.retryAfterMs ?? backoffMs(this.failures, initialBackoffMs, maxBackoffMs);
+    const { delayMs } = next;
     this.options.log?.warn(
       {
         provider: this.provider,
@@ -394,19 +346,18 @@ export abstract class SocketSttStream implements SttStream {
   private giveUp(error: CloudSttError, why = ''): void {
     if (this.gaveUp || this.closed) return;
     this.gaveUp = true;
+    this.abandonSocket();
+    reportFatal(error, this.provider, why, this.listener, this.options.log);
+  }
+
+  /** Closes the current socket; whatever it still says is ignored. */
+  private abandonSocket(): void {
     this.generation++;
     this.live = false;
     this.clearTimers();
     const socket = this.socket;
     this.socket = undefined;
     if (socket) retire(socket, false);
-    const fatal = error.asFatal(`${this.provider}${why}`);
-    this.options.log?.warn({ provider: this.provider, error: fatal.message }, 'stt stream gave up');
-    try {
-      this.listener.onError?.(fatal);
-    } catch {
-      // nothing more to do
-    }
   }
 
   private boundJournal(): void {
@@ -431,13 +382,10 @@ export abstract class SocketSttStream implements SttStream {
   }
 
   private clearTimers(): void {
-    for (const cancel of [
-      this.cancelConnectTimer,
-      this.cancelRetry,
-      this.cancelWatchdog,
-      this.cancelKeepAlive,
-    ])
-      cancel?.();
-    this.cancelConnectTimer = this.cancelRetry = this.cancelWatchdog = this.cancelKeepAlive = undefined;
+    this.cancelConnectTimer?.();
+    this.cancelRetry?.();
+    this.cancelConnectTimer = this.cancelRetry = undefined;
+    this.watchdog.stop();
+    this.keepAlive.stop();
   }
 }

@@ -1,41 +1,29 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silence } from '../../audio/frame.ts';
 import { isFatalSttError } from './contract.ts';
 import { DeepgramStt, type DeepgramSttOptions } from './deepgram.ts';
 import { encodeWords, spacedWords } from './testing/coded-speech.ts';
 import { type DeepgramServerOptions, FakeDeepgramServer } from './testing/deepgram-server.ts';
 import { waitUntil } from './testing/fake-server.ts';
-import { feed, MemoryLog, RecordingClock, RecordingListener } from './testing/harness.ts';
+import {
+  FAST_BACKOFF,
+  fakeServers,
+  feed,
+  MemoryLog,
+  RecordingClock,
+  RecordingListener,
+  codedSpeech as speech,
+  TEST_VOCABULARY,
+} from './testing/harness.ts';
 
 const KEY = 'dg-test-key-0123456789abcdef';
-const VOCABULARY = ['hello', 'world', 'how', 'are', 'you', 'fine', 'thanks', 'bye'];
-const servers: FakeDeepgramServer[] = [];
-
-async function server(options: Partial<DeepgramServerOptions> = {}) {
-  const s = await new FakeDeepgramServer({ apiKey: KEY, vocabulary: VOCABULARY, ...options }).start();
-  servers.push(s);
-  return s;
-}
+const server = fakeServers<DeepgramServerOptions, FakeDeepgramServer>(
+  (options) => new FakeDeepgramServer({ apiKey: KEY, vocabulary: TEST_VOCABULARY, ...options }),
+);
 
 function client(url: string, options: Partial<DeepgramSttOptions> = {}) {
-  return new DeepgramStt({
-    apiKey: KEY,
-    baseUrl: url,
-    initialBackoffMs: 5,
-    maxBackoffMs: 20,
-    resultTimeoutMs: 2000,
-    ...options,
-  });
+  return new DeepgramStt({ apiKey: KEY, baseUrl: url, ...FAST_BACKOFF, resultTimeoutMs: 2000, ...options });
 }
-
-/** Speech for `text` starting 100 ms into a clip of `durationMs`. */
-function speech(text: string, durationMs: number) {
-  return encodeWords(VOCABULARY, spacedWords(text, 100), durationMs);
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 describe('DeepgramStt against a local Deepgram-protocol server', () => {
   it('streams interims and a final on session-clock times, with the documented query and auth', async () => {
@@ -133,7 +121,7 @@ describe('DeepgramStt against a local Deepgram-protocol server', () => {
     const listener = new RecordingListener();
     const stream = client(s.url, { log, endpointingMs: false }).stream(listener);
     const words = spacedWords('hello world how are you', 100);
-    const audio = encodeWords(VOCABULARY, words, 2000);
+    const audio = encodeWords(TEST_VOCABULARY, words, 2000);
     // The first 900 ms hold "hello world" and part of "how": the server drops once it has heard two words.
     const t = feed(stream, audio.subarray(0, 900 * 16), 0);
     await waitUntil(() => s.records.length === 2, 10_000, 'the reconnection');

@@ -7,13 +7,11 @@ import { DeepgramStt } from './deepgram.ts';
 import { FallbackStt } from './fallback.ts';
 import { OpenAiBatchStt } from './openai-batch.ts';
 import { ScriptedStt, wordsBetween } from './scripted.ts';
-import { encodeWords, spacedWords } from './testing/coded-speech.ts';
 import { FakeDeepgramServer } from './testing/deepgram-server.ts';
 import { waitUntil } from './testing/fake-server.ts';
-import { feed, MemoryLog, RecordingListener } from './testing/harness.ts';
+import { codedSpeech, feed, MemoryLog, RecordingListener, TEST_VOCABULARY } from './testing/harness.ts';
 import { FakeOpenAiTranscriptionsServer } from './testing/openai-transcriptions-server.ts';
 
-const VOCABULARY = ['hello', 'world', 'how', 'are', 'you', 'fine', 'thanks', 'bye'];
 const closers: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -57,13 +55,13 @@ describe('FallbackStt', () => {
   it('moves to the next provider when Deepgram gives up, replaying the words it had not finalised', async () => {
     const deepgram = await new FakeDeepgramServer({
       apiKey: 'dg-key-12345678',
-      vocabulary: VOCABULARY,
+      vocabulary: TEST_VOCABULARY,
       // The first connection drops after two words; every reconnection is refused.
       connections: [{ dropAfterWords: 2 }, ...Array(10).fill({ reject: { status: 503, body: '{}' } })],
     }).start();
     const whisper = await new FakeOpenAiTranscriptionsServer({
       apiKey: 'sk-batch-12345678',
-      vocabulary: VOCABULARY,
+      vocabulary: TEST_VOCABULARY,
     }).start();
     closers.push(
       () => deepgram.close(),
@@ -88,7 +86,7 @@ describe('FallbackStt', () => {
     expect(stt.name).toBe('deepgram:nova-3 > openai:whisper-1');
     const listener = new RecordingListener();
     const stream = stt.stream(listener);
-    const audio = encodeWords(VOCABULARY, spacedWords('hello world how are you', 100), 2000);
+    const audio = codedSpeech('hello world how are you', 2000);
     const t = feed(stream, audio.subarray(0, 900 * 16), 0);
     await waitUntil(() => listener.fallbacks.length === 1, 10_000, 'the fallback');
     feed(stream, audio.subarray(900 * 16), t);

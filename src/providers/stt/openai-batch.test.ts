@@ -1,41 +1,32 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silence } from '../../audio/frame.ts';
 import { CloudSttError } from './cloud-errors.ts';
 import { isFatalSttError } from './contract.ts';
 import { OpenAiBatchStt, type OpenAiBatchSttOptions } from './openai-batch.ts';
-import { encodeWords, spacedWords } from './testing/coded-speech.ts';
 import { waitUntil } from './testing/fake-server.ts';
-import { feed, MemoryLog, RecordingClock, RecordingListener } from './testing/harness.ts';
+import {
+  FAST_BACKOFF,
+  fakeServers,
+  feed,
+  MemoryLog,
+  RecordingClock,
+  RecordingListener,
+  codedSpeech as speech,
+  TEST_VOCABULARY,
+} from './testing/harness.ts';
 import {
   FakeOpenAiTranscriptionsServer,
   type TranscriptionsServerOptions,
 } from './testing/openai-transcriptions-server.ts';
 
 const KEY = 'sk-test-batch-0123456789';
-const VOCABULARY = ['hello', 'world', 'how', 'are', 'you', 'fine', 'thanks', 'bye'];
-const servers: FakeOpenAiTranscriptionsServer[] = [];
-
-async function server(options: Partial<TranscriptionsServerOptions> = {}) {
-  const s = await new FakeOpenAiTranscriptionsServer({
-    apiKey: KEY,
-    vocabulary: VOCABULARY,
-    ...options,
-  }).start();
-  servers.push(s);
-  return s;
-}
+const server = fakeServers<TranscriptionsServerOptions, FakeOpenAiTranscriptionsServer>(
+  (options) => new FakeOpenAiTranscriptionsServer({ apiKey: KEY, vocabulary: TEST_VOCABULARY, ...options }),
+);
 
 function client(url: string, options: Partial<OpenAiBatchSttOptions> = {}) {
-  return new OpenAiBatchStt({ apiKey: KEY, baseUrl: url, initialBackoffMs: 5, maxBackoffMs: 20, ...options });
+  return new OpenAiBatchStt({ apiKey: KEY, baseUrl: url, ...FAST_BACKOFF, ...options });
 }
-
-function speech(text: string, durationMs: number) {
-  return encodeWords(VOCABULARY, spacedWords(text, 100), durationMs);
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 describe('OpenAiBatchStt against a local /v1/audio/transcriptions server', () => {
   it('uploads each utterance as a WAV and emits the answer as the final', async () => {

@@ -5,19 +5,21 @@ import OpenAI, {
   APIUserAbortError,
   toFile,
 } from 'openai';
-import {
-  AudioFormatError,
-  type AudioFrame,
-  concatSamples,
-  PIPELINE_SAMPLE_RATE,
-  validateFrame,
-} from '../../audio/frame.ts';
+import { type AudioFrame, concatSamples, PIPELINE_SAMPLE_RATE } from '../../audio/frame.ts';
 import { encodeWav } from '../../audio/wav.ts';
 import { type Clock, MonotonicClock } from '../../metrics/clock.ts';
-import { backoffMs, CloudSttError, kindOfStatus, parseRetryAfter, redactSecret } from './cloud-errors.ts';
+import {
+  CloudSttError,
+  kindOfStatus,
+  nextRetry,
+  parseRetryAfter,
+  redactSecret,
+  reportFatal,
+} from './cloud-errors.ts';
 import type { AudioEntry, SttLog } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions, Transcript } from './contract.ts';
 import { SilenceGate } from './openai-silence-gate.ts';
+import { audioEntry, checkPipelineFrame } from './pipeline-frame.ts';
 
 export interface OpenAiBatchSttOptions {
   apiKey: string;
@@ -118,18 +120,9 @@ class OpenAiBatchStream implements SttStream {
   }
 
   push(frame: AudioFrame): void {
-    validateFrame(frame);
-    if (frame.sampleRate !== PIPELINE_SAMPLE_RATE)
-      throw new AudioFormatError(
-        `${this.name} takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`,
-      );
+    checkPipelineFrame(frame, this.name);
     if (this.closed || this.failed || frame.samples.length === 0) return;
-    const entry: AudioEntry = {
-      kind: 'audio',
-      samples: frame.samples.slice(),
-      startMs: frame.timestampMs,
-      endMs: frame.timestampMs + (frame.samples.length * 1000) / PIPELINE_SAMPLE_RATE,
-    };
+    const entry = audioEntry(frame);
     this.utterance.push(...this.gate.offer(entry).send);
     const first = this.utterance[0];
     if (first && entry.endMs - first.startMs >= (this.options.maxUtteranceMs ?? 60_000)) this.flush();
@@ -182,15 +175,14 @@ class OpenAiBatchStream implements SttStream {
         if (this.closed) return;
         const error = classify(caught, this.name, this.options.apiKey);
         const { maxRetryAfterMs = 20_000, initialBackoffMs = 250, maxBackoffMs = 4_000 } = this.options;
-        const why = !error.retryable
-          ? ''
-          : attempt > maxRetries
-            ? ` gave up after ${attempt} attempts`
-            : error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs
-              ? ` asked to wait ${Math.round(error.retryAfterMs)} ms`
-              : undefined;
-        if (why !== undefined) return this.giveUp(error, why);
-        const delayMs = error.retryAfterMs ?? backoffMs(attempt, initialBackoffMs, maxBackoffMs);
+        const next = nextRetry(error, attempt, {
+          maxRetries,
+          maxRetryAfterMs,
+          initialBackoffMs,
+          maxBackoffMs,
+        });
+        if ('giveUp' in next) return this.giveUp(error, next.giveUp);
+        const { delayMs } = next;
         this.options.log?.warn(
           { provider: this.name, error: error.message, attempt, delayMs: Math.round(delayMs) },
           'stt request failed; retrying',
@@ -207,13 +199,7 @@ class OpenAiBatchStream implements SttStream {
   private giveUp(error: CloudSttError, why: string): void {
     this.failed = true;
     this.utterance = [];
-    const fatal = error.asFatal(`${this.name}${why}`);
-    this.options.log?.warn({ provider: this.name, error: fatal.message }, 'stt stream gave up');
-    try {
-      this.listener.onError?.(fatal);
-    } catch {
-      // nothing more to do
-    }
+    reportFatal(error, this.name, why, this.listener, this.options.log);
   }
 
   private emit(transcript: Transcript): void {

@@ -1,40 +1,34 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silence } from '../../audio/frame.ts';
 import { isFatalSttError } from './contract.ts';
 import { OpenAiRealtimeStt, type OpenAiRealtimeSttOptions } from './openai-realtime.ts';
-import { encodeWords, spacedWords } from './testing/coded-speech.ts';
 import { waitUntil } from './testing/fake-server.ts';
-import { feed, MemoryLog, RecordingClock, RecordingListener } from './testing/harness.ts';
+import {
+  FAST_BACKOFF,
+  fakeServers,
+  feed,
+  MemoryLog,
+  RecordingClock,
+  RecordingListener,
+  codedSpeech as speech,
+  TEST_VOCABULARY,
+} from './testing/harness.ts';
 import { FakeOpenAiRealtimeServer, type RealtimeServerOptions } from './testing/openai-realtime-server.ts';
 
 const KEY = 'sk-test-0123456789abcdef';
-const VOCABULARY = ['hello', 'world', 'how', 'are', 'you', 'fine', 'thanks', 'bye'];
-const servers: FakeOpenAiRealtimeServer[] = [];
-
-async function server(options: Partial<RealtimeServerOptions> = {}) {
-  const s = await new FakeOpenAiRealtimeServer({ apiKey: KEY, vocabulary: VOCABULARY, ...options }).start();
-  servers.push(s);
-  return s;
-}
+const server = fakeServers<RealtimeServerOptions, FakeOpenAiRealtimeServer>(
+  (options) => new FakeOpenAiRealtimeServer({ apiKey: KEY, vocabulary: TEST_VOCABULARY, ...options }),
+);
 
 function client(url: string, options: Partial<OpenAiRealtimeSttOptions> = {}) {
   return new OpenAiRealtimeStt({
     apiKey: KEY,
     baseUrl: url,
-    initialBackoffMs: 5,
-    maxBackoffMs: 20,
+    ...FAST_BACKOFF,
     resultTimeoutMs: 2000,
     ...options,
   });
 }
-
-function speech(text: string, durationMs: number) {
-  return encodeWords(VOCABULARY, spacedWords(text, 100), durationMs);
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 describe('OpenAiRealtimeStt against a local realtime-transcription server', () => {
   it('configures a transcription session, streams 24 kHz audio, and turns deltas into interims and a final', async () => {

@@ -1,5 +1,6 @@
-import { AudioFormatError, type AudioFrame, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
+import { type AudioFrame, PIPELINE_SAMPLE_RATE } from '../../audio/frame.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions, Transcript } from './contract.ts';
+import { audioEntry, checkPipelineFrame } from './pipeline-frame.ts';
 import {
   DEFAULT_POCKETSPHINX_MODEL_DIR,
   type Decoder,
@@ -151,21 +152,10 @@ export class PocketsphinxStream implements SttStream {
   }
 
   push(frame: AudioFrame): void {
-    validateFrame(frame);
-    if (frame.sampleRate !== PIPELINE_SAMPLE_RATE) {
-      throw new AudioFormatError(
-        `pocketsphinx takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`,
-      );
-    }
+    checkPipelineFrame(frame, 'pocketsphinx');
     if (this.closed || frame.samples.length === 0) return;
-    const durationMs = (frame.samples.length * 1000) / PIPELINE_SAMPLE_RATE;
-    // Copied: callers may reuse their frame buffers, and the decode happens later, maybe on another thread.
-    this.ops.push({
-      kind: 'audio',
-      samples: frame.samples.slice(),
-      startMs: frame.timestampMs,
-      endMs: frame.timestampMs + durationMs,
-    });
+    // The decode happens later, maybe on another thread.
+    this.ops.push(audioEntry(frame));
     void this.pump();
   }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_FRAME_MS, samplesForMs } from '../../audio/frame.ts';
 import { AsyncQueue } from '../../util/async-queue.ts';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
-import { DEFAULT_RETRY_POLICY, RetryableError, type RetryPolicy, retryDelayMs } from '../llm/openai-retry.ts';
+import { RetryableError, type RetryPolicy, retryDelayMs, retryPolicy } from '../llm/openai-retry.ts';
 import type { TTS, TtsAudio, TtsStream, TtsStreamOptions, WordTiming } from './contract.ts';
 import { AlignmentSchema, AlignmentTracker } from './elevenlabs-alignment.ts';
 import { ElevenLabsConnector } from './elevenlabs-socket.ts';
@@ -59,6 +59,18 @@ export const ELEVENLABS_RATES: Record<ElevenLabsOutputFormat, number> = {
   pcm_44100: 44_100,
 };
 
+/** The voice and the output format's sample rate; an unknown format throws. */
+export function elevenLabsVoice(options: Pick<ElevenLabsOptions, 'voiceId' | 'outputFormat'>): {
+  voiceId: string;
+  format: ElevenLabsOutputFormat;
+  sampleRate: number;
+} {
+  const voiceId = options.voiceId ?? ELEVENLABS_DEFAULT_VOICE;
+  const format = options.outputFormat ?? 'pcm_16000';
+  if (!(format in ELEVENLABS_RATES)) throw new RangeError(`unsupported ElevenLabs output format "${format}"`);
+  return { voiceId, format, sampleRate: ELEVENLABS_RATES[format] };
+}
+
 const ServerMessageSchema = z.object({
   audio: z.string().nullish(),
   isFinal: z.boolean().nullish(),
@@ -80,11 +92,8 @@ export class ElevenLabsTts implements TTS {
   private readonly retry: RetryPolicy;
 
   constructor(private readonly options: ElevenLabsOptions) {
-    const voiceId = options.voiceId ?? ELEVENLABS_DEFAULT_VOICE;
-    const format = options.outputFormat ?? 'pcm_16000';
-    if (!(format in ELEVENLABS_RATES))
-      throw new RangeError(`unsupported ElevenLabs output format "${format}"`);
-    this.sampleRate = ELEVENLABS_RATES[format];
+    const { voiceId, format, sampleRate } = elevenLabsVoice(options);
+    this.sampleRate = sampleRate;
     this.name = options.name ?? `elevenlabs:${voiceId}`;
     const base = new URL(options.baseUrl ?? 'https://api.elevenlabs.io');
     base.protocol = base.protocol === 'http:' ? 'ws:' : 'wss:';
@@ -92,11 +101,7 @@ export class ElevenLabsTts implements TTS {
     url.searchParams.set('model_id', options.modelId ?? ELEVENLABS_DEFAULT_MODEL);
     url.searchParams.set('output_format', format);
     url.searchParams.set('inactivity_timeout', String(options.inactivityTimeoutS ?? 60));
-    this.retry = {
-      maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
-      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-      maxDelayMs: options.maxRetryDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
-    };
+    this.retry = retryPolicy(options);
     this.connector = new ElevenLabsConnector({
       url: url.toString(),
       apiKey: options.apiKey,

@@ -1,16 +1,11 @@
 import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
 import { createKeepAliveFetch, type KeepAliveFetch } from '../llm/openai-fetch.ts';
-import {
-  abortableSleep,
-  DEFAULT_RETRY_POLICY,
-  RetryableError,
-  type RetryPolicy,
-  retryDelayMs,
-  rootCause,
-} from '../llm/openai-retry.ts';
+import { prewarmModels } from '../llm/openai-prewarm.ts';
+import { retryPolicy, rootCause } from '../llm/openai-retry.ts';
 import type { SentenceSynthesizer, TTS } from './contract.ts';
-import { PcmChunker, TtsRequestError } from './openai-pcm.ts';
+import { TtsRequestError } from './openai-pcm.ts';
+import { retryBeforeFirstAudio, type SentenceRetry, streamPcmBody } from './pcm-http-stream.ts';
 import { sentenceTts } from './sentence-adapter.ts';
 
 /** OpenAI's `pcm` response format: 24 kHz, 16-bit signed little-endian, mono. */
@@ -50,7 +45,7 @@ export class OpenAiSpeechSynthesizer implements SentenceSynthesizer {
   readonly name: string;
   readonly sampleRate = OPENAI_TTS_SAMPLE_RATE;
   private readonly client: OpenAI;
-  private readonly retry: RetryPolicy;
+  private readonly retry: SentenceRetry;
   private readonly ownFetch: KeepAliveFetch | undefined;
   private readonly model: string;
   private readonly voice: string;
@@ -63,9 +58,10 @@ export class OpenAiSpeechSynthesizer implements SentenceSynthesizer {
       throw new RangeError(`OpenAI TTS speed must be 0.25-4, got ${options.speed}`);
     }
     this.retry = {
-      maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
-      baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
-      maxDelayMs: options.maxRetryDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+      name: this.name,
+      policy: retryPolicy(options),
+      log: options.log,
+      toError: (error) => this.toError(error),
     };
     this.ownFetch = options.fetch ? undefined : createKeepAliveFetch();
     this.client = new OpenAI({
@@ -78,54 +74,23 @@ export class OpenAiSpeechSynthesizer implements SentenceSynthesizer {
     });
   }
 
-  async *synthesize(text: string, signal: AbortSignal): AsyncIterable<Int16Array> {
-    for (let attempt = 0; ; attempt++) {
-      let delivered = false;
-      try {
-        for await (const chunk of this.request(text, signal)) {
-          delivered = true;
-          yield chunk;
-        }
-        return;
-      } catch (error) {
-        if (signal.aborted) return;
-        const delay = delivered ? undefined : retryDelayMs(error, attempt, this.retry);
-        if (delay === undefined) throw this.toError(error);
-        this.options.log?.warn(
-          { provider: this.name, attempt: attempt + 1, delayMs: delay, err: this.toError(error).message },
-          'tts request failed before its first audio; retrying',
-        );
-        try {
-          await abortableSleep(delay, signal);
-        } catch {
-          return;
-        }
-      }
-    }
+  synthesize(text: string, signal: AbortSignal): AsyncIterable<Int16Array> {
+    return retryBeforeFirstAudio(() => this.request(text, signal), signal, this.retry);
   }
 
   /** Opens the connection ahead of the first sentence (any HTTP answer means it is warm). */
   async prewarm(): Promise<void> {
-    try {
-      await this.client.models.list({ timeout: this.options.timeoutMs ?? 10_000 });
-    } catch (error) {
-      if (error instanceof APIError && error.status !== undefined) return;
+    await prewarmModels(this.client, this.options.timeoutMs ?? 10_000).catch((error) => {
       throw this.toError(error);
-    }
+    });
   }
 
   async close(): Promise<void> {
     this.ownFetch?.close();
   }
 
-  private async *request(text: string, signal: AbortSignal): AsyncGenerator<Int16Array> {
-    const connection = new AbortController();
-    const onAbort = () => connection.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const idleMs = this.options.idleTimeoutMs ?? 10_000;
-    let stalled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
+  private request(text: string, signal: AbortSignal): AsyncGenerator<Int16Array> {
+    return streamPcmBody(this.name, signal, this.options.idleTimeoutMs ?? 10_000, async (connection) => {
       const response = await this.client.audio.speech.create(
         {
           model: this.model,
@@ -135,31 +100,10 @@ export class OpenAiSpeechSynthesizer implements SentenceSynthesizer {
           ...(this.options.instructions ? { instructions: this.options.instructions } : {}),
           ...(this.options.speed !== undefined ? { speed: this.options.speed } : {}),
         },
-        { signal: connection.signal },
+        { signal: connection },
       );
-      const reader = response.body?.getReader();
-      if (!reader) throw new RetryableError(`${this.name}: the response had no body`);
-      const pcm = new PcmChunker();
-      for (;;) {
-        timer = setTimeout(() => {
-          stalled = true;
-          connection.abort();
-        }, idleMs);
-        const next = await reader.read().finally(() => clearTimeout(timer));
-        if (signal.aborted) return;
-        if (next.done) break;
-        const samples = pcm.push(next.value);
-        if (samples.length) yield samples;
-      }
-      pcm.end();
-    } catch (error) {
-      if (stalled) throw new RetryableError(`${this.name}: no audio for ${idleMs} ms`);
-      throw error;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      connection.abort();
-    }
+      return response.body;
+    });
   }
 
   private redact(text: string): string {

@@ -1,7 +1,7 @@
 import { DEFAULT_FRAME_MS, samplesForMs } from '../../audio/frame.ts';
 import type { Clock } from '../../metrics/clock.ts';
-import { AsyncQueue } from '../../util/async-queue.ts';
-import type { TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
+import type { TTS, TtsStream, TtsStreamOptions } from './contract.ts';
+import { SegmentQueueStream } from './segment-queue-stream.ts';
 
 export interface ScriptedTtsOptions {
   clock: Clock;
@@ -30,30 +30,14 @@ export class ScriptedTts implements TTS {
   }
 }
 
-class ScriptedTtsStream implements TtsStream {
-  private pending = '';
-  private readonly segments = new AsyncQueue<string>();
-  private readonly output = new AsyncQueue<TtsAudio>();
+class ScriptedTtsStream extends SegmentQueueStream {
   constructor(
     private readonly tts: ScriptedTts,
     private readonly config: ScriptedTtsOptions,
     private readonly options: TtsStreamOptions,
   ) {
+    super('segment');
     void this.run();
-  }
-  pushText(text: string): void {
-    this.pending += text;
-  }
-  flush(): void {
-    this.segments.push(this.pending);
-    this.pending = '';
-  }
-  end(): void {
-    if (this.pending) this.flush();
-    this.segments.end();
-  }
-  [Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
-    return this.output[Symbol.asyncIterator]();
   }
 
   private async run(): Promise<void> {

@@ -1,6 +1,6 @@
 import { DEFAULT_FRAME_MS, samplesForMs } from '../../audio/frame.ts';
-import { AsyncQueue } from '../../util/async-queue.ts';
-import type { SentenceSynthesizer, TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
+import type { SentenceSynthesizer, TTS, TtsStreamOptions } from './contract.ts';
+import { SegmentQueueStream } from './segment-queue-stream.ts';
 
 /**
  * Turns a sentence-at-a-time engine into a streaming TTS: each flushed segment is synthesised in order while
@@ -16,35 +16,13 @@ export function sentenceTts(synthesizer: SentenceSynthesizer): TTS {
   };
 }
 
-class SentenceTtsStream implements TtsStream {
-  private pending = '';
-  private readonly segments = new AsyncQueue<string>();
-  private readonly output = new AsyncQueue<TtsAudio>();
-
+class SentenceTtsStream extends SegmentQueueStream {
   constructor(
     private readonly synthesizer: SentenceSynthesizer,
     private readonly options: TtsStreamOptions,
   ) {
+    super('drop');
     void this.run();
-  }
-
-  pushText(text: string): void {
-    this.pending += text;
-  }
-
-  flush(): void {
-    // Empty segments still get an index so segment numbers match the caller's flush count.
-    this.segments.push(this.pending);
-    this.pending = '';
-  }
-
-  end(): void {
-    if (this.pending.trim()) this.flush();
-    this.segments.end();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
-    return this.output[Symbol.asyncIterator]();
   }
 
   private async run(): Promise<void> {

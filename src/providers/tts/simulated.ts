@@ -1,8 +1,8 @@
 import { type AudioFrame, DEFAULT_FRAME_MS, samplesForMs } from '../../audio/frame.ts';
 import { type Clock, MonotonicClock } from '../../metrics/clock.ts';
-import { AsyncQueue } from '../../util/async-queue.ts';
 import { type LatencySpec, latencySampler, seededRandom } from '../simulated-latency.ts';
-import type { TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
+import type { TTS, TtsStream, TtsStreamOptions } from './contract.ts';
+import { SegmentQueueStream } from './segment-queue-stream.ts';
 
 export interface SimulatedTtsOptions {
   clock?: Clock;
@@ -53,33 +53,15 @@ export class SimulatedTts implements TTS {
   }
 }
 
-class SimulatedTtsStream implements TtsStream {
-  private pending = '';
-  private readonly segments = new AsyncQueue<string>();
-  private readonly output = new AsyncQueue<TtsAudio>();
-
+class SimulatedTtsStream extends SegmentQueueStream {
   constructor(
     private readonly tts: SimulatedTts,
     private readonly signal: AbortSignal,
   ) {
+    super('segment');
     // An aborted stream must end even if the caller never calls end().
     signal.addEventListener('abort', () => this.segments.end(), { once: true });
     void this.run();
-  }
-
-  pushText(text: string): void {
-    this.pending += text;
-  }
-  flush(): void {
-    this.segments.push(this.pending);
-    this.pending = '';
-  }
-  end(): void {
-    if (this.pending) this.flush();
-    this.segments.end();
-  }
-  [Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
-    return this.output[Symbol.asyncIterator]();
   }
 
   private async run(): Promise<void> {

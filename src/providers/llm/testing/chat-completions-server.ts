@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { bearerToken, FakeHttpServer, readOpenAiJson, sendJson } from '../../testing/http-fakes.ts';
 
 /**
  * A local stand-in for OpenAI's Chat Completions API (`POST /v1/chat/completions` with `stream: true`, and
@@ -99,69 +99,48 @@ export class ChatCompletionsServer {
   /** Requests refused with a 4xx before reaching the script (bad JSON, bad shape, bad key). */
   readonly rejected: { status: number; message: string }[] = [];
   modelListings = 0;
-  connections = 0;
   /** Streams whose connection closed before the server finished them (client aborts, drops). */
   cutShort = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private port = 0;
+  private readonly http = new FakeHttpServer({ request: (req, res) => void this.handle(req, res) });
 
-  private constructor(private readonly options: ChatCompletionsServerOptions) {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (socket) => {
-      this.connections++;
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-  }
+  private constructor(private readonly options: ChatCompletionsServerOptions) {}
 
   static async start(options: ChatCompletionsServerOptions): Promise<ChatCompletionsServer> {
     const server = new ChatCompletionsServer(options);
-    await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
-    server.port = (server.server.address() as AddressInfo).port;
+    await server.http.start();
     return server;
+  }
+
+  /** TCP connections accepted so far. */
+  get connections(): number {
+    return this.http.connections;
   }
 
   /** The `baseURL` a client uses: `http://127.0.0.1:<port>/v1`. */
   get baseURL(): string {
-    return `http://127.0.0.1:${this.port}/v1`;
+    return `http://127.0.0.1:${this.http.port}/v1`;
   }
 
   /** Drops every open connection, as a crashed server or a network cut would. */
   dropConnections(): void {
-    for (const socket of this.sockets) socket.destroy();
+    this.http.dropConnections();
   }
 
-  async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.dropConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        resolve();
-      }, ms);
-      this.timers.add(timer);
-    });
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const authorization = req.headers.authorization;
-    const authError = this.checkAuth(authorization);
+    const authError = this.checkAuth(bearerToken(req));
     if (authError) return this.fail(res, 401, authError, 'invalid_request_error', 'invalid_api_key');
     if (req.method === 'GET' && url.pathname === '/v1/models') {
       this.modelListings++;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({ object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] }),
-      );
-      return;
+      return sendJson(res, 200, {
+        object: 'list',
+        data: [{ id: 'test-model', object: 'model', owned_by: 'test' }],
+      });
     }
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
       return this.fail(
@@ -174,38 +153,21 @@ export class ChatCompletionsServer {
     if (!String(req.headers['content-type']).startsWith('application/json')) {
       return this.fail(res, 400, 'expected a JSON body', 'invalid_request_error');
     }
-    let raw = '';
-    for await (const part of req) raw += part;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      return this.fail(
-        res,
-        400,
-        'We could not parse the JSON body of your request.',
-        'invalid_request_error',
-      );
-    }
-    const parsed = ChatRequestSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return this.fail(res, 400, `Invalid request: ${issue.message}`, 'invalid_request_error', null, {
-        param: issue.path.join('.'),
-      });
-    }
+    const body = await readOpenAiJson(req, ChatRequestSchema, (message, param) =>
+      this.fail(res, 400, message, 'invalid_request_error', null, { param }),
+    );
+    if (!body) return;
     const index = this.requests.length;
-    this.requests.push({ body: parsed.data, authorization, at: performance.now() });
-    const script = this.options.script(parsed.data, index);
+    this.requests.push({ body, authorization, at: performance.now() });
+    const script = this.options.script(body, index);
     if ('error' in script) {
       const e = script.error;
       return this.fail(res, e.status, e.message, e.type, e.code ?? null, {}, e.headers);
     }
-    await this.stream(res, parsed.data, script);
+    await this.stream(res, body, script);
   }
 
-  private checkAuth(authorization: string | undefined): string | undefined {
-    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined;
+  private checkAuth(token: string | undefined): string | undefined {
     if (!token) return "You didn't provide an API key.";
     if (this.options.apiKey !== undefined && token !== this.options.apiKey) {
       return 'Incorrect API key provided.';
@@ -223,8 +185,7 @@ export class ChatCompletionsServer {
     headers: Record<string, string> = {},
   ): void {
     if (status < 500 || status === 429) this.rejected.push({ status, message });
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ error: { message, type, param: extra.param ?? null, code } }));
+    sendJson(res, status, { error: { message, type, param: extra.param ?? null, code } }, headers);
   }
 
   private async stream(
@@ -235,7 +196,7 @@ export class ChatCompletionsServer {
     res.on('close', () => {
       if (!res.writableEnded) this.cutShort++;
     });
-    await this.sleep(script.headersDelayMs ?? 0);
+    await this.http.sleep(script.headersDelayMs ?? 0);
     if (res.destroyed) return;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.flushHeaders();
@@ -248,7 +209,7 @@ export class ChatCompletionsServer {
     const delta = (d: Record<string, unknown>, finish: string | null = null) =>
       send([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
 
-    await this.sleep(script.firstChunkDelayMs ?? 0);
+    await this.http.sleep(script.firstChunkDelayMs ?? 0);
     if (res.destroyed) return;
     const tokens = script.text?.match(/\S+\s*|\s+/g) ?? [];
     const pieces: Record<string, unknown>[] = tokens.map((t, i) =>
@@ -264,7 +225,7 @@ export class ChatCompletionsServer {
       pieces.push({ tool_calls: [{ index, function: { arguments: call.arguments.slice(half) } }] });
     });
     for (let i = 0; i < pieces.length; i++) {
-      if (i > 0) await this.sleep(script.chunkIntervalMs ?? 0);
+      if (i > 0) await this.http.sleep(script.chunkIntervalMs ?? 0);
       if (res.destroyed) return;
       if (script.dropAfterChunks !== undefined && i >= script.dropAfterChunks) {
         res.socket?.destroy();

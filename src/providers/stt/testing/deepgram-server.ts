@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { CodedSpeechDecoder, type DecodedWord } from './coded-speech.ts';
-import { FakeHttpServer, OrderedSender, type Rejection } from './fake-server.ts';
+import { FakeSocketProvider, OrderedSender, type Rejection } from './fake-server.ts';
 
 /** How one connection (in the order they arrive) misbehaves. */
 export interface DeepgramConnectionPlan {
@@ -53,21 +53,11 @@ export interface DeepgramConnectionRecord {
  * out, `KeepAlive` / `Finalize` / `CloseStream` control messages, HTTP errors with `dg-error` at the upgrade and
  * close codes 1008/1011. Transcripts come from decoding tone-coded audio (see coded-speech.ts).
  */
-export class FakeDeepgramServer {
+export class FakeDeepgramServer extends FakeSocketProvider {
   readonly records: DeepgramConnectionRecord[] = [];
-  private readonly http: FakeHttpServer;
-  private attempts = 0;
 
   constructor(private readonly options: DeepgramServerOptions) {
-    this.http = new FakeHttpServer({
-      upgrade: (req) => this.checkUpgrade(req),
-      connection: (ws, req) => this.serve(ws, req),
-    });
-  }
-
-  async start(): Promise<this> {
-    await this.http.start();
-    return this;
+    super();
   }
 
   /** The base URL a client takes (`ws://127.0.0.1:PORT`). */
@@ -75,22 +65,11 @@ export class FakeDeepgramServer {
     return `ws://127.0.0.1:${this.http.port}`;
   }
 
-  /** Upgrade attempts so far, refused ones included. */
-  get connectionAttempts(): number {
-    return this.attempts;
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
-
   private plan(index: number): DeepgramConnectionPlan {
     return this.options.connections?.[index] ?? {};
   }
 
-  private checkUpgrade(req: IncomingMessage): Rejection | undefined {
-    const index = this.attempts++;
-    (req as IncomingMessage & { attempt?: number }).attempt = index;
+  protected checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const error = (status: number, code: string, message: string): Rejection => ({
       status,
@@ -109,8 +88,7 @@ export class FakeDeepgramServer {
     return undefined;
   }
 
-  private serve(ws: WebSocket, req: IncomingMessage): void {
-    const index = (req as IncomingMessage & { attempt?: number }).attempt ?? this.attempts - 1;
+  protected serve(ws: WebSocket, req: IncomingMessage, index: number): void {
     const plan = this.plan(index);
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     const record: DeepgramConnectionRecord = { index, query, audioBytes: 0, control: [], wordsHeard: [] };

@@ -1,87 +1,45 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import { FakeHttpServer, type Rejection } from '../../testing/http-fakes.ts';
 
-/** An HTTP answer to a WebSocket upgrade, or to a REST call: how a provider refuses a client. */
-export interface Rejection {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-}
+export type { Rejection } from '../../testing/http-fakes.ts';
 
 /**
- * An HTTP server on 127.0.0.1 (port 0) that accepts WebSocket upgrades for one path and, optionally, plain
- * requests. Shared plumbing for the fake provider servers.
+ * What the fake WebSocket STT servers share: upgrade attempts counted (refused ones included), each accepted
+ * connection served knowing the index of its attempt.
  */
-export class FakeHttpServer {
-  private server: Server | undefined;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  private readonly sockets = new Set<Socket>();
-  port = 0;
+export abstract class FakeSocketProvider {
+  protected readonly http: FakeHttpServer;
+  private attempts = 0;
+  private readonly attemptOf = new WeakMap<IncomingMessage, number>();
 
-  constructor(
-    private readonly handlers: {
-      /** Return a Rejection to refuse the upgrade, or undefined to accept it. */
-      upgrade?(request: IncomingMessage): Rejection | undefined;
-      connection?(socket: WebSocket, request: IncomingMessage): void;
-      request?(request: IncomingMessage, response: ServerResponse): void;
-    },
-  ) {}
-
-  async start(): Promise<void> {
-    const server = createServer((req, res) => {
-      if (this.handlers.request) this.handlers.request(req, res);
-      else res.writeHead(404).end();
+  constructor() {
+    this.http = new FakeHttpServer({
+      upgrade: (req) => {
+        const index = this.attempts++;
+        this.attemptOf.set(req, index);
+        return this.checkUpgrade(req, index);
+      },
+      connection: (ws, req) => this.serve(ws, req, this.attemptOf.get(req) ?? this.attempts - 1),
     });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    server.on('upgrade', (req, socket, head) => {
-      const rejection = this.handlers.upgrade?.(req);
-      if (rejection) {
-        const body = rejection.body ?? '';
-        const headers = {
-          'content-type': 'application/json',
-          'content-length': String(Buffer.byteLength(body)),
-          connection: 'close',
-          ...rejection.headers,
-        };
-        socket.end(
-          `HTTP/1.1 ${rejection.status} ${statusText(rejection.status)}\r\n` +
-            Object.entries(headers)
-              .map(([k, v]) => `${k}: ${v}\r\n`)
-              .join('') +
-            `\r\n${body}`,
-        );
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.handlers.connection?.(ws, req));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
   }
 
-  async close(): Promise<void> {
-    for (const client of this.wss.clients) client.terminate();
-    for (const socket of this.sockets) socket.destroy();
-    this.wss.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  async start(): Promise<this> {
+    await this.http.start();
+    return this;
   }
-}
 
-function statusText(status: number): string {
-  return (
-    {
-      400: 'Bad Request',
-      401: 'Unauthorized',
-      403: 'Forbidden',
-      429: 'Too Many Requests',
-      500: 'Internal Server Error',
-      503: 'Service Unavailable',
-    }[status] ?? 'Error'
-  );
+  /** Upgrade attempts so far, refused ones included. */
+  get connectionAttempts(): number {
+    return this.attempts;
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  protected abstract checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined;
+  protected abstract serve(ws: WebSocket, req: IncomingMessage, index: number): void;
 }
 
 /** Sends messages in order, holding the first one back by `firstDelayMs` (a slow first result). */

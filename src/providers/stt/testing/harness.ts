@@ -1,7 +1,9 @@
+import { afterEach } from 'vitest';
 import { PIPELINE_SAMPLE_RATE, splitIntoFrames } from '../../../audio/frame.ts';
 import { type Clock, MonotonicClock } from '../../../metrics/clock.ts';
 import type { SttLog } from '../cloud-stream.ts';
 import type { SttFallbackEvent, SttListener, SttSpeechEvent, SttStream, Transcript } from '../contract.ts';
+import { encodeWords, spacedWords } from './coded-speech.ts';
 
 /** Everything a stream told its listener, in order. */
 export class RecordingListener implements SttListener {
@@ -78,4 +80,42 @@ export class MemoryLog implements SttLog {
   get text(): string {
     return this.lines.map((l) => `${l.message} ${JSON.stringify(l.details)}`).join('\n');
   }
+}
+
+/** The words the provider tests speak in tone-coded audio (and the fake servers decode). */
+export const TEST_VOCABULARY: readonly string[] = [
+  'hello',
+  'world',
+  'how',
+  'are',
+  'you',
+  'fine',
+  'thanks',
+  'bye',
+];
+
+/** Speech for `text` (TEST_VOCABULARY words) starting 100 ms into a clip of `durationMs`. */
+export function codedSpeech(text: string, durationMs: number): Int16Array {
+  return encodeWords(TEST_VOCABULARY, spacedWords(text, 100), durationMs);
+}
+
+/** Reconnect backoff short enough for tests. */
+export const FAST_BACKOFF = { initialBackoffMs: 5, maxBackoffMs: 20 };
+
+/**
+ * Starts fake servers built by `make` (from a test's options) and closes them after each test. Call at the top
+ * level of a test file.
+ */
+export function fakeServers<O, S extends { start(): Promise<S>; close(): Promise<void> }>(
+  make: (options: Partial<O>) => S,
+): (options?: Partial<O>) => Promise<S> {
+  const servers: S[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (options = {}) => {
+    const server = await make(options).start();
+    servers.push(server);
+    return server;
+  };
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { decodeWords } from './coded-speech.ts';
-import { FakeHttpServer, OrderedSender, type Rejection } from './fake-server.ts';
+import { FakeSocketProvider, OrderedSender, type Rejection } from './fake-server.ts';
 
 export interface RealtimeConnectionPlan {
   /** Refuse the upgrade, e.g. `{ status: 429, headers: { 'retry-after': '1' } }`. */
@@ -110,21 +110,11 @@ export interface RealtimeConnectionRecord {
  * `conversation.item.input_audio_transcription.delta` / `.completed`, and `error` events shaped like the API's.
  * Transcripts come from decoding tone-coded audio (see coded-speech.ts).
  */
-export class FakeOpenAiRealtimeServer {
+export class FakeOpenAiRealtimeServer extends FakeSocketProvider {
   readonly records: RealtimeConnectionRecord[] = [];
-  private readonly http: FakeHttpServer;
-  private attempts = 0;
 
   constructor(private readonly options: RealtimeServerOptions) {
-    this.http = new FakeHttpServer({
-      upgrade: (req) => this.checkUpgrade(req),
-      connection: (ws, req) => this.serve(ws, req),
-    });
-  }
-
-  async start(): Promise<this> {
-    await this.http.start();
-    return this;
+    super();
   }
 
   /** The base URL a client takes (`ws://127.0.0.1:PORT/v1`). */
@@ -132,17 +122,7 @@ export class FakeOpenAiRealtimeServer {
     return `ws://127.0.0.1:${this.http.port}/v1`;
   }
 
-  get connectionAttempts(): number {
-    return this.attempts;
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
-
-  private checkUpgrade(req: IncomingMessage): Rejection | undefined {
-    const index = this.attempts++;
-    (req as IncomingMessage & { attempt?: number }).attempt = index;
+  protected checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const error = (status: number, type: string, code: string | null, message: string): Rejection => ({
       status,
@@ -172,8 +152,7 @@ export class FakeOpenAiRealtimeServer {
     return undefined;
   }
 
-  private serve(ws: WebSocket, req: IncomingMessage): void {
-    const index = (req as IncomingMessage & { attempt?: number }).attempt ?? this.attempts - 1;
+  protected serve(ws: WebSocket, req: IncomingMessage, index: number): void {
     const plan = this.options.connections?.[index] ?? {};
     const beta = req.headers['openai-beta'] === 'realtime=v1';
     const record: RealtimeConnectionRecord = {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { decodeWav } from '../../../audio/wav.ts';
+import { FakeHttpServer, type Rejection } from '../../testing/http-fakes.ts';
 import { decodeWords } from './coded-speech.ts';
-import { FakeHttpServer, type Rejection } from './fake-server.ts';
 
 /** How one transcription request (in arrival order) misbehaves. */
 export interface TranscriptionRequestPlan {

@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
+import { FakeHttpServer, type Rejection, readBody, sendJson, startPcm } from '../../testing/http-fakes.ts';
 
 /**
  * A local stand-in for ElevenLabs text-to-speech, from the public API reference:
@@ -96,6 +97,14 @@ export interface RecordedSocket {
   ended?: 'final' | 'client' | 'inactive' | 'error' | 'dropped';
 }
 
+/** What an accepted upgrade hands on to its connection. */
+interface AcceptedSocket {
+  record: RecordedSocket;
+  script: ElevenLabsSocketScript;
+  sampleRate: number;
+  inactivityMs: number;
+}
+
 export class ElevenLabsServer {
   readonly sockets: RecordedSocket[] = [];
   readonly httpRequests: { voiceId: string; outputFormat: string; body: z.infer<typeof HttpBodySchema> }[] =
@@ -103,131 +112,85 @@ export class ElevenLabsServer {
   readonly protocolErrors: string[] = [];
   /** WebSocket upgrade requests, refused ones included. */
   upgrades = 0;
-  private readonly http: Server;
-  private readonly wss = new WebSocketServer({ noServer: true });
-  private readonly tcp = new Set<Socket>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private port = 0;
+  private readonly accepted = new WeakMap<IncomingMessage, AcceptedSocket>();
+  private readonly http = new FakeHttpServer({
+    request: (req, res) => void this.handleHttp(req, res),
+    upgrade: (req) => this.checkUpgrade(req),
+    connection: (ws, req, tcp) => {
+      const accepted = this.accepted.get(req);
+      if (accepted) this.serveSocket(ws, tcp, accepted);
+    },
+  });
 
-  private constructor(private readonly options: ElevenLabsServerOptions) {
-    this.http = createServer((req, res) => void this.handleHttp(req, res));
-    this.http.on('connection', (socket) => {
-      this.tcp.add(socket);
-      socket.on('close', () => this.tcp.delete(socket));
-    });
-    this.http.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket as Socket, head));
-  }
+  private constructor(private readonly options: ElevenLabsServerOptions) {}
 
   static async start(options: ElevenLabsServerOptions): Promise<ElevenLabsServer> {
     const server = new ElevenLabsServer(options);
-    await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
-    server.port = (server.http.address() as AddressInfo).port;
+    await server.http.start();
     return server;
   }
 
   /** The client's `baseUrl`: `http://127.0.0.1:<port>` (the WebSocket URL is derived from it). */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://127.0.0.1:${this.http.port}`;
   }
 
   get openSockets(): number {
-    return this.wss.clients.size;
+    return this.http.openSockets;
   }
 
   samplesFor(text: string, sampleRate: number): number {
     return Math.round((text.length * (this.options.msPerCharacter ?? 40) * sampleRate) / 1000);
   }
 
-  async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
-    for (const client of this.wss.clients) client.terminate();
-    for (const socket of this.tcp) socket.destroy();
-    this.wss.close();
-    await new Promise((resolve) => this.http.close(resolve));
+  close(): Promise<void> {
+    return this.http.close();
   }
 
-  private later(ms: number, fn: () => void): () => void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-    return () => {
-      clearTimeout(timer);
-      this.timers.delete(timer);
-    };
-  }
-
-  private handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+  private checkUpgrade(req: IncomingMessage): Rejection | undefined {
     this.upgrades++;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const match = /^\/v1\/text-to-speech\/([^/]+)\/stream-input$/.exec(url.pathname);
-    const refuse = (status: number, detail: unknown, headers: Record<string, string> = {}) => {
-      const body = JSON.stringify({ detail });
-      socket.end(
-        `HTTP/1.1 ${status} Error\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-          `${Object.entries(headers)
-            .map(([k, v]) => `${k}: ${v}\r\n`)
-            .join('')}\r\n${body}`,
-      );
-    };
-    if (!match) {
-      refuse(404, { status: 'not_found', message: 'Not found' });
-      return;
-    }
+    const refuse = (status: number, detail: unknown, headers?: Record<string, string>): Rejection => ({
+      status,
+      headers,
+      body: JSON.stringify({ detail }),
+    });
+    if (!match) return refuse(404, { status: 'not_found', message: 'Not found' });
     if (req.headers['xi-api-key'] !== this.options.apiKey) {
-      refuse(401, { status: 'invalid_api_key', message: 'Invalid API key' });
-      return;
+      return refuse(401, { status: 'invalid_api_key', message: 'Invalid API key' });
     }
     const query = Object.fromEntries(url.searchParams);
     const format = query.output_format ?? 'mp3_44100_128';
     if (!(format in OUTPUT_FORMATS)) {
-      refuse(422, { status: 'invalid_output_format', message: `unsupported output_format ${format}` });
-      return;
+      return refuse(422, { status: 'invalid_output_format', message: `unsupported output_format ${format}` });
     }
-    if (!query.model_id) {
-      refuse(422, { status: 'invalid_model', message: 'model_id is required' });
-      return;
-    }
+    if (!query.model_id) return refuse(422, { status: 'invalid_model', message: 'model_id is required' });
     const inactivity = query.inactivity_timeout === undefined ? 20 : Number(query.inactivity_timeout);
     if (!(inactivity >= 1 && inactivity <= 180)) {
-      refuse(422, {
+      return refuse(422, {
         status: 'invalid_inactivity_timeout',
         message: 'inactivity_timeout must be 1-180',
       });
-      return;
     }
     const script = this.options.socketScript?.(this.upgrades - 1) ?? {};
     if (script.reject) {
-      refuse(
-        script.reject.status,
-        { status: 'error', message: script.reject.message },
-        script.reject.headers,
-      );
-      return;
+      const { status, message, headers } = script.reject;
+      return refuse(status, { status: 'error', message }, headers);
     }
     const record: RecordedSocket = { voiceId: decodeURIComponent(match[1]), query, messages: [] };
     this.sockets.push(record);
-    this.wss.handleUpgrade(req, socket, head, (ws) =>
-      this.serveSocket(
-        ws,
-        socket,
-        record,
-        script,
-        OUTPUT_FORMATS[format],
-        this.options.inactivityMs ?? inactivity * 1000,
-      ),
-    );
+    this.accepted.set(req, {
+      record,
+      script,
+      sampleRate: OUTPUT_FORMATS[format],
+      inactivityMs: this.options.inactivityMs ?? inactivity * 1000,
+    });
+    return undefined;
   }
 
-  private serveSocket(
-    ws: WebSocket,
-    tcp: Socket,
-    record: RecordedSocket,
-    script: ElevenLabsSocketScript,
-    sampleRate: number,
-    inactivityMs: number,
-  ): void {
+  private serveSocket(ws: WebSocket, tcp: Socket, accepted: AcceptedSocket): void {
+    const { record, script, sampleRate, inactivityMs } = accepted;
     let buffer = '';
     let flushes = 0;
     let audioMessages = 0;
@@ -236,7 +199,7 @@ export class ElevenLabsServer {
     let cancelIdle = () => {};
     const armIdle = () => {
       cancelIdle();
-      cancelIdle = this.later(inactivityMs, () => {
+      cancelIdle = this.http.later(inactivityMs, () => {
         record.ended ??= 'inactive';
         ws.close(
           1008,
@@ -252,8 +215,7 @@ export class ElevenLabsServer {
     };
     const generate = (text: string) => {
       queue = queue.then(async () => {
-        if (firstAudio && script.firstAudioDelayMs)
-          await new Promise<void>((r) => this.later(script.firstAudioDelayMs ?? 0, r));
+        if (firstAudio && script.firstAudioDelayMs) await this.http.sleep(script.firstAudioDelayMs ?? 0);
         firstAudio = false;
         for (const group of wordGroups(text, 3)) {
           if (ws.readyState !== ws.OPEN) return;
@@ -333,10 +295,8 @@ export class ElevenLabsServer {
 
   private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const fail = (status: number, detail: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify({ detail }));
-    };
+    const fail = (status: number, detail: unknown, headers?: Record<string, string>) =>
+      sendJson(res, status, { detail }, headers);
     if (req.headers['xi-api-key'] !== this.options.apiKey) {
       return fail(401, { status: 'invalid_api_key', message: 'Invalid API key' });
     }
@@ -348,8 +308,7 @@ export class ElevenLabsServer {
         { loc: ['query', 'output_format'], msg: 'unsupported output_format', type: 'value_error' },
       ]);
     }
-    let raw = '';
-    for await (const part of req) raw += part;
+    const raw = await readBody(req);
     let body: z.infer<typeof HttpBodySchema>;
     try {
       const parsed = HttpBodySchema.safeParse(JSON.parse(raw));
@@ -365,9 +324,8 @@ export class ElevenLabsServer {
     this.httpRequests.push({ voiceId: decodeURIComponent(match[1]), outputFormat: format, body });
     const script = this.options.httpScript?.(body.text, index) ?? {};
     if (script.error) return fail(script.error.status, script.error.detail, script.error.headers);
-    res.writeHead(200, { 'content-type': 'audio/pcm', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    if (script.firstByteDelayMs) await new Promise<void>((r) => this.later(script.firstByteDelayMs ?? 0, r));
+    startPcm(res);
+    if (script.firstByteDelayMs) await this.http.sleep(script.firstByteDelayMs ?? 0);
     const audio = tone(this.samplesFor(body.text, OUTPUT_FORMATS[format]), OUTPUT_FORMATS[format]);
     for (let offset = 0; offset < audio.length; offset += 3201) {
       if (res.destroyed) return;

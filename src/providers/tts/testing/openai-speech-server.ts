@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { bearerToken, FakeHttpServer, readOpenAiJson, sendJson, startPcm } from '../../testing/http-fakes.ts';
 
 /**
  * A local stand-in for OpenAI's `POST /v1/audio/speech` (and `GET /v1/models` for warm-up), from the public API
@@ -69,31 +69,24 @@ const CHUNK_BYTES = 4801;
 export class OpenAiSpeechServer {
   readonly requests: ParsedSpeechRequest[] = [];
   readonly rejected: { status: number; message: string }[] = [];
-  connections = 0;
   modelListings = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private port = 0;
+  private readonly http = new FakeHttpServer({ request: (req, res) => void this.handle(req, res) });
 
-  private constructor(private readonly options: OpenAiSpeechServerOptions) {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (socket) => {
-      this.connections++;
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-  }
+  private constructor(private readonly options: OpenAiSpeechServerOptions) {}
 
   static async start(options: OpenAiSpeechServerOptions = {}): Promise<OpenAiSpeechServer> {
     const server = new OpenAiSpeechServer(options);
-    await new Promise<void>((resolve) => server.server.listen(0, '127.0.0.1', resolve));
-    server.port = (server.server.address() as AddressInfo).port;
+    await server.http.start();
     return server;
   }
 
+  /** TCP connections accepted so far. */
+  get connections(): number {
+    return this.http.connections;
+  }
+
   get baseURL(): string {
-    return `http://127.0.0.1:${this.port}/v1`;
+    return `http://127.0.0.1:${this.http.port}/v1`;
   }
 
   /** Samples the server sends for `input`. */
@@ -101,21 +94,8 @@ export class OpenAiSpeechServer {
     return Math.round((input.length * (this.options.msPerCharacter ?? 50) * SPEECH_SAMPLE_RATE) / 1000);
   }
 
-  async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        resolve();
-      }, ms);
-      this.timers.add(timer);
-    });
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   private fail(res: ServerResponse, status: number, message: string, type: string, extra = {}): void {
@@ -129,13 +109,12 @@ export class OpenAiSpeechServer {
       headers?: Record<string, string>;
     };
     if (status < 500) this.rejected.push({ status, message });
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ error: { message, type, param, code } }));
+    sendJson(res, status, { error: { message, type, param, code } }, headers);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const token = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : '';
+    const token = bearerToken(req);
     if (!token || (this.options.apiKey !== undefined && token !== this.options.apiKey)) {
       return this.fail(res, 401, 'Incorrect API key provided.', 'invalid_request_error', {
         code: 'invalid_api_key',
@@ -143,9 +122,7 @@ export class OpenAiSpeechServer {
     }
     if (req.method === 'GET' && url.pathname === '/v1/models') {
       this.modelListings++;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ object: 'list', data: [] }));
-      return;
+      return sendJson(res, 200, { object: 'list', data: [] });
     }
     if (req.method !== 'POST' || url.pathname !== '/v1/audio/speech') {
       return this.fail(
@@ -155,27 +132,10 @@ export class OpenAiSpeechServer {
         'invalid_request_error',
       );
     }
-    let raw = '';
-    for await (const part of req) raw += part;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      return this.fail(
-        res,
-        400,
-        'We could not parse the JSON body of your request.',
-        'invalid_request_error',
-      );
-    }
-    const parsed = SpeechRequestSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return this.fail(res, 400, `Invalid request: ${issue.message}`, 'invalid_request_error', {
-        param: issue.path.join('.'),
-      });
-    }
-    const request = parsed.data;
+    const request = await readOpenAiJson(req, SpeechRequestSchema, (message, param) =>
+      this.fail(res, 400, message, 'invalid_request_error', { param }),
+    );
+    if (!request) return;
     if (request.instructions !== undefined && request.model !== 'gpt-4o-mini-tts') {
       return this.fail(res, 400, 'instructions are not supported for this model', 'invalid_request_error', {
         param: 'instructions',
@@ -193,14 +153,13 @@ export class OpenAiSpeechServer {
       const { status, message, type, code, headers } = script.error;
       return this.fail(res, status, message, type, { code, headers });
     }
-    await this.sleep(script.headersDelayMs ?? 0);
+    await this.http.sleep(script.headersDelayMs ?? 0);
     if (res.destroyed) return;
-    res.writeHead(200, { 'content-type': 'audio/pcm', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    await this.sleep(script.firstByteDelayMs ?? 0);
+    startPcm(res);
+    await this.http.sleep(script.firstByteDelayMs ?? 0);
     const audio = tone(this.samplesFor(request.input));
     for (let offset = 0; offset < audio.length; offset += CHUNK_BYTES) {
-      if (offset > 0) await this.sleep(script.chunkIntervalMs ?? 0);
+      if (offset > 0) await this.http.sleep(script.chunkIntervalMs ?? 0);
       if (res.destroyed) return;
       if (script.dropAfterBytes !== undefined && offset >= script.dropAfterBytes) {
         res.socket?.destroy();
