@@ -32,7 +32,6 @@ export class ServerMetrics {
   private readonly stages = new Map<keyof TurnMetrics, Histogram>();
   private readonly turns: Counter<'outcome'>;
   private readonly fallbacks: Counter;
-  private readonly sessions: Gauge;
 
   constructor(liveSessions: () => number) {
     for (const [field, name, help] of STAGES) {
@@ -49,7 +48,7 @@ export class ServerMetrics {
       help: 'Switches to a fallback provider',
       registers: [this.registry],
     });
-    this.sessions = new Gauge({
+    new Gauge({
       name: 'repartee_sessions',
       help: 'Live conversations',
       registers: [this.registry],
