@@ -12,6 +12,7 @@ import { ServerMessage, type TurnRecord } from './protocol.ts';
 export interface ClientTurn {
   clip: string;
   kind: 'turn' | 'bargeIn';
+  /** Client time the clip's first sample was spoken, as a microphone would have captured it. */
   clipStartAt: number;
   clipEndAt?: number;
   /**
@@ -43,6 +44,14 @@ export interface SessionScript {
   untilMs?: number;
 }
 
+interface ClipPlayback {
+  frames: readonly Buffer[];
+  position: number;
+  /** Client time the clip's first sample was spoken (its frame's due time minus one frame). */
+  onStart(spokenAt: number): void;
+  done(endedAt: number): void;
+}
+
 export class BenchSession {
   readonly records: TurnRecord[] = [];
   readonly turns: ClientTurn[] = [];
@@ -50,7 +59,7 @@ export class BenchSession {
   warmupRecords = 0;
   private socket: WebSocket | undefined;
   private readonly player: ReceiptPlayer;
-  private clip: { frames: readonly Buffer[]; position: number; done: () => void } | undefined;
+  private clip: ClipPlayback | undefined;
   private noiseIndex = 0;
   /** The client time the next frame is due; the shared timer sends every frame that has come due. */
   nextFrameAt = Number.POSITIVE_INFINITY;
@@ -81,10 +90,7 @@ export class BenchSession {
         reject(error);
       };
       socket.on('error', (error) => fail(error));
-      socket.on('close', () => {
-        this.closed = true;
-        this.wake();
-      });
+      socket.on('close', () => this.close());
       socket.on('open', () => {
         this.sendJson({ type: 'config', sampleRate: 16_000, receipts: true });
       });
@@ -111,7 +117,8 @@ export class BenchSession {
     this.player.tick(now);
     if (this.waiters.size > 0) this.wake();
     while (this.nextFrameAt <= now) {
-      this.socket.send(this.nextFrame());
+      // A frame is due when a microphone would have finished capturing it.
+      this.socket.send(this.nextFrame(this.nextFrameAt));
       this.nextFrameAt += this.source.frameMs;
     }
   }
@@ -125,18 +132,15 @@ export class BenchSession {
       const clip = clips[(script.clipOffset + t) % clips.length];
       const bargeIn = script.mode === 'bargeIn' && t > 0;
       if (bargeIn) await this.waitForReplyAudio(script.bargeInAfterMs, script.turnTimeoutMs);
-      const turn: ClientTurn = {
-        clip: clip.id,
-        kind: bargeIn ? 'bargeIn' : 'turn',
-        clipStartAt: performance.now(),
-      };
+      const turn: ClientTurn = { clip: clip.id, kind: bargeIn ? 'bargeIn' : 'turn', clipStartAt: Number.NaN };
       this.turns.push(turn);
       const speechBefore = this.player.currentSpeechId;
       const offClear = bargeIn ? this.onClear(turn, clip, speechBefore) : undefined;
       const offReply = this.onFirstReplyAudio(turn, clip);
       if (t === script.warmupTurns) this.warmupRecords = this.recordsSeen;
-      await this.play(clip.frames);
-      turn.clipEndAt = performance.now();
+      turn.clipEndAt = await this.play(clip.frames, (startAt) => {
+        turn.clipStartAt = startAt;
+      });
       this.lastClipEndAt = turn.clipEndAt;
       offClear?.();
       const last = until !== undefined ? false : t === script.turns - 1;
@@ -154,6 +158,9 @@ export class BenchSession {
   close(): void {
     this.closed = true;
     this.socket?.close();
+    const clip = this.clip;
+    this.clip = undefined;
+    clip?.done(performance.now());
     this.wake();
   }
 
@@ -166,13 +173,14 @@ export class BenchSession {
     return this.records.slice(this.warmupRecords);
   }
 
-  private nextFrame(): Buffer {
+  private nextFrame(dueAt: number): Buffer {
     const clip = this.clip;
     if (clip) {
+      if (clip.position === 0) clip.onStart(dueAt - this.source.frameMs);
       const frame = clip.frames[clip.position++];
       if (clip.position >= clip.frames.length) {
         this.clip = undefined;
-        clip.done();
+        clip.done(dueAt);
       }
       return frame;
     }
@@ -180,9 +188,11 @@ export class BenchSession {
     return noise[this.noiseIndex++ % noise.length];
   }
 
-  private play(frames: readonly Buffer[]): Promise<void> {
+  /** Plays a clip into the microphone; resolves with the client time its last sample was spoken. */
+  private play(frames: readonly Buffer[], onStart: (spokenAt: number) => void): Promise<number> {
+    if (this.closed) return Promise.resolve(performance.now());
     return new Promise((done) => {
-      this.clip = { frames, position: 0, done };
+      this.clip = { frames, position: 0, onStart, done };
     });
   }
 

@@ -48,6 +48,7 @@ export const LATENCY_METRICS = [
   'transcriptionDelayMs',
   'llmTtftMs',
   'ttsTtfbMs',
+  'transportMs',
   'voiceToVoiceMs',
   'interruptionStopMs',
   'pipelineOverheadMs',

@@ -128,7 +128,8 @@ export function targets(results: E2eResults): Target[] {
   const check = (target: string, value: number | null | undefined, limit: number, atLeast = false) => {
     out.push({
       target,
-      measured: value === null || value === undefined ? 'not measured' : String(value),
+      measured:
+        value === null || value === undefined ? 'not measured' : String(Math.round(value * 100) / 100),
       met: value === null || value === undefined ? null : atLeast ? value >= limit : value <= limit,
     });
   };
