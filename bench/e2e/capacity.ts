@@ -38,9 +38,11 @@ async function runStep(server: ServerProcess, sessions: number, turns: number, l
     voiceToVoiceMs: v2v,
     pipelineOverheadMs: summarize(result.records.map((r) => r.pipelineOverheadMs)),
     server: load,
+    // RSS over the idle server, per session. RSS moves by several MiB as V8 returns memory, so with sessions this
+    // light the figure is noise-bound: a value below zero means "smaller than the noise" and is shown as 0.
     rssPerSessionMiB:
       load.peakRssMiB !== null
-        ? Math.round(((load.peakRssMiB - limits.idleRssMiB) / sessions) * 100) / 100
+        ? Math.max(0, Math.round(((load.peakRssMiB - limits.idleRssMiB) / sessions) * 100) / 100)
         : null,
     clientCpuPercent: Math.round((result.cpuMs / Math.max(1, result.wallMs)) * 1000) / 10,
     clientEventLoopP99Ms: Math.round(result.eventLoopP99Ms * 10) / 10,
