@@ -182,13 +182,57 @@ describe('repartee-docs tools', () => {
     for (let i = 1; i < updates.length; i++)
       expect(updates[i].progress).toBeGreaterThanOrEqual(updates[i - 1].progress);
 
+    // Cancel one on its first progress report, and watch the server side: the slices of work it does and the
+    // progress notifications it sends.
+    const journal = { slices: 0, slicesAtAbort: -1, outcome: '' };
+    let aborted = false;
+    let settle: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const watchedServer = createDocsServer(await DocumentRoot.open(docs), {
+      analyze: {
+        linesPerSlice: 500,
+        onStart: (signal) =>
+          signal.addEventListener('abort', () => {
+            journal.slicesAtAbort = journal.slices;
+            aborted = true;
+          }),
+        onSlice: () => journal.slices++,
+        onSettled: (outcome) => {
+          journal.outcome = outcome;
+          settle();
+        },
+      },
+    });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const sent: { method: string; afterAbort: boolean }[] = [];
+    const send = serverSide.send.bind(serverSide);
+    serverSide.send = (message, options) => {
+      if ('method' in message) sent.push({ method: message.method, afterAbort: aborted });
+      return send(message, options);
+    };
+    const watched = new Client({ name: 'test', version: '1' });
+    await Promise.all([watchedServer.connect(serverSide), watched.connect(clientSide)]);
     const controller = new AbortController();
-    const cancelled = client.callTool({ name: 'analyze', arguments: { path: 'corpus' } }, undefined, {
+    const cancelled = watched.callTool({ name: 'analyze', arguments: { path: 'corpus' } }, undefined, {
       signal: controller.signal,
       onprogress: () => controller.abort(new Error('user said cancel')),
     });
     await expect(cancelled).rejects.toThrow('user said cancel');
-    expect(textOf(await call('read', { path: 'notes.txt' }))).toContain('Buy milk.');
+    await settled;
+    expect(journal.outcome).toBe('cancelled');
+    // It stopped within the slice it was in when the cancellation arrived: 40 documents × 16 slices were left.
+    expect(journal.slicesAtAbort).toBeGreaterThanOrEqual(0);
+    expect(journal.slices - journal.slicesAtAbort).toBeLessThanOrEqual(1);
+    expect(journal.slices).toBeLessThan(40 * 16);
+    const slicesAfterCancel = journal.slices;
+    expect(textOf(await watched.callTool({ name: 'read', arguments: { path: 'notes.txt' } }))).toContain(
+      'Buy milk.',
+    );
+    expect(journal.slices).toBe(slicesAfterCancel);
+    expect(sent.filter((m) => m.method === 'notifications/progress' && m.afterAbort)).toEqual([]);
+    await watched.close();
     await rm(corpus, { recursive: true });
   });
 });

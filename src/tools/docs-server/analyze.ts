@@ -27,6 +27,8 @@ export interface AnalyzeOptions {
   linesPerSlice?: number;
   /** Least time between two progress reports (the last one is always sent). */
   progressIntervalMs?: number;
+  /** Called after each slice of work (for monitoring). */
+  onSlice?(): void;
 }
 
 const WORDS_PER_MINUTE = 200;
@@ -48,7 +50,7 @@ export async function analyzeDocuments(
   input: string,
   options: AnalyzeOptions = {},
 ): Promise<AnalysisReport> {
-  const { signal, onProgress, linesPerSlice = 2000, progressIntervalMs = 100 } = options;
+  const { signal, onProgress, onSlice, linesPerSlice = 2000, progressIntervalMs = 100 } = options;
   const files = await root.files(input);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   const terms = new Map<string, number>();
@@ -94,6 +96,7 @@ export async function analyzeDocuments(
     for (let start = 0; start < lines.length; start += linesPerSlice) {
       const end = Math.min(lines.length, start + linesPerSlice);
       for (let i = start; i < end; i++) measureLine(lines[i], stats, terms);
+      onSlice?.();
       doneBytes = bytesBefore + Math.round((file.size * end) / lines.length);
       progress(`analyzing ${file.path} (${index + 1} of ${files.length})`);
       await yieldToEventLoop();

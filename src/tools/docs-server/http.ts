@@ -11,7 +11,28 @@ export interface StreamableHttpOptions {
   port: number;
   /** Largest JSON-RPC request body. */
   maxBodyBytes?: number;
+  /**
+   * A session with no request in progress for this long is closed, with its server instance, so clients that
+   * vanish without a DELETE do not leak; a request for it then gets 404 "Session not found" and the client
+   * initialises anew. An open GET notification stream does not keep a session alive. Default 10 minutes.
+   */
+  sessionIdleTimeoutMs?: number;
   onError?(error: Error): void;
+  /** A session began, or ended: deleted by its client, expired, or closed with the endpoint. */
+  onSession?(event: SessionEvent): void;
+}
+
+export type SessionEvent =
+  | { type: 'opened'; sessionId: string }
+  | { type: 'closed'; sessionId: string; reason: 'deleted' | 'expired' | 'shutdown' };
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  /** POST and DELETE requests being handled. */
+  busy: number;
+  idleTimer: NodeJS.Timeout | undefined;
+  closeReason: 'deleted' | 'expired' | 'shutdown';
 }
 
 export interface HttpEndpoint {
@@ -32,11 +53,44 @@ export async function serveStreamableHttp(
 ): Promise<HttpEndpoint> {
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
+  const idleTimeoutMs = options.sessionIdleTimeoutMs ?? 10 * 60_000;
+  const sessions = new Map<string, Session>();
   const report = (error: unknown) =>
     options.onError?.(error instanceof Error ? error : new Error(String(error)));
   let allowedHosts: string[] = [];
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(host);
+
+  const armIdleTimer = (session: Session) => {
+    clearTimeout(session.idleTimer);
+    session.idleTimer = undefined;
+    if (session.busy > 0) return;
+    session.idleTimer = setTimeout(() => {
+      session.closeReason = 'expired';
+      session.transport.close().catch(report);
+    }, idleTimeoutMs);
+    session.idleTimer.unref();
+  };
+  /** Handles a request of a session; POST and DELETE keep it busy (not idle) until their response ends. */
+  const handleInSession = async (
+    session: Session,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body?: unknown,
+  ) => {
+    if (req.method === 'GET') {
+      armIdleTimer(session);
+      return session.transport.handleRequest(req, res);
+    }
+    session.busy++;
+    clearTimeout(session.idleTimer);
+    session.idleTimer = undefined;
+    res.once('close', () => {
+      session.busy--;
+      if (sessions.has(session.transport.sessionId ?? '')) armIdleTimer(session);
+    });
+    if (req.method === 'DELETE') session.closeReason = 'deleted';
+    return session.transport.handleRequest(req, res, body);
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -46,21 +100,30 @@ export async function serveStreamableHttp(
       const body = await readJson(req, maxBodyBytes);
       if (!body.ok) return reply(res, body.status, body.message);
       const existing = sessionId ? sessions.get(sessionId) : undefined;
-      if (existing) return existing.transport.handleRequest(req, res, body.value);
-      if (sessionId) return reply(res, 404, 'unknown MCP session');
+      if (existing) return handleInSession(existing, req, res, body.value);
+      if (sessionId) return sessionNotFound(res);
       if (!isInitializeRequest(body.value)) return reply(res, 400, 'the first request must be initialize');
       const server = createMcpServer();
+      let session: Session | undefined;
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server });
+          session = { transport, server, busy: 0, idleTimer: undefined, closeReason: 'shutdown' };
+          sessions.set(id, session);
+          options.onSession?.({ type: 'opened', sessionId: id });
+          armIdleTimer(session);
         },
         // A loopback server must refuse pages that rebind a name to 127.0.0.1; beyond loopback the Host varies.
         enableDnsRebindingProtection: loopback,
         allowedHosts,
       });
       transport.onclose = () => {
-        if (transport.sessionId) sessions.delete(transport.sessionId);
+        const id = transport.sessionId;
+        if (session) clearTimeout(session.idleTimer);
+        if (id && sessions.get(id) === session) {
+          sessions.delete(id);
+          if (session) options.onSession?.({ type: 'closed', sessionId: id, reason: session.closeReason });
+        }
         server.close().catch(report);
       };
       await server.connect(transport);
@@ -68,8 +131,8 @@ export async function serveStreamableHttp(
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       const existing = sessionId ? sessions.get(sessionId) : undefined;
-      if (!existing) return reply(res, sessionId ? 404 : 400, 'unknown or missing MCP session');
-      return existing.transport.handleRequest(req, res);
+      if (!existing) return sessionId ? sessionNotFound(res) : reply(res, 400, 'missing MCP session id');
+      return handleInSession(existing, req, res);
     }
     res.setHeader('allow', 'GET, POST, DELETE');
     return reply(res, 405, 'method not allowed');
@@ -95,7 +158,13 @@ export async function serveStreamableHttp(
   return {
     url: `http://${hostInUrl}:${port}${MCP_PATH}`,
     async close() {
-      await Promise.all([...sessions.values()].map(({ transport }) => transport.close().catch(report)));
+      await Promise.all(
+        [...sessions.values()].map((session) => {
+          clearTimeout(session.idleTimer);
+          session.closeReason = 'shutdown';
+          return session.transport.close().catch(report);
+        }),
+      );
       sessions.clear();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -108,9 +177,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function reply(res: ServerResponse, status: number, message: string): void {
+function reply(res: ServerResponse, status: number, message: string, code = -32000): void {
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+/** The protocol's answer for an unknown or expired session: the client must initialise a new one. */
+function sessionNotFound(res: ServerResponse): void {
+  reply(res, 404, 'Session not found', -32001);
 }
 
 async function readJson(

@@ -1,7 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { analyzeDocuments, formatReport } from './analyze.ts';
+import { type AnalysisReport, type AnalyzeOptions, analyzeDocuments, formatReport } from './analyze.ts';
 import { unifiedDiff } from './diff.ts';
 import { DocsError, type DocumentRoot } from './root.ts';
 import { searchDocuments } from './search.ts';
@@ -14,11 +14,22 @@ const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
 
+export interface DocsServerOptions {
+  /** Tuning and monitoring of the analyze tool. */
+  analyze?: Pick<AnalyzeOptions, 'linesPerSlice' | 'progressIntervalMs' | 'onSlice'> & {
+    /** An analyze request began; the signal aborts when the client cancels it. */
+    onStart?(signal: AbortSignal): void;
+    /** An analyze request ended: finished, cancelled by the client, or failed. */
+    onSettled?(outcome: 'done' | 'cancelled' | 'failed'): void;
+  };
+}
+
 /**
  * The repartee-docs MCP server: list, read, search, edit, compare and analyze text and Markdown documents under
  * one root folder. A refused or failed request answers as a tool error (isError) and the server carries on.
  */
-export function createDocsServer(root: DocumentRoot): McpServer {
+export function createDocsServer(root: DocumentRoot, options: DocsServerOptions = {}): McpServer {
+  const { onStart, onSettled, ...analyzeTuning } = options.analyze ?? {};
   const server = new McpServer(
     { name: DOCS_SERVER_NAME, version: DOCS_SERVER_VERSION },
     {
@@ -176,15 +187,24 @@ export function createDocsServer(root: DocumentRoot): McpServer {
     },
     async ({ path }, extra) => {
       const progressToken = extra._meta?.progressToken;
-      const report = await analyzeDocuments(root, path, {
-        signal: extra.signal,
-        onProgress: (progress) => {
-          if (progressToken === undefined) return;
-          extra
-            .sendNotification({ method: 'notifications/progress', params: { progressToken, ...progress } })
-            .catch(() => undefined);
-        },
-      });
+      onStart?.(extra.signal);
+      let report: AnalysisReport;
+      try {
+        report = await analyzeDocuments(root, path, {
+          ...analyzeTuning,
+          signal: extra.signal,
+          onProgress: (progress) => {
+            if (progressToken === undefined) return;
+            extra
+              .sendNotification({ method: 'notifications/progress', params: { progressToken, ...progress } })
+              .catch(() => undefined);
+          },
+        });
+      } catch (error) {
+        onSettled?.(extra.signal.aborted ? 'cancelled' : 'failed');
+        throw error;
+      }
+      onSettled?.('done');
       return text(formatReport(report));
     },
   );

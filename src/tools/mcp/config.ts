@@ -21,6 +21,13 @@ const common = {
   requestTimeoutMs: z.number().int().positive().default(300_000),
   /** Time for the server to start and answer `initialize`. */
   connectTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * After a live connection is lost (the process exited, the HTTP session or server went away), the first
+   * reconnection attempt waits about this long; each failed attempt doubles the wait (jittered).
+   */
+  reconnectInitialDelayMs: z.number().int().positive().default(500),
+  /** The longest wait between two reconnection attempts. */
+  reconnectMaxDelayMs: z.number().int().positive().default(30_000),
 };
 
 export const McpStdioServerSchema = z.strictObject({

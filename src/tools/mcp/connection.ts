@@ -2,14 +2,17 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import type { Tool, ToolContext } from '../tool.ts';
 import { expandEnv, isToolPermitted, type McpServerConfig } from './config.ts';
 import { llmToolName, toAgentTool } from './convert.ts';
 
-export type McpConnectionStatus = 'connecting' | 'connected' | 'closed' | 'failed';
+export type McpConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed' | 'failed';
 
 export interface McpConnectionHooks {
   onError(error: Error): void;
@@ -26,7 +29,9 @@ export interface McpClientInfo {
 
 /**
  * One MCP server: its client connection and the tools it offers the agent, kept current as the server announces
- * list changes. When the server goes away its tools go with it; a call then fails as a tool error.
+ * list changes. A live connection that is lost (the process exits, the transport closes, the HTTP session or
+ * server goes away) is re-established with exponential backoff until `close()`; meanwhile its tools stay listed
+ * and a call fails at once with "server X is restarting". A server that never started is not retried.
  */
 export class McpServerConnection {
   status: McpConnectionStatus = 'connecting';
@@ -34,6 +39,10 @@ export class McpServerConnection {
   private client: Client | undefined;
   private current: Tool[] = [];
   private closing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Reconnection attempts since the last connection that stayed up for a while. */
+  private attempts = 0;
+  private connectedAt = 0;
 
   constructor(
     readonly config: McpServerConfig,
@@ -42,17 +51,42 @@ export class McpServerConnection {
   ) {}
 
   get tools(): readonly Tool[] {
-    return this.status === 'connected' ? this.current : [];
+    return this.status === 'connected' || this.status === 'reconnecting' ? this.current : [];
   }
 
   async connect(): Promise<void> {
+    try {
+      await this.open();
+    } catch (error) {
+      if (this.closing) return;
+      this.status = 'failed';
+      this.error = new Error(`MCP server ${this.config.name} did not start: ${(error as Error).message}`);
+      throw this.error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    this.current = [];
+    if (this.status !== 'failed') this.status = 'closed';
+    await client?.close().catch(() => undefined);
+  }
+
+  /** Starts a client, loads the tool list, and makes it the live connection. */
+  private async open(): Promise<void> {
     const { config } = this;
-    const client = new Client(this.clientInfo, {
+    let transportClosed = false;
+    const client: Client = new Client(this.clientInfo, {
       capabilities: {},
       listChanged: {
         tools: {
           debounceMs: 50,
           onChanged: (error, tools) => {
+            if (this.client !== client) return;
             if (error)
               this.hooks.onError(
                 new Error(`refreshing the tools of ${config.name} failed: ${error.message}`),
@@ -62,33 +96,69 @@ export class McpServerConnection {
         },
       },
     });
-    client.onerror = (error) => this.hooks.onError(new Error(`MCP server ${config.name}: ${error.message}`));
-    client.onclose = () => {
-      // A failed start is reported by connect(); only a live connection going away is news.
-      if (this.status !== 'connected') return;
-      this.status = 'closed';
-      if (!this.closing) this.hooks.onError(new Error(`MCP server ${config.name} closed`));
+    client.onerror = (error) => {
+      if (this.client === client && config.transport === 'http' && httpConnectionLost(error)) {
+        this.lost(client, `lost its connection (${error.message})`);
+        return;
+      }
+      this.hooks.onError(new Error(`MCP server ${config.name}: ${error.message}`));
     };
-    this.client = client;
+    client.onclose = () => {
+      transportClosed = true;
+      // A failed start is reported by open()'s caller; only a live connection going away is news.
+      this.lost(client, 'closed');
+    };
     try {
       await client.connect(this.createTransport(), { timeout: config.connectTimeoutMs });
-      this.setTools(await listAllTools(client, config.connectTimeoutMs));
+      const tools = await listAllTools(client, config.connectTimeoutMs);
+      if (transportClosed) throw new Error('the connection closed while starting');
+      if (this.closing) throw new Error('closed');
+      this.client = client;
+      this.connectedAt = performance.now();
       this.status = 'connected';
+      this.error = undefined;
+      this.setTools(tools);
     } catch (error) {
-      this.status = 'failed';
-      this.error = new Error(`MCP server ${config.name} did not start: ${(error as Error).message}`);
       await client.close().catch(() => undefined);
-      throw this.error;
+      throw error;
     }
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    const client = this.client;
+  /** The live connection went away: keep the tools listed, answer calls with "restarting", and reconnect. */
+  private lost(client: Client, why: string): void {
+    if (this.closing || this.client !== client) return;
     this.client = undefined;
-    this.current = [];
-    if (this.status !== 'failed') this.status = 'closed';
-    await client?.close().catch(() => undefined);
+    this.status = 'reconnecting';
+    // A server that stayed up for a while starts over with short waits; one that keeps dying backs off further.
+    if (performance.now() - this.connectedAt >= this.config.reconnectMaxDelayMs) this.attempts = 0;
+    this.hooks.onError(new Error(`MCP server ${this.config.name} ${why}; reconnecting`));
+    void client.close().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const { reconnectInitialDelayMs, reconnectMaxDelayMs } = this.config;
+    const base = Math.min(reconnectMaxDelayMs, reconnectInitialDelayMs * 2 ** Math.min(this.attempts, 30));
+    // Jitter: between half and all of the backoff, so many sessions' servers do not retry in step.
+    const wait = base / 2 + (Math.random() * base) / 2;
+    this.attempts++;
+    this.retryTimer = setTimeout(() => void this.reconnect(), wait);
+    this.retryTimer.unref();
+  }
+
+  private async reconnect(): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.closing) return;
+    try {
+      await this.open();
+    } catch (error) {
+      if (this.closing) return;
+      this.error = new Error(
+        `reconnecting to MCP server ${this.config.name} failed (attempt ${this.attempts}): ${(error as Error).message}`,
+      );
+      this.hooks.onError(this.error);
+      this.scheduleReconnect();
+    }
   }
 
   private createTransport(): Transport {
@@ -136,17 +206,37 @@ export class McpServerConnection {
     context: ToolContext,
   ): Promise<CallToolResult> {
     const client = this.client;
+    if (this.status === 'reconnecting') throw this.restarting();
     if (!client || this.status !== 'connected')
       throw new Error(`MCP server ${this.config.name} is not connected`);
-    // Passing onprogress asks the server for progress notifications; each one restarts the request timeout.
-    const result = await client.callTool({ name, arguments: args }, undefined, {
-      signal: context.signal,
-      timeout: this.config.requestTimeoutMs,
-      resetTimeoutOnProgress: true,
-      onprogress: (progress) => context.onProgress?.(progress),
-    });
-    return result as CallToolResult;
+    try {
+      // Passing onprogress asks the server for progress notifications; each one restarts the request timeout.
+      const result = await client.callTool({ name, arguments: args }, undefined, {
+        signal: context.signal,
+        timeout: this.config.requestTimeoutMs,
+        resetTimeoutOnProgress: true,
+        onprogress: (progress) => context.onProgress?.(progress),
+      });
+      return result as CallToolResult;
+    } catch (error) {
+      if (this.config.transport === 'http' && httpConnectionLost(error))
+        this.lost(client, `lost its connection (${(error as Error).message})`);
+      if (this.client !== client && !this.closing && !context.signal.aborted) throw this.restarting(error);
+      throw error;
+    }
   }
+
+  private restarting(cause?: unknown): Error {
+    const why = cause instanceof Error ? ` (the call was interrupted: ${cause.message})` : '';
+    return new Error(`MCP server ${this.config.name} is restarting; try again shortly${why}`);
+  }
+}
+
+/** Errors that say an HTTP server no longer knows the session or cannot be reached: a new session is needed. */
+function httpConnectionLost(error: unknown): boolean {
+  if (error instanceof StreamableHTTPError) return error.code === 404;
+  if (error instanceof TypeError) return /fetch failed/i.test(error.message);
+  return error instanceof Error && /Maximum reconnection attempts/.test(error.message);
 }
 
 async function listAllTools(client: Client, timeout: number): Promise<McpTool[]> {
