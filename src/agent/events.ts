@@ -1,8 +1,8 @@
+import type { HistoryItem } from '../context/history.ts';
 import type { SummaryEvent } from '../context/manager.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ToolCall } from '../providers/llm/contract.ts';
 import type { ToolProgress } from '../tools/tool.ts';
-import type { HistoryItem } from './history.ts';
 import type { SpeechOutcome } from './speech.ts';
 import type { ToolResult } from './tool-runner.ts';
 

@@ -1,7 +1,7 @@
+import type { ChatHistory } from '../context/history.ts';
 import type { ContextManager } from '../context/manager.ts';
 import type { ContextStats } from '../context/window.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
-import type { ChatHistory } from './history.ts';
 import type { Speech, SpeechSource } from './speech.ts';
 
 export interface PreemptiveGenerationDeps {

