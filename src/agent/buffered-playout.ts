@@ -26,7 +26,21 @@ export interface BufferedPlayoutDeps {
   onChange(): void;
   /** Everything produced so far has been handed to the output: the user hears nothing more for now. */
   onOutputIdle(): void;
+  /**
+   * The output closed (the client is gone) or kept refusing audio: the playout has ended for good and the
+   * speech should end too (its LLM and TTS serve nobody now).
+   */
+  onOutputLost?(reason: OutputLostReason): void;
+  /** A playout the output stopped by itself with nothing played is retried after this long. Default 20 ms. */
+  stalledRetryMs?: number;
+  /** …at most this many times in a row; then the output counts as lost. Default 5. */
+  maxStalledPlays?: number;
 }
+
+export type OutputLostReason = 'closed' | 'stalled';
+
+const DEFAULT_STALLED_RETRY_MS = 20;
+const DEFAULT_MAX_STALLED_PLAYS = 5;
 
 interface BufferedFrame {
   frame: AudioFrame;
@@ -151,6 +165,8 @@ export class BufferedPlayout {
    */
   async run(): Promise<void> {
     const { output, tts, signal, changed } = this.deps;
+    const maxStalledPlays = this.deps.maxStalledPlays ?? DEFAULT_MAX_STALLED_PLAYS;
+    let stalledPlays = 0;
     try {
       for (;;) {
         while (
@@ -161,6 +177,7 @@ export class BufferedPlayout {
           await changed.wait();
         }
         if (signal.aborted) return;
+        if (output.isClosed) return this.lose('closed');
         this.playController = new AbortController();
         const playSignal = AbortSignal.any([signal, this.playController.signal]);
         const receipt = await output.play(this.unplayedFrames(playSignal), {
@@ -184,10 +201,35 @@ export class BufferedPlayout {
           : this.totalSamples();
         if (receipt.interruptedAtMs !== undefined) this.deps.onPlayoutStopped(receipt);
         if (signal.aborted) return;
+        if (receipt.outputClosed || output.isClosed) return this.lose('closed');
+        // The output stopped by itself without playing anything: playing again at once could repeat that
+        // forever without ever yielding to the event loop (the close handler that ends the session would never
+        // run). Retry only after a real wait, and give up after a few.
+        const stalled = stopped && !playSignal.aborted && receipt.playedMs === 0;
+        stalledPlays = stalled ? stalledPlays + 1 : 0;
+        if (stalledPlays >= maxStalledPlays) return this.lose('stalled');
+        if (stalled) await this.waitForChangeOr(this.deps.stalledRetryMs ?? DEFAULT_STALLED_RETRY_MS);
       }
     } finally {
       this.playoutEnded = true;
       this.deps.onChange();
+    }
+  }
+
+  private lose(reason: OutputLostReason): void {
+    this.deps.onOutputLost?.(reason);
+  }
+
+  /** A change of the speech (abort, pause, new audio) or `ms` on the clock, whichever comes first. */
+  private async waitForChangeOr(ms: number): Promise<void> {
+    const timer = new AbortController();
+    try {
+      await Promise.race([
+        this.deps.changed.wait(),
+        this.deps.clock.sleep(ms, timer.signal).catch(() => undefined),
+      ]);
+    } finally {
+      timer.abort(); // the sleep's timer must not outlive the wait
     }
   }
 

@@ -9,6 +9,11 @@ export interface PlayoutReceipt {
   interruptedAtMs?: number;
   /** Audio actually played, in ms. */
   playedMs: number;
+  /**
+   * The output is gone for good (the client hung up or the connection failed): nothing more can be heard, so
+   * the speech ends instead of playing again. Set together with `interruptedAtMs`.
+   */
+  outputClosed?: boolean;
 }
 
 export interface PlayOptions {
@@ -23,7 +28,12 @@ export interface PlayOptions {
 export interface AudioOutput {
   /** Preferred sample rate; frames arrive at the TTS's native rate and the transport resamples. */
   readonly sampleRate?: number;
-  /** Plays frames as they arrive; resolves when they are all played or when `signal` aborts. */
+  /** True once the client is gone for good; `play()` then resolves at once with `outputClosed`. */
+  readonly isClosed?: boolean;
+  /**
+   * Plays frames as they arrive; resolves when they are all played, when `signal` aborts, or when the output
+   * closes (`outputClosed` on the receipt). It never resolves "stopped" in a loop without waiting on something.
+   */
   play(frames: AsyncIterable<AudioFrame>, options: PlayOptions): Promise<PlayoutReceipt>;
   /** Drops anything buffered, at once. */
   clear(): void;

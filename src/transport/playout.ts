@@ -10,7 +10,10 @@ import type { PlaybackReceipts, Receipt } from './receipts.ts';
 export interface AudioSink {
   /** The rate of the samples handed to `sendAudio`. */
   readonly sampleRate: number;
-  /** False once the client is gone: playout stops. */
+  /**
+   * False once the client is gone for good (a socket closing or closed, a failed peer): playout stops and the
+   * speech ends. A transient outage is not "closed": the sink keeps accepting (and dropping) audio meanwhile.
+   */
   isOpen(): boolean;
   /**
    * Sends one chunk (`chunkMs` long; the last of a playout may be shorter). `dueMs` is when it is scheduled
@@ -62,10 +65,17 @@ export class StreamingAudioOutput implements AudioOutput {
     return this.options.sink.sampleRate;
   }
 
+  get isClosed(): boolean {
+    return !this.options.sink.isOpen();
+  }
+
   async play(frames: AsyncIterable<AudioFrame>, options: PlayOptions): Promise<PlayoutReceipt> {
     const { clock, sink, send } = this.options;
     const { signal, speechId } = options;
     if (signal.aborted) return { firstPlayedAtMs: null, interruptedAtMs: clock.now(), playedMs: 0 };
+    if (!sink.isOpen()) {
+      return { firstPlayedAtMs: null, interruptedAtMs: clock.now(), playedMs: 0, outputClosed: true };
+    }
     const playout = new Playout(clock, this.options.receipts, this.config, speechId, options.onFirstPlayed);
     const clear = () => {
       if (playout.clearedAt !== undefined) return;
@@ -78,11 +88,11 @@ export class StreamingAudioOutput implements AudioOutput {
     send({ type: 'speech', speechId });
     try {
       await this.stream(frames, playout, signal);
-      if (!sink.isOpen()) return playout.stopped(clock.now());
+      if (!sink.isOpen()) return { ...playout.stopped(clock.now()), outputClosed: true };
       return await playout.finish(signal);
     } catch (error) {
       if (!signal.aborted && !(error instanceof PlayoutAborted)) throw error;
-      if (!sink.isOpen()) return playout.stopped(clock.now());
+      if (!sink.isOpen()) return { ...playout.stopped(clock.now()), outputClosed: true };
       clear();
       return await playout.awaitStopped();
     } finally {

@@ -106,7 +106,9 @@ export class WebRtcConnection {
     const transceiver = this.pc.addTransceiver('audio', { direction: 'sendrecv' });
     const sink = new OpusRtpSink(
       transceiver.sender,
-      () => !this.isClosed && this.pc.connectionState === 'connected',
+      // Closed only for good: during a transient `disconnected` the paced playout carries on (that audio is
+      // lost, as on any live call) instead of stopping, and the disconnect grace decides whether the peer is gone.
+      () => !this.isClosed && this.pc.connectionState !== 'failed' && this.pc.connectionState !== 'closed',
       (error) => this.bridge.sendError(`sending audio failed: ${error.message}`),
     );
     this.output = new StreamingAudioOutput({
