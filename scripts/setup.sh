@@ -9,6 +9,7 @@ packages=(
   flite espeak-ng festival festvox-kallpc16k                                # TTS engines (measured in bench:local)
   sox alsa-utils                                                            # audio tools, test sounds
   chromium fonts-dejavu-core                                                # browser end-to-end tests (playwright-core drives it)
+  strace iproute2                                                           # telemetry test: VAD in a network namespace, syscalls traced
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -30,7 +30,16 @@ export function defaultSileroModelPath(): string {
   return join(dirname(pkg), 'silero_vad_v5.onnx');
 }
 
+/**
+ * onnxruntime 1.30 on Linux/macOS starts a telemetry uploader (Microsoft 1DS, to mobile.events.data.microsoft.com)
+ * when its environment is created, and keeps a device id and an event cache under ~/.cache/Microsoft. An offline
+ * voice stack must not call home: the documented opt-out is this variable, read by the native code when the
+ * first session is created, so it is set before the module loads. An operator who set it (even to "0") is obeyed.
+ */
+export const ORT_TELEMETRY_SWITCH = 'ORT_DISABLE_TELEMETRY';
+
 function loadOrt(): typeof Ort {
+  if (process.env[ORT_TELEMETRY_SWITCH] === undefined) process.env[ORT_TELEMETRY_SWITCH] = '1';
   try {
     return require('onnxruntime-node') as typeof Ort;
   } catch (error) {
