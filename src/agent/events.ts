@@ -27,6 +27,11 @@ export interface AgentSessionEvents extends Record<string, unknown> {
   toolResult: { speechId: number; call: ToolCall; result: ToolResult; durationMs: number };
   /** A running tool reported progress (MCP progress notifications). */
   toolProgress: { speechId: number; call: ToolCall; progress: ToolProgress; atMs: number };
+  /**
+   * The apology after a failed LLM or TTS started to be heard (`via`: synthesized at start, live, or the tone
+   * when no voice could say it). The failure itself went out as an `error` event when it was known.
+   */
+  apology: { speechId: number; via: 'cached' | 'tts' | 'tone'; atMs: number };
   conversationItem: HistoryItem;
   metrics: TurnMetrics;
   /** A new context summary: later prompts carry it in place of the older turns it covers. */

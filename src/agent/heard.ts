@@ -21,7 +21,8 @@ export function heardText({ texts, samples, steps, step, playedSamples }: HeardT
     const start = offset;
     offset += samples[i];
     if (steps[i] !== step) continue;
-    if (playedSamples >= offset) {
+    // A segment that produced no audio (its TTS failed) was heard only if audio after it was.
+    if (playedSamples >= offset && (samples[i] > 0 || playedSamples > start)) {
       parts.push(texts[i]);
       continue;
     }

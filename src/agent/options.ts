@@ -45,6 +45,26 @@ export interface LongToolOptions {
   cancelPhrases: readonly string[];
 }
 
+export interface ProviderFailureOptions {
+  /**
+   * The whole wait for an LLM request's first output (a token or a tool call), retries and fallback providers
+   * included: past it the request is given up and the user hears the apology. One budget, not attempts × timeout.
+   */
+  firstTokenBudgetMs: number;
+  /**
+   * Said when the LLM or the TTS fails, in the session's voice: synthesized once at session start (so it plays
+   * even when the TTS is what failed), else live. '' turns the spoken apology off (the error event still goes out).
+   */
+  apology: string;
+  /** Synthesize the apology at session start. Off: it is synthesized when needed (no help if the TTS failed). */
+  presynthesizeApology: boolean;
+  /**
+   * How long a failure may wait for apology audio that is not ready yet (the start-up synthesis still running, or
+   * a live synthesis) before a short tone is played instead, so the user never waits in silence.
+   */
+  apologyAudioTimeoutMs: number;
+}
+
 export interface AgentSessionOptions {
   vad: VAD;
   stt: STT;
@@ -68,6 +88,8 @@ export interface AgentSessionOptions {
   /** What the agent says and accepts while a tool runs long. */
   longTools?: Partial<LongToolOptions>;
   chunker?: SentenceChunkerOptions;
+  /** What happens when a provider fails: the first-token budget and the spoken apology. */
+  providerFailure?: Partial<ProviderFailureOptions>;
   /** Keeps the prompt within a token budget: window, summaries, pruning (see src/context/policy.ts). */
   context?: Partial<ContextPolicyOptions>;
   /** Writes the context summaries (may be a cheaper model). Default: the session's LLM (a sibling of it). */
@@ -117,4 +139,11 @@ export const DEFAULT_LONG_TOOLS: LongToolOptions = {
     'never mind',
     'abort',
   ],
+};
+
+export const DEFAULT_PROVIDER_FAILURE: ProviderFailureOptions = {
+  firstTokenBudgetMs: 8_000,
+  apology: 'Sorry, I ran into a problem there. Could you say that again?',
+  presynthesizeApology: true,
+  apologyAudioTimeoutMs: 1_000,
 };

@@ -8,6 +8,7 @@ import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { TypedEmitter } from '../util/emitter.ts';
+import { ApologyVoice } from './apology.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
 import { InputConditioner } from './input.ts';
@@ -18,14 +19,16 @@ import {
   DEFAULT_ENDPOINTING,
   DEFAULT_INTERRUPTION,
   DEFAULT_LONG_TOOLS,
+  DEFAULT_PROVIDER_FAILURE,
   type EndpointingOptions,
   type InterruptionOptions,
   type LongToolOptions,
+  type ProviderFailureOptions,
 } from './options.ts';
 import { PreemptiveGeneration } from './preemptive.ts';
 import { ProviderFallbacks } from './provider-fallbacks.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
-import { historyEntriesOf, turnMetricsOf } from './speech-record.ts';
+import { heardTextOf, historyEntriesOf, turnMetricsOf } from './speech-record.ts';
 import { ToolRunner } from './tool-runner.ts';
 import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
 import { UserStreams } from './user-streams.ts';
@@ -57,6 +60,9 @@ export class AgentSession {
   private readonly endpointing: EndpointingOptions;
   private readonly interruption: InterruptionOptions;
   private readonly longTools: LongToolOptions;
+  private readonly providerFailure: ProviderFailureOptions;
+  /** The apology after a provider failure, synthesized at start in the session's voice. */
+  private readonly apology: ApologyVoice;
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
   private readonly tracker: TurnTracker;
@@ -80,6 +86,7 @@ export class AgentSession {
     this.endpointing = { ...DEFAULT_ENDPOINTING, ...options.endpointing };
     this.interruption = { ...DEFAULT_INTERRUPTION, ...options.interruption };
     this.longTools = { ...DEFAULT_LONG_TOOLS, ...options.longTools };
+    this.providerFailure = providerFailureOptions(options.providerFailure);
     this.history = new ChatHistory(options.instructions);
     this.context = new ContextManager({
       llm: options.llm,
@@ -93,6 +100,13 @@ export class AgentSession {
       this.events.emit('error', { source: 'listener', error: asError(error) }),
     );
     this.tools = new ToolRunner(options.tools);
+    this.apology = new ApologyVoice({
+      tts: options.tts,
+      clock: this.clock,
+      text: this.providerFailure.apology,
+      audioTimeoutMs: this.providerFailure.apologyAudioTimeoutMs,
+      onError: (error) => this.reportError('tts', error),
+    });
     this.interruptions = new InterruptionArbiter(this.clock, this.interruption, {
       onEvent: (speechId, kind) =>
         this.events.emit('interruption', { speechId, kind, atMs: this.clock.now() }),
@@ -160,6 +174,8 @@ export class AgentSession {
       this.options.stt.prewarm?.().catch((error) => this.reportError('stt', error)),
       this.context.prepare(),
     ]);
+    // Not awaited: a first turn need not wait for it (a failure before it is ready waits a little, or gets the tone).
+    if (this.providerFailure.presynthesizeApology && !this.closed) this.apology.prepare();
   }
 
   /**
@@ -208,6 +224,7 @@ export class AgentSession {
     this.closed = true;
     this.interruptions.clear();
     this.preemptive.close();
+    this.apology.close();
     const active = this.active;
     active?.speech.abort('interrupted');
     this.tracker.close();
@@ -281,6 +298,8 @@ export class AgentSession {
       maxToolSteps: this.options.maxToolSteps ?? 5,
       toolTimeoutMs: this.options.toolTimeoutMs ?? 60_000,
       longTools: this.longTools,
+      firstTokenBudgetMs: this.providerFailure.firstTokenBudgetMs,
+      apology: this.apology,
       hooks: {
         onFirstPlayed: () => this.updateState(),
         onPlayoutStopped: (receipt) => {
@@ -291,7 +310,11 @@ export class AgentSession {
           this.events.emit('toolResult', { speechId: id, call, result, durationMs }),
         onToolProgress: (call, progress) =>
           this.events.emit('toolProgress', { speechId: id, call, progress, atMs: this.clock.now() }),
-        onError: (error) => this.reportError(source.kind === 'llm' ? 'llm' : 'tts', error),
+        onError: (error, failed) => this.reportError(failed, error),
+        onApologyPlayed: (atMs, via) => {
+          this.updateState();
+          this.events.emit('apology', { speechId: id, via, atMs });
+        },
         onChange: () => this.updateState(),
       },
     });
@@ -318,7 +341,7 @@ export class AgentSession {
 
   private finish(entry: ActiveSpeech, result: SpeechResult): void {
     for (const message of historyEntriesOf(result)) this.appendHistory(message);
-    const heardText = result.heard.filter(Boolean).join(' ');
+    const heardText = heardTextOf(result);
     this.events.emit('speechEnded', {
       speechId: entry.speech.id,
       outcome: result.outcome,
@@ -373,6 +396,17 @@ export class AgentSession {
   private reportError(source: AgentSessionEvents['error']['source'], error: unknown): void {
     this.events.emit('error', { source, error: asError(error) });
   }
+}
+
+function providerFailureOptions(given: Partial<ProviderFailureOptions> = {}): ProviderFailureOptions {
+  const options = { ...DEFAULT_PROVIDER_FAILURE, ...given };
+  for (const key of ['firstTokenBudgetMs', 'apologyAudioTimeoutMs'] as const) {
+    const value = options[key];
+    if (!Number.isFinite(value) || value <= 0)
+      throw new RangeError(`providerFailure.${key} must be a positive number of ms, got ${value}`);
+  }
+  if (typeof options.apology !== 'string') throw new TypeError('providerFailure.apology must be a string');
+  return options;
 }
 
 function asError(error: unknown): Error {

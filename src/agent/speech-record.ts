@@ -11,6 +11,7 @@ import type { CommittedTurn } from './turn-tracker.ts';
  */
 export function historyEntriesOf(result: SpeechResult): ChatMessage[] {
   const interrupted = result.outcome === 'interrupted';
+  const failed = result.outcome === 'error';
   const entries: ChatMessage[] = [];
   result.steps.forEach((step, i) => {
     const answered = step.results.map((r) => r.call);
@@ -21,11 +22,25 @@ export function historyEntriesOf(result: SpeechResult): ChatMessage[] {
         entries.push({ role: 'tool', toolCallId: call.id, content: toolResult.content });
       }
     } else if (heard) {
-      const cut = interrupted && (heard !== step.text.trim() || i === result.steps.length - 1);
+      // A failure cuts a reply as a barge-in does: the content is what was heard, marked as cut short.
+      const cut =
+        (interrupted && (heard !== step.text.trim() || i === result.steps.length - 1)) ||
+        (failed && heard !== step.text.trim());
       entries.push({ role: 'assistant', content: heard, ...(cut ? { interrupted: true } : {}) });
     }
   });
+  // The apology is what the agent said last, so the next reply knows the user was asked to repeat themselves.
+  const apology = result.apology;
+  if (apology?.heard) {
+    const cut = apology.heard !== apology.text.trim();
+    entries.push({ role: 'assistant', content: apology.heard, ...(cut ? { interrupted: true } : {}) });
+  }
   return entries;
+}
+
+/** Everything the user heard of a speech, the apology after a failure included. */
+export function heardTextOf(result: SpeechResult): string {
+  return [...result.heard, result.apology?.heard ?? ''].filter(Boolean).join(' ');
 }
 
 export interface TurnRecordContext {

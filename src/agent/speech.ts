@@ -4,10 +4,18 @@ import type { ChatMessage, LLM, ToolCall } from '../providers/llm/contract.ts';
 import type { TTS } from '../providers/tts/contract.ts';
 import type { ToolProgress } from '../tools/tool.ts';
 import { Notifier } from '../util/emitter.ts';
+import type { ApologyVia, ApologyVoice } from './apology.ts';
 import { BufferedPlayout } from './buffered-playout.ts';
 import { SentenceChunker, type SentenceChunkerOptions } from './chunker.ts';
+import { withFirstTokenBudget } from './first-token-budget.ts';
 import type { AudioOutput, PlayoutReceipt } from './io.ts';
 import type { LongToolOptions } from './options.ts';
+import {
+  type ApologyRecord,
+  type FailureSource,
+  SpeechFailure,
+  type SpeechFailureInfo,
+} from './speech-failure.ts';
 import { SpeechTools } from './speech-tools.ts';
 import type { SupervisedResult, ToolResult, ToolRunner } from './tool-runner.ts';
 
@@ -19,7 +27,9 @@ export interface SpeechHooks {
   onToolCall(call: ToolCall): void;
   onToolResult(call: ToolCall, result: ToolResult, durationMs: number): void;
   onToolProgress(call: ToolCall, progress: ToolProgress): void;
-  onError(error: Error): void;
+  onError(error: Error, source: FailureSource): void;
+  /** The apology after a failure started to be heard. */
+  onApologyPlayed(atMs: number, via: ApologyVia): void;
   onChange(): void;
 }
 
@@ -36,6 +46,10 @@ export interface SpeechDeps {
   maxToolSteps: number;
   toolTimeoutMs: number;
   longTools: LongToolOptions;
+  /** The whole wait for each LLM request's first token, retries and fallbacks included. */
+  firstTokenBudgetMs: number;
+  /** Said after a failure (absent: nothing is said, the error is still reported). */
+  apology?: ApologyVoice;
 }
 
 export interface SpeechStep {
@@ -54,6 +68,10 @@ export interface SpeechResult {
   heard: string[];
   playedMs: number;
   droppedStaleFrames: number;
+  /** Why the speech failed (outcome `error`). */
+  failure?: SpeechFailureInfo;
+  /** The apology played after the failure, and what of it was heard. */
+  apology?: ApologyRecord;
 }
 
 const AUDIO_SETTLE_GRACE_MS = 200;
@@ -85,8 +103,10 @@ export class Speech {
   private readonly steps: SpeechStep[] = [];
   private readonly playout: BufferedPlayout;
   private readonly toolCalls: SpeechTools;
+  private readonly failure: SpeechFailure;
+  /** Stops the LLM alone: a failed TTS leaves nothing to say the rest with. */
+  private readonly generation = new AbortController();
   private authorized = false;
-  private failed = false;
   private abortReason: 'interrupted' | 'discarded' | undefined;
 
   constructor(private readonly deps: SpeechDeps) {
@@ -94,6 +114,21 @@ export class Speech {
     const { hooks } = deps;
     const signal = this.controller.signal;
     const isAuthorized = () => this.authorized;
+    this.failure = new SpeechFailure({
+      clock: deps.clock,
+      apology: deps.apology,
+      output: deps.output,
+      speechId: deps.id,
+      signal,
+      onError: (error, source) => hooks.onError(error, source),
+      stopGeneration: () => this.generation.abort(new Error(`speech ${deps.id} failed`)),
+      onApologyPlayed: (atMs, via) => hooks.onApologyPlayed(atMs, via),
+      onPlayoutStopped: (receipt) => hooks.onPlayoutStopped(receipt),
+      onChange: () => {
+        this.changed.notify();
+        hooks.onChange();
+      },
+    });
     this.playout = new BufferedPlayout({
       speechId: deps.id,
       clock: deps.clock,
@@ -106,11 +141,17 @@ export class Speech {
       isAuthorized,
       onFirstPlayed: (atMs) => hooks.onFirstPlayed(atMs),
       onPlayoutStopped: (receipt) => hooks.onPlayoutStopped(receipt),
-      onError: (error) => this.fail(error),
+      onError: (error) => this.fail(error, 'tts'),
       onChange: () => hooks.onChange(),
       // "Waiting for a tool" starts when the status line (if any) has played out: the state turns to thinking.
       onOutputIdle: () => {
         if (this.toolCalls.isRunning) hooks.onChange();
+      },
+      // Nobody can hear this reply any more: its LLM and TTS stop now, not when the session notices.
+      onOutputLost: (reason) => {
+        if (reason === 'stalled')
+          this.fail(new Error('the audio output kept stopping without playing anything'), 'output');
+        this.abort('interrupted');
       },
     });
     this.toolCalls = new SpeechTools({
@@ -130,7 +171,8 @@ export class Speech {
       },
     });
     const generation = this.generate();
-    const playout = this.playout.run();
+    // A failed reply ends with the apology, after the words it had already said.
+    const playout = this.playout.run().then(() => this.failure.playApology());
     // The TTS stream should end promptly after an abort; a misbehaving one gets a short grace period (its late
     // frames are dropped and counted) and cannot hold the history hostage.
     const audioSettled = () =>
@@ -150,10 +192,10 @@ export class Speech {
     return this.authorized;
   }
   get isPaused(): boolean {
-    return this.playout.isPaused;
+    return this.playout.isPaused || this.failure.isPaused;
   }
   get hasPlayed(): boolean {
-    return this.playout.hasPlayed;
+    return this.playout.hasPlayed || this.failure.hasPlayed;
   }
   get isRunningTool(): boolean {
     return this.toolCalls.isRunning;
@@ -163,7 +205,7 @@ export class Speech {
     return this.toolCalls.isRunning && this.playout.isOutputIdle;
   }
   get isDone(): boolean {
-    return this.controller.signal.aborted || this.playout.isFinished;
+    return this.controller.signal.aborted || (this.playout.isFinished && !this.failure.isBusy);
   }
   /** Lets the audio play (a preemptive speech is generated before the turn is confirmed, but held). */
   authorize(): void {
@@ -174,10 +216,12 @@ export class Speech {
   /** Stops playout at once, keeping the audio so `resume()` continues where the user stopped hearing. */
   pause(): void {
     this.playout.pause();
+    this.failure.pause();
   }
 
   resume(): void {
     this.playout.resume();
+    this.failure.resume();
   }
 
   /** Ends the speech: LLM, TTS and playout stop together. */
@@ -186,12 +230,14 @@ export class Speech {
     this.abortReason = reason;
     this.controller.abort(new Error(`speech ${this.id} ${reason}`));
     this.playout.stop();
+    this.failure.stop();
     this.changed.notify();
   }
 
   private async generate(): Promise<void> {
     const { source, llm, tools, clock, maxToolSteps } = this.deps;
-    const signal = this.controller.signal;
+    // The speech's abort, or a failure that left nothing to say the rest with.
+    const signal = AbortSignal.any([this.controller.signal, this.generation.signal]);
     const chunker = new SentenceChunker(this.deps.chunker);
     try {
       if (source.kind === 'text') {
@@ -206,11 +252,9 @@ export class Speech {
         const step: SpeechStep = { text: '', toolCalls: [], results: [] };
         this.steps.push(step);
         this.marks.llmRequestAt ??= clock.now();
-        for await (const chunk of llm.chat({
-          messages,
-          tools: tools.size ? tools.schemas : undefined,
-          signal,
-        })) {
+        const request = { messages, tools: tools.size ? tools.schemas : undefined, signal };
+        const budget = { clock, budgetMs: this.deps.firstTokenBudgetMs };
+        for await (const chunk of withFirstTokenBudget(llm, request, budget)) {
           if (signal.aborted) break;
           if (chunk.type === 'text') {
             if (!chunk.delta) continue;
@@ -246,7 +290,7 @@ export class Speech {
         if (stopped) break;
       }
     } catch (error) {
-      if (!signal.aborted) this.fail(error);
+      if (!signal.aborted) this.fail(error, 'llm');
     } finally {
       this.playout.endText();
       this.changed.notify();
@@ -254,27 +298,33 @@ export class Speech {
     }
   }
 
-  /** The LLM or the TTS failed: the speech ends with outcome `error` (an abort is no failure). */
-  private fail(error: unknown): void {
-    this.failed = true;
-    this.deps.hooks.onError(error instanceof Error ? error : new Error(String(error)));
+  /**
+   * The LLM, the TTS or the output failed: the error goes out, and the speech ends with outcome `error` after
+   * an apology (an abort is no failure; only the first failure counts).
+   */
+  private fail(error: unknown, source: FailureSource): void {
+    this.failure.fail(error, source);
   }
 
-  private result(): SpeechResult {
-    const outcome: SpeechOutcome = this.abortReason
-      ? this.abortReason
-      : this.failed
-        ? 'error'
-        : !this.playout.hasAudio
-          ? 'noReply'
-          : 'completed';
+  private async result(): Promise<SpeechResult> {
+    const failure = this.failure.info;
+    // A failure outranks the user cutting in on its apology (the turn ended because of it), not a discard.
+    const outcome: SpeechOutcome =
+      this.abortReason === 'discarded'
+        ? 'discarded'
+        : failure
+          ? 'error'
+          : (this.abortReason ?? (!this.playout.hasAudio ? 'noReply' : 'completed'));
     const complete = outcome === 'completed';
+    const apology = await this.failure.record();
     return {
       outcome,
       steps: this.steps,
       heard: this.steps.map((_, step) => this.playout.heardOf(step, complete)),
       playedMs: this.playout.playedMs,
       droppedStaleFrames: this.playout.droppedStaleFrames,
+      ...(failure ? { failure } : {}),
+      ...(apology ? { apology } : {}),
     };
   }
 }

@@ -1,9 +1,10 @@
 import { PIPELINE_SAMPLE_RATE, samplesForMs } from '../audio/frame.ts';
 import { VirtualClock } from '../metrics/clock.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
-import type { ChatMessage } from '../providers/llm/contract.ts';
+import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import { ScriptedLlm, type ScriptedReply } from '../providers/llm/scripted.ts';
 import { ScriptedStt, type ScriptedWord, wordsBetween } from '../providers/stt/scripted.ts';
+import type { TTS } from '../providers/tts/contract.ts';
 import { ScriptedTts, type ScriptedTtsOptions } from '../providers/tts/scripted.ts';
 import { ScriptedVad } from '../providers/vad/scripted.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
@@ -28,6 +29,9 @@ export interface TimelineOptions {
   outputLatencyMs?: number;
   outputStopLatencyMs?: number;
   session?: Partial<Omit<AgentSessionOptions, 'vad' | 'stt' | 'llm' | 'tts' | 'clock'>>;
+  /** Puts a layer around the scripted LLM / TTS (a fault, a fallback list) for the session to use. */
+  wrapLlm?: (llm: ScriptedLlm, clock: VirtualClock) => LLM;
+  wrapTts?: (tts: ScriptedTts, clock: VirtualClock) => TTS;
 }
 
 /** A session on a virtual clock with scripted providers, fed 20 ms frames as a real transport would. */
@@ -54,7 +58,15 @@ export function timeline(options: TimelineOptions) {
     latencyMs: options.outputLatencyMs ?? 0,
     stopLatencyMs: options.outputStopLatencyMs,
   });
-  const session = new AgentSession({ vad, stt, llm, tts, clock, sessionId: 'test', ...options.session });
+  const session = new AgentSession({
+    vad,
+    stt,
+    llm: options.wrapLlm?.(llm, clock) ?? llm,
+    tts: options.wrapTts?.(tts, clock) ?? tts,
+    clock,
+    sessionId: 'test',
+    ...options.session,
+  });
   const metrics: TurnMetrics[] = [];
   const states: { state: AgentState; atMs: number }[] = [];
   const log: { event: keyof AgentSessionEvents; payload: unknown }[] = [];

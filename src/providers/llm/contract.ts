@@ -36,6 +36,12 @@ export interface ChatRequest {
   signal: AbortSignal;
   temperature?: number;
   maxTokens?: number;
+  /**
+   * How long, from this call, the request may take to its first output (token or tool call), retries and
+   * fallback providers included; a provider that honours it gives up with a timeout error when it runs out
+   * instead of starting attempts that cannot finish in time. Unset: the provider's own timeouts only.
+   */
+  firstTokenBudgetMs?: number;
 }
 
 /** Counts tokens as the model in use sees them (its own tokenizer and prompt format). */
