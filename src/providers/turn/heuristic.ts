@@ -1,68 +1,5 @@
 import type { TurnDetector, TurnDetectorInput } from './contract.ts';
-
-/** Words that, at the end of an utterance, mean the speaker has more to say. */
-const CONTINUATION_WORDS = new Set([
-  'a',
-  'an',
-  'the',
-  'and',
-  'or',
-  'but',
-  'so',
-  'because',
-  'if',
-  'to',
-  'of',
-  'in',
-  'on',
-  'for',
-  'with',
-  'at',
-  'from',
-  'my',
-  'your',
-  'their',
-  'our',
-  'his',
-  'her',
-  'its',
-  'is',
-  'are',
-  'was',
-  'were',
-  'am',
-  'be',
-  'um',
-  'uh',
-  'er',
-  'erm',
-  'like',
-  'that',
-  'which',
-  'who',
-  'when',
-  'where',
-  'then',
-  'than',
-  'about',
-  'into',
-  'i',
-  "i'm",
-  'we',
-  'you',
-  'they',
-  'want',
-  'need',
-  'think',
-  'maybe',
-  'also',
-  'some',
-  'very',
-  'really',
-  'just',
-  'let',
-  "let's",
-]);
+import { CONTINUATION_WORDS } from './wordlist.ts';
 
 /**
  * A lexical end-of-turn detector: no model, microseconds per call. An utterance ending in a function word,
@@ -70,7 +7,7 @@ const CONTINUATION_WORDS = new Set([
  * the same contract.
  */
 export class HeuristicTurnDetector implements TurnDetector {
-  readonly name = 'heuristic';
+  readonly name = 'wordlist';
 
   endOfTurnProbability({ transcript }: TurnDetectorInput): number {
     const text = transcript.trim().toLowerCase();
