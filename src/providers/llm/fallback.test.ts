@@ -159,6 +159,36 @@ describe('FallbackLlm', () => {
     expect((await ask()).text).toBe('b');
   });
 
+  it('shares one first-token budget over the list: a later provider gets what is left of it', async () => {
+    const { a, b, llm, clock } = setup(
+      [{ kind: 'reply', ttftMs: 60_000, text: 'never' }],
+      [{ kind: 'reply', ttftMs: 60_000, text: 'never either' }],
+      2000,
+    );
+    const budgets: (number | undefined)[] = [];
+    for (const stub of [a, b]) {
+      const chat = stub.chat.bind(stub);
+      stub.chat = (request) => {
+        budgets.push(request.firstTokenBudgetMs);
+        return chat(request);
+      };
+    }
+    const stop = new AbortController();
+    const iterator = llm
+      .chat({
+        messages: [{ role: 'user', content: 'hi' }],
+        signal: stop.signal,
+        firstTokenBudgetMs: 8000,
+      })
+      [Symbol.asyncIterator]();
+    const ended = iterator.next().catch(() => undefined);
+    await clock.advance(2500);
+    expect(budgets).toEqual([8000, 6000]);
+    stop.abort();
+    await clock.advance(10);
+    expect(await ended).toEqual({ done: true, value: undefined });
+  });
+
   it('throws the last error when every provider fails', async () => {
     const { events, ask } = setup([{ kind: 'fail', afterMs: 10 }], [{ kind: 'fail', afterMs: 10 }]);
     const result = await ask();

@@ -109,11 +109,21 @@ export class FallbackLlm implements LLM, FallbackState {
       else request.signal.addEventListener('abort', onAbort, { once: true });
     });
 
+    // One first-token budget for the whole list: a provider started later gets what is left of it.
+    const startedAt = rotation.clock.now();
+    const budgetLeft = () =>
+      request.firstTokenBudgetMs === undefined
+        ? Number.POSITIVE_INFINITY
+        : request.firstTokenBudgetMs - (rotation.clock.now() - startedAt);
     const launch = () => {
       const index = nextIndex++;
       const controller = new AbortController();
       const signal = AbortSignal.any([request.signal, controller.signal]);
-      const iterator = this.providers[index].chat({ ...request, signal })[Symbol.asyncIterator]();
+      const left = budgetLeft();
+      const firstTokenBudgetMs = Number.isFinite(left) ? Math.max(1, left) : undefined;
+      const iterator = this.providers[index]
+        .chat({ ...request, signal, ...(firstTokenBudgetMs !== undefined ? { firstTokenBudgetMs } : {}) })
+        [Symbol.asyncIterator]();
       const racer: Racer = { index, controller, iterator, pending: undefined as unknown as Promise<Settled> };
       racer.pending = iterator.next().then(
         (result) => ({ racer, result }),
@@ -147,6 +157,11 @@ export class FallbackLlm implements LLM, FallbackState {
         if (settled === 'aborted') return;
         if (settled === 'budget') {
           const slow = racers[racers.length - 1];
+          if (budgetLeft() <= 0) {
+            // No time left for another provider: the slow one keeps what there is (and the race never re-fires).
+            budget = new Promise<'budget'>(() => {});
+            continue;
+          }
           rotation.fellBack(slow.index, nextIndex, 'budget');
           launch();
           continue;
@@ -156,7 +171,8 @@ export class FallbackLlm implements LLM, FallbackState {
           racers.splice(racers.indexOf(settled.racer), 1);
           if (request.signal.aborted) return;
           if (racers.length > 0) continue; // a provider started on budget is still running
-          if (nextIndex >= this.providers.length) throw lastError;
+          // No provider left, or no time left in the request's budget for another to answer.
+          if (nextIndex >= this.providers.length || budgetLeft() <= 0) throw lastError;
           rotation.fellBack(settled.racer.index, nextIndex, 'error', lastError);
           launch();
           continue;

@@ -232,6 +232,55 @@ describe('OpenAiCompatibleLlm against a local Chat Completions server', () => {
     expect(error.message).toContain('no first token for 100 ms');
   });
 
+  it('holds every attempt to one first-token budget: a hang is retried once within it, then it gives up', async () => {
+    // Hangs after its headers, every time: attempts × 15 s would be 45 s; the budget makes it 600 ms.
+    scripts.hang = { text: 'never', firstChunkDelayMs: 60_000 };
+    const llm = llmFor({ retryBaseDelayMs: 10 });
+    const started = performance.now();
+    const error = await collect(
+      llm.chat({ messages: user('hang'), signal: live(), firstTokenBudgetMs: 600 }),
+    ).catch((e) => e);
+    const tookMs = performance.now() - started;
+    expect(error).toBeInstanceOf(LlmError);
+    expect(error.code).toBe('timeout');
+    expect(error.message).toMatch(
+      /no first token within the 600 ms budget \(2 attempts; last failure: .*no first token for 300 ms/,
+    );
+    expect(server.requests).toHaveLength(2);
+    expect(tookMs).toBeGreaterThanOrEqual(590);
+    // The budget bounds it; what is above it is this machine's scheduling, not another attempt.
+    expect(tookMs).toBeLessThan(600 + 2_000);
+
+    // A hang followed by a healthy answer: the retry lands inside the budget.
+    scripts.hangOnce = [{ text: 'late', firstChunkDelayMs: 60_000 }, { text: 'second try' }];
+    const answer = await collect(
+      llm.chat({ messages: user('hangOnce'), signal: live(), firstTokenBudgetMs: 2_000 }),
+    );
+    expect(text(answer)).toBe('second try');
+  });
+
+  it('does not start a retry whose backoff would end past the budget', async () => {
+    scripts.busy = {
+      error: {
+        status: 429,
+        message: 'Slow down',
+        type: 'rate_limit_error',
+        headers: { 'retry-after-ms': '900' },
+      },
+    };
+    const started = performance.now();
+    const error = await collect(
+      llmFor().chat({ messages: user('busy'), signal: live(), firstTokenBudgetMs: 500 }),
+    ).catch((e) => e);
+    expect(error).toBeInstanceOf(LlmError);
+    expect(error.code).toBe('timeout');
+    expect(error.message).toContain('HTTP 429');
+    expect(error.message).toContain('no time left in the 500 ms first-token budget to retry');
+    expect(server.requests).toHaveLength(1);
+    // Known at once, not after waiting out the budget.
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
   it('reports an unreachable server as a typed error, quickly', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));

@@ -29,7 +29,11 @@ export interface OpenAiCompatibleOptions {
   apiKey?: string;
   /** Until the response headers arrive (connect, TLS, queueing). Default 10,000 ms. */
   timeoutMs?: number;
-  /** From the response headers to the first streamed chunk (prefill). Default 15,000 ms. */
+  /**
+   * From the response headers to the first streamed chunk (prefill), per attempt. Default 15,000 ms. Under a
+   * request's `firstTokenBudgetMs` (the agent sets one for every voice turn) the first attempt waits at most
+   * half the budget and a retry what is left of it.
+   */
   firstTokenTimeoutMs?: number;
   /** Longest silence between two streamed chunks after the first before the turn fails. Default 15,000 ms. */
   idleTimeoutMs?: number;
@@ -91,16 +95,80 @@ export class OpenAiCompatibleLlm implements LLM {
   }
 
   chat(request: ChatRequest): AsyncIterable<LlmChunk> {
+    const budgetMs = request.firstTokenBudgetMs;
+    if (budgetMs !== undefined && Number.isFinite(budgetMs)) return this.chatWithinBudget(request, budgetMs);
     return retryBeforeOutput(() => this.stream(request), {
       signal: request.signal,
       policy: this.retry,
       fail: (error) => this.toLlmError(error),
-      onRetry: (error, attempt, delayMs) =>
-        this.options.log?.warn(
-          { provider: this.name, attempt: attempt + 1, delayMs, err: this.describe(error) },
-          'llm request failed before its first token; retrying',
-        ),
+      onRetry: (error, attempt, delayMs) => this.logRetry(error, attempt, delayMs),
     });
+  }
+
+  /**
+   * The request under one first-token budget shared by every attempt and backoff: the first attempt may wait
+   * at most half of it for a first token (so a connection that hangs after its headers can be retried once), a
+   * later one what is left; a retry whose backoff would end past the budget is not made, and when the budget
+   * runs out the request fails with a timeout naming the attempts made and the last failure.
+   */
+  private async *chatWithinBudget(request: ChatRequest, budgetMs: number): AsyncGenerator<LlmChunk> {
+    const started = performance.now();
+    const left = () => budgetMs - (performance.now() - started);
+    const budget = new AbortController();
+    const timer = setTimeout(
+      () => budget.abort(new Error('first-token budget spent')),
+      Math.max(0, budgetMs),
+    );
+    const signal = AbortSignal.any([request.signal, budget.signal]);
+    let attempts = 0;
+    let lastError: unknown;
+    let answered = false;
+    const attempt = () => {
+      attempts++;
+      const firstTokenMs = this.options.firstTokenTimeoutMs ?? 15_000;
+      const wait = attempts === 1 ? Math.min(firstTokenMs, budgetMs / 2) : Math.min(firstTokenMs, left());
+      return this.stream({ ...request, signal }, Math.max(1, Math.round(wait)));
+    };
+    try {
+      for await (const chunk of retryBeforeOutput(attempt, {
+        signal,
+        policy: this.retry,
+        fail: (error) => this.toLlmError(error),
+        onRetry: (error, n, delayMs) => {
+          lastError = error;
+          if (delayMs >= left()) {
+            throw new LlmError(
+              'timeout',
+              `${this.describe(error)} (no time left in the ${budgetMs} ms first-token budget to retry)`,
+              { cause: error },
+            );
+          }
+          this.logRetry(error, n, delayMs);
+        },
+      })) {
+        if (!answered) {
+          answered = true;
+          clearTimeout(timer);
+        }
+        yield chunk;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!answered && budget.signal.aborted && !request.signal.aborted) {
+      const last = lastError === undefined ? '' : `; last failure: ${this.describe(lastError)}`;
+      throw new LlmError(
+        'timeout',
+        `${this.name}: no first token within the ${budgetMs} ms budget (${attempts} attempt${attempts === 1 ? '' : 's'}${last})`,
+      );
+    }
+  }
+
+  private logRetry(error: unknown, attempt: number, delayMs: number): void {
+    this.options.log?.warn(
+      { provider: this.name, attempt: attempt + 1, delayMs, err: this.describe(error) },
+      'llm request failed before its first token; retrying',
+    );
   }
 
   /**
@@ -118,12 +186,12 @@ export class OpenAiCompatibleLlm implements LLM {
   }
 
   /** One attempt; errors are raw so the retry loop can classify them. */
-  private async *stream(request: ChatRequest): AsyncGenerator<LlmChunk> {
+  private async *stream(request: ChatRequest, firstTokenMs?: number): AsyncGenerator<LlmChunk> {
     if (request.signal.aborted) return;
     const connection = new AbortController();
     const onAbort = () => connection.abort(request.signal.reason);
     request.signal.addEventListener('abort', onAbort, { once: true });
-    const firstMs = this.options.firstTokenTimeoutMs ?? 15_000;
+    const firstMs = firstTokenMs ?? this.options.firstTokenTimeoutMs ?? 15_000;
     const idleMs = this.options.idleTimeoutMs ?? 15_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stalled: { afterMs: number; first: boolean } | undefined;
