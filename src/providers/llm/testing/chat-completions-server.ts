@@ -69,6 +69,8 @@ export interface ChatReplyScript {
   dropAfterChunks?: number;
   /** Stop sending (but keep the connection) after this many content chunks. */
   stallAfterChunks?: number;
+  /** Send an event whose data is not JSON (a broken proxy, a truncated write) after this many content chunks. */
+  malformedAfterChunks?: number;
 }
 
 export interface ChatErrorScript {
@@ -232,6 +234,10 @@ export class ChatCompletionsServer {
         return;
       }
       if (script.stallAfterChunks !== undefined && i >= script.stallAfterChunks) return;
+      if (script.malformedAfterChunks !== undefined && i >= script.malformedAfterChunks) {
+        res.end('data: {"id":"chatcmpl-test","choices":[{"index":0,"delta":{"content":"tru\n\n');
+        return;
+      }
       delta(pieces[i]);
     }
     delta({}, script.toolCalls?.length ? 'tool_calls' : 'stop');
