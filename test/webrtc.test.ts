@@ -250,7 +250,7 @@ describe('WebRTC transport', () => {
     server = await startServer({
       host: '127.0.0.1',
       port: 0,
-      token: 'sesame',
+      token: 'sesame-4f9c2a71e8b35d06',
       webRoot: false,
       createSession: async () =>
         new AgentSession({
@@ -267,7 +267,7 @@ describe('WebRTC transport', () => {
       body: 'v=0',
     });
     expect(refused.status).toBe(401);
-    const client = await connectPeer(server, '?token=sesame');
+    const client = await connectPeer(server, '?token=sesame-4f9c2a71e8b35d06');
     expect(server.sessions()).toBe(1);
     // A peer that hangs up (here: closes its control channel) ends its session.
     client.channel.close();

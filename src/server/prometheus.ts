@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentSession } from '../agent/session.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
+import type { LoopLagSnapshot } from './loop-lag.ts';
 
 /** Stage latencies exported as histograms, in seconds as Prometheus expects (the records themselves are in ms). */
 const STAGES = [
@@ -22,6 +23,13 @@ const STAGES = [
 ] as const satisfies readonly (readonly [keyof TurnMetrics, string, string])[];
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
+const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** What the server adds beyond the turn records: the loop's health and how many requests it refused. */
+export interface ServerGauges {
+  loopLag?(): LoopLagSnapshot;
+  maxSessions?(): number;
+}
 
 /**
  * The server's Prometheus registry (`GET /metrics`): per-stage latency histograms, turns by outcome, provider
@@ -32,8 +40,10 @@ export class ServerMetrics {
   private readonly stages = new Map<keyof TurnMetrics, Histogram>();
   private readonly turns: Counter<'outcome'>;
   private readonly fallbacks: Counter;
+  private readonly refusals: Counter<'reason'>;
+  private readonly loopLag: Histogram;
 
-  constructor(liveSessions: () => number) {
+  constructor(liveSessions: () => number, gauges: ServerGauges = {}) {
     for (const [field, name, help] of STAGES) {
       this.stages.set(field, new Histogram({ name, help, buckets: BUCKETS, registers: [this.registry] }));
     }
@@ -56,6 +66,61 @@ export class ServerMetrics {
         this.set(liveSessions());
       },
     });
+    this.refusals = new Counter({
+      name: 'repartee_refused_total',
+      help: 'Requests refused: host, origin, token, capacity (503), client (429)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.loopLag = new Histogram({
+      name: 'repartee_event_loop_lag_seconds',
+      help: 'Lateness of the event-loop probe timer, per probe',
+      buckets: LAG_BUCKETS,
+      registers: [this.registry],
+    });
+    const { loopLag, maxSessions } = gauges;
+    if (maxSessions) {
+      new Gauge({
+        name: 'repartee_sessions_max',
+        help: 'Sessions this process admits at once',
+        registers: [this.registry],
+        collect() {
+          this.set(maxSessions());
+        },
+      });
+    }
+    if (loopLag) {
+      const lagGauge = (name: string, help: string, pick: (s: LoopLagSnapshot) => number) =>
+        new Gauge({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.set(pick(loopLag()));
+          },
+        });
+      lagGauge(
+        'repartee_event_loop_lag_recent_max_seconds',
+        'Largest probe lag in the hold window',
+        (s) => s.recentMaxMs / 1000,
+      );
+      lagGauge(
+        'repartee_event_loop_delay_p99_seconds',
+        "Node's event-loop delay p99 since start",
+        (s) => s.p99Ms / 1000,
+      );
+      lagGauge('repartee_degraded', '1 while /health reports degraded (event-loop lag)', (s) =>
+        s.degraded ? 1 : 0,
+      );
+    }
+  }
+
+  refused(reason: 'host' | 'origin' | 'token' | 'capacity' | 'client'): void {
+    this.refusals.inc({ reason });
+  }
+
+  observeLoopLag(lagMs: number): void {
+    this.loopLag.observe(lagMs / 1000);
   }
 
   observe(session: AgentSession): void {

@@ -1,13 +1,25 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { AgentSession } from '../agent/session.ts';
 import type { WebRtcOptions } from '../transport/webrtc/peer.ts';
-import { attachWebSocketClient, type WebSocketClientOptions } from '../transport/websocket/connection.ts';
+import type { WebSocketClientOptions } from '../transport/websocket/connection.ts';
+import {
+  Admission,
+  type AdmissionOptions,
+  type AdmissionRefusal,
+  DEFAULT_ADMISSION,
+  defaultMaxSessions,
+  LOCAL_STT_SESSION_BYTES,
+} from './admission.ts';
+import { HostGuard, isLoopbackName } from './guard.ts';
+import { DEFAULT_LOOP_LAG, LoopLagMonitor, type LoopLagOptions, type LoopLagReport } from './loop-lag.ts';
 import { ServerMetrics } from './prometheus.ts';
 import { Signalling } from './signalling.ts';
 import { serveStatic } from './static.ts';
+import { assertStrongToken, generateToken, TokenVerifier, tokenFingerprint } from './token.ts';
+import { acceptWebSocket } from './ws-accept.ts';
 
 /** The web client shipped with the repository. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
@@ -15,8 +27,19 @@ export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.u
 export interface ServerOptions {
   host: string;
   port: number;
-  /** Needed from clients when listening beyond loopback; generated when not given. */
+  /** Needed from clients when listening beyond loopback; generated when not given. Checked for strength. */
   token?: string;
+  /** Public host names (or origins) clients use; loopback names and this machine's addresses are always ours. */
+  allowedHosts?: readonly string[];
+  /**
+   * Admission: `maxSessions` (default: from the measured cost of a local-stack session and this machine's
+   * memory, see admission.ts), `maxSessionsPerClient`, `limitLoopbackClients`, `trustedProxies`, `retryAfterSeconds`.
+   */
+  admission?: Partial<AdmissionOptions>;
+  /** Event-loop lag probe, logging and the /health "degraded" threshold. */
+  loopLag?: Partial<LoopLagOptions>;
+  /** Called for every lag above `loopLag.logAboveMs`, with the sessions and their states at that moment. */
+  onEventLoopLag?(report: LoopLagReport): void;
   createSession(): Promise<AgentSession>;
   onSessionError?(error: Error): void;
   /** Folder of the web client served at `/`; false serves none. Default: the repository's `web/`. */
@@ -25,30 +48,55 @@ export interface ServerOptions {
   websocket?: WebSocketClientOptions;
 }
 
+export interface Health {
+  status: 'ok' | 'degraded';
+  sessions: number;
+  maxSessions: number;
+  /** The largest event-loop lag within the hold window. */
+  eventLoopLagMs: number;
+  eventLoopDelayP99Ms: number;
+  reason?: string;
+}
+
 export interface RunningServer {
   server: Server;
   url: string;
   token: string | undefined;
+  /** What logs may say about the token: the first 8 hex digits of its SHA-256. */
+  tokenFingerprint: string | undefined;
   sessions(): number;
+  health(): Health;
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-/** Messages held while a session is created (a few seconds of 20 ms audio frames). */
-const MAX_EARLY_MESSAGES = 250;
-/** …and at most this many bytes of them (about 30 s of 16 kHz PCM16), whatever their sizes. */
-const MAX_EARLY_BYTES = 1 << 20;
-
 /**
- * HTTP: the web client at `/`, `/health`, `/ws` for the WebSocket transport and `/rtc/…` for WebRTC signalling.
- * Each connection is its own isolated session; beyond loopback each needs the token.
+ * HTTP: the web client at `/`, `/health`, `/metrics`, `/ws` for the WebSocket transport and `/rtc/…` for WebRTC
+ * signalling. Every request must name one of our hosts (DNS rebinding) and, from a browser, come from our own
+ * page; each connection is its own isolated session, admitted within the process's and the client's limits.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const token =
-    options.token ?? (LOOPBACK.has(options.host) ? undefined : randomBytes(18).toString('base64url'));
+  if (options.token !== undefined) assertStrongToken(options.token);
+  const token = options.token ?? (isLoopbackName(options.host) ? undefined : generateToken());
+  const verifier = token === undefined ? undefined : new TokenVerifier(token);
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
+  const admission = new Admission({
+    ...DEFAULT_ADMISSION,
+    maxSessions: defaultMaxSessions({ perSessionBytes: LOCAL_STT_SESSION_BYTES }),
+    ...definedOnly(options.admission ?? {}),
+  });
   const live = new Set<AgentSession>();
-  const prometheus = new ServerMetrics(() => live.size);
+  const loopLag = new LoopLagMonitor(
+    { ...DEFAULT_LOOP_LAG, ...definedOnly(options.loopLag ?? {}) },
+    {
+      onSample: (lagMs) => prometheus.observeLoopLag(lagMs),
+      onLag: options.onEventLoopLag,
+      describeRunning: () => describeSessions(live),
+    },
+  );
+  const prometheus = new ServerMetrics(() => live.size, {
+    loopLag: () => loopLag.snapshot(),
+    maxSessions: () => admission.options.maxSessions,
+  });
   const track = (session: AgentSession, closed: Promise<void>) => {
     live.add(session);
     prometheus.observe(session);
@@ -59,29 +107,67 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     webrtc: options.webrtc,
     track,
     onSessionError: options.onSessionError,
+    admit: (request) => {
+      const result = admission.admit(request);
+      if (!result.ok) prometheus.refused(result.refusal.status === 503 ? 'capacity' : 'client');
+      return result;
+    },
   });
-  const authorized = (url: URL) => !token || sameSecret(url.searchParams.get('token') ?? '', token);
+  const authorized = (request: IncomingMessage, url: URL) => {
+    if (!verifier) return true;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const ok = verifier.matches(bearer ?? url.searchParams.get('token') ?? '');
+    if (!ok) prometheus.refused('token');
+    return ok;
+  };
+  let guard: HostGuard | undefined; // set once the port is known
+  const guarded = (request: IncomingMessage) => {
+    const verdict = guard?.check(request.headers) ?? {
+      ok: false as const,
+      status: 403 as const,
+      reason: 'starting',
+    };
+    if (!verdict.ok) prometheus.refused(verdict.reason.startsWith('cross-origin') ? 'origin' : 'host');
+    return verdict;
+  };
+  const health = (): Health => {
+    const lag = loopLag.snapshot();
+    const degraded = lag.degraded;
+    return {
+      status: degraded ? 'degraded' : 'ok',
+      sessions: live.size,
+      maxSessions: admission.options.maxSessions,
+      eventLoopLagMs: lag.recentMaxMs,
+      eventLoopDelayP99Ms: lag.p99Ms,
+      ...(degraded
+        ? {
+            reason: `event-loop lag above ${loopLag.options.degradedAboveMs} ms within the last ${loopLag.options.degradedHoldMs} ms`,
+          }
+        : {}),
+    };
+  };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const verdict = guarded(request);
+    if (!verdict.ok) {
+      request.resume();
+      return plain(response, verdict.status, `${verdict.reason}\n`);
+    }
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname === '/health') {
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      response.end(JSON.stringify({ status: 'ok', sessions: live.size }));
+      response.end(JSON.stringify(health()));
       return;
     }
     if (url.pathname === '/metrics') {
-      if (!authorized(url)) return plain(response, 401, 'a valid ?token= is needed\n');
+      if (!authorized(request, url)) return plain(response, 401, 'a valid ?token= is needed\n');
       const { contentType, body } = await prometheus.text();
       response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
       response.end(body);
       return;
     }
     if (url.pathname.startsWith('/rtc/')) {
-      if (!sameOrigin(request)) {
-        request.resume();
-        return plain(response, 403, 'cross-origin signalling is refused\n');
-      }
-      if (!authorized(url)) {
+      if (!authorized(request, url)) {
         request.resume();
         return plain(response, 401, 'a valid ?token= is needed\n');
       }
@@ -100,56 +186,37 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
-  server.on('upgrade', (request, socket, head) => {
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const verdict = guarded(request);
+    if (!verdict.ok) return refuseUpgrade(socket, verdict.status, verdict.reason);
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/ws') return socket.destroy();
-    if (!sameOrigin(request)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-      return;
+    if (url.pathname !== '/ws') return refuseUpgrade(socket, 404, 'not found');
+    if (!authorized(request, url)) return refuseUpgrade(socket, 401, 'a valid ?token= is needed');
+    const admitted = admission.admit(request);
+    if (!admitted.ok) {
+      prometheus.refused(admitted.refusal.status === 503 ? 'capacity' : 'client');
+      return refuseUpgrade(socket, admitted.refusal.status, admitted.refusal.reason, admitted.refusal);
     }
-    if (!authorized(url)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => acceptWebSocket(ws));
-  });
-  const acceptWebSocket = (ws: WebSocket) => {
-    // A protocol violation (an oversized frame, invalid UTF-8) is this client's problem: ws closes the socket;
-    // without a listener the error would be thrown and take every other session down with the process.
-    ws.on('error', (error) => options.onSessionError?.(error));
-    // A client may speak first (a `config`, audio): hold its messages until the session is there.
-    const early: [RawData, boolean][] = [];
-    let earlyBytes = 0;
-    let dropped = 0;
-    const hold = (data: RawData, isBinary: boolean) => {
-      const bytes = rawLength(data);
-      if (early.length < MAX_EARLY_MESSAGES && earlyBytes + bytes <= MAX_EARLY_BYTES) {
-        early.push([data, isBinary]);
-        earlyBytes += bytes;
-      } else dropped++;
-    };
-    ws.on('message', hold);
-    options
-      .createSession()
-      .then(async (session) => {
-        if (ws.readyState !== ws.OPEN) return void session.close();
-        track(session, new Promise((resolve) => ws.once('close', () => resolve())));
-        const attached = attachWebSocketClient(ws, session, options.websocket);
-        ws.off('message', hold);
-        for (const [data, isBinary] of early.splice(0)) ws.emit('message', data, isBinary);
-        if (dropped > 0) {
-          const message = `${dropped} messages sent before the session was ready were dropped; wait for "ready"`;
-          ws.send(JSON.stringify({ type: 'error', message }));
-        }
-        await attached;
-      })
-      .catch((error: Error) => {
-        ws.off('message', hold);
-        options.onSessionError?.(error);
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'error', message: error.message }));
-        ws.close(1011, 'session failed to start');
-      });
+    // The place is given back when the connection ends, however it ends (a failed handshake included).
+    socket.once('close', admitted.ticket.release);
+    wss.handleUpgrade(request, socket, head, (ws) =>
+      acceptWebSocket(ws, {
+        createSession: options.createSession,
+        track,
+        onSessionError: options.onSessionError,
+        websocket: options.websocket,
+      }),
+    );
   };
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A throw here would be uncaught and end the process with every session in it.
+    try {
+      upgrade(request, socket, head);
+    } catch (error) {
+      options.onSessionError?.(error as Error);
+      socket.destroy();
+    }
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -157,12 +224,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  guard = new HostGuard({ bindHost: options.host, port, allowedHosts: options.allowedHosts });
+  loopLag.start();
   return {
     server,
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     token,
+    tokenFingerprint: token === undefined ? undefined : tokenFingerprint(token),
     sessions: () => live.size,
+    health,
     close: async () => {
+      loopLag.stop();
       for (const client of wss.clients) client.terminate();
       await signalling.closeAll();
       await Promise.all([...live].map((s) => s.close()));
@@ -172,32 +244,37 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
+/** The states of the live sessions, for a lag report: what the loop was busy with, as far as we can know. */
+function describeSessions(live: Set<AgentSession>): { sessions: number; states: Record<string, number> } {
+  const states: Record<string, number> = {};
+  for (const session of live) states[session.state] = (states[session.state] ?? 0) + 1;
+  return { sessions: live.size, states };
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string, refusal?: AdmissionRefusal): void {
+  const body = `${reason}\n`;
+  const retry = refusal ? `Retry-After: ${refusal.retryAfterSeconds}\r\n` : '';
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`,
+  );
+}
+
 function plain(response: ServerResponse, status: number, body: string): void {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   response.end(body);
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/**
- * Browsers send Origin on WebSocket upgrades and cross-site POSTs: a page from another site must not drive a
- * session (on loopback there is no token to stop it). Clients that are not browsers send no Origin.
- */
-function sameOrigin(request: IncomingMessage): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-function rawLength(data: RawData): number {
-  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
-  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+/** Drops keys set to undefined, so they do not override defaults when spread. */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

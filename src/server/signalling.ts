@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentSession } from '../agent/session.ts';
 import { checkOffer, OfferError, WebRtcConnection, type WebRtcOptions } from '../transport/webrtc/peer.ts';
+import type { AdmissionResult } from './admission.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const SESSION_PATH = /^\/rtc\/sessions\/([A-Za-z0-9-]{1,100})$/;
@@ -11,6 +12,8 @@ export interface SignallingOptions {
   /** Counts the session as live until it closes. */
   track(session: AgentSession, closed: Promise<void>): void;
   onSessionError?(error: Error): void;
+  /** Takes a session place for this client, or says why not (503/429 with Retry-After). */
+  admit?(request: IncomingMessage): AdmissionResult;
 }
 
 /**
@@ -64,22 +67,31 @@ export class Signalling {
     let sdp: string;
     try {
       sdp = await readBody(request, MAX_BODY_BYTES);
-    } catch (error) {
-      text(response, 413, `${(error as Error).message}\n`);
+    } catch {
+      text(response, 413, `offer larger than ${MAX_BODY_BYTES} bytes\n`);
       return;
     }
     try {
-      checkOffer(sdp); // before a session exists: garbage costs nothing
+      checkOffer(sdp); // before a session exists: garbage costs nothing; its messages are ours
     } catch (error) {
       text(response, 400, `${asError(error).message}\n`);
       return;
     }
+    const admitted = this.options.admit?.(request);
+    if (admitted && !admitted.ok) {
+      const { status, reason, retryAfterSeconds } = admitted.refusal;
+      text(response, status, `${reason}\n`, { 'retry-after': String(retryAfterSeconds) });
+      return;
+    }
+    const release = admitted?.ticket.release ?? (() => {});
     let session: AgentSession;
     try {
       session = await this.options.createSession();
     } catch (error) {
+      release();
+      // The cause (a provider's message, a path) goes to the log; the client gets our words.
       this.options.onSessionError?.(asError(error));
-      text(response, 500, `session failed to start: ${asError(error).message}\n`);
+      text(response, 500, 'the session could not start\n');
       return;
     }
     try {
@@ -87,7 +99,10 @@ export class Signalling {
       const id = connection.sessionId;
       this.connections.set(id, connection);
       this.options.track(session, connection.closed);
-      void connection.closed.then(() => this.connections.delete(id));
+      void connection.closed.then(() => {
+        this.connections.delete(id);
+        release();
+      });
       response.writeHead(201, {
         'content-type': 'application/sdp',
         location: `/rtc/sessions/${encodeURIComponent(id)}`,
@@ -95,12 +110,13 @@ export class Signalling {
       });
       response.end(answerSdp);
     } catch (error) {
-      // answer() has closed the session; nothing is left behind.
-      if (error instanceof OfferError) text(response, 400, `${error.message}\n`);
-      else {
-        this.options.onSessionError?.(asError(error));
-        text(response, 500, `cannot answer: ${asError(error).message}\n`);
-      }
+      // answer() has closed the session; nothing is left behind. Its errors carry werift's own messages:
+      // those go to the log, not to the client.
+      release();
+      this.options.onSessionError?.(asError(error));
+      if (error instanceof OfferError)
+        text(response, 400, 'the offer could not be answered (malformed or unsupported SDP)\n');
+      else text(response, 500, 'cannot answer the offer\n');
     }
   }
 }
@@ -125,9 +141,18 @@ function methodNotAllowed(response: ServerResponse, allow: string): void {
   response.end('method not allowed\n');
 }
 
-function text(response: ServerResponse, status: number, body: string): void {
+function text(
+  response: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   if (response.headersSent) return;
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  response.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+  });
   response.end(body);
 }
 
