@@ -11,6 +11,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DocumentRoot } from '../src/tools/docs-server/root.ts';
 import { createDocsServer } from '../src/tools/docs-server/server.ts';
+import { contentVersion } from '../src/tools/docs-server/versions.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const bin = path.join(repo, 'bin', 'repartee-docs');
@@ -66,19 +67,27 @@ describe('repartee-docs tools', () => {
   });
 
   it('list, read, search, compare', async () => {
+    const version = async (name: string) => contentVersion(await readFile(path.join(docs, name)));
     expect(textOf(await call('list', {}))).toBe(
       [
         'huge.txt (1400000 bytes)',
-        'notes.txt (42 bytes)',
-        'photo.jpg (7 bytes)',
-        'plan.md (74 bytes)',
+        `notes.txt (42 bytes, version ${await version('notes.txt')})`,
+        `photo.jpg (7 bytes, version ${await version('photo.jpg')})`,
+        `plan.md (74 bytes, version ${await version('plan.md')})`,
         'reports/',
       ].join('\n'),
     );
-    expect(textOf(await call('list', { path: 'reports' }))).toBe('reports/q1.md (31 bytes)');
-    expect(textOf(await call('read', { path: 'plan.md', startLine: 3, endLine: 4 }))).toBe(
-      '## Budget\nThe budget for May is 40 euros.',
+    expect(textOf(await call('list', { path: 'reports' }))).toBe(
+      `reports/q1.md (31 bytes, version ${await version('reports/q1.md')})`,
     );
+    const excerpt = await call('read', { path: 'plan.md', startLine: 3, endLine: 4 });
+    expect(excerpt.content).toEqual([
+      { type: 'text', text: '## Budget\nThe budget for May is 40 euros.' },
+      {
+        type: 'text',
+        text: `(plan.md is at version ${await version('plan.md')}; to change it, call edit with baseVersion "${await version('plan.md')}")`,
+      },
+    ]);
     const search = textOf(await call('search', { query: 'BUDGET' }));
     expect(search.split('\n')).toEqual([
       'notes.txt:1: Call the bank about the budget.',
@@ -98,13 +107,21 @@ describe('repartee-docs tools', () => {
 
   it('edits atomically with a backup, and refuses ambiguous or missing text', async () => {
     await writeFile(path.join(docs, 'todo.md'), '- milk\n- bread\n- milk\n');
+    const baseVersion = contentVersion(Buffer.from('- milk\n- bread\n- milk\n'));
+    const unversioned = await call('edit', { path: 'todo.md', edits: [{ oldText: 'bread', newText: 'x' }] });
+    expect(textOf(unversioned)).toMatch(/baseVersion is required/);
     const ambiguous = await call('edit', {
       path: 'todo.md',
+      baseVersion,
       edits: [{ oldText: '- milk', newText: '- oat milk' }],
     });
     expect(ambiguous.isError).toBe(true);
     expect(textOf(ambiguous)).toMatch(/more than once/);
-    const missing = await call('edit', { path: 'todo.md', edits: [{ oldText: 'eggs', newText: 'x' }] });
+    const missing = await call('edit', {
+      path: 'todo.md',
+      baseVersion,
+      edits: [{ oldText: 'eggs', newText: 'x' }],
+    });
     expect(textOf(missing)).toMatch(/not found/);
     const both = await call('edit', {
       path: 'todo.md',
@@ -114,14 +131,27 @@ describe('repartee-docs tools', () => {
     expect(textOf(both)).toMatch(/either edits or content/);
     const ok = await call('edit', {
       path: 'todo.md',
+      baseVersion,
       edits: [{ oldText: '- bread', newText: '- rye bread' }],
     });
     expect(ok.isError).toBeFalsy();
+    const newVersion = contentVersion(Buffer.from('- milk\n- rye bread\n- milk\n'));
+    expect(textOf(ok)).toMatch(
+      `Updated todo.md (now version ${newVersion}); the previous version is in todo.md.bak.`,
+    );
     expect(textOf(ok)).toContain('-- bread\n+- rye bread');
     expect(await readFile(path.join(docs, 'todo.md'), 'utf8')).toBe('- milk\n- rye bread\n- milk\n');
     expect(await readFile(path.join(docs, 'todo.md.bak'), 'utf8')).toBe('- milk\n- bread\n- milk\n');
     const created = await call('edit', { path: 'reports/q2.md', content: '# Q2\n' });
     expect(textOf(created)).toMatch(/^Created reports\/q2.md/);
+    // The same base version again: the document has moved on, so nothing is written and the answer says so.
+    const stale = await call('edit', { path: 'todo.md', baseVersion, content: 'overwritten' });
+    expect(stale.isError).toBe(true);
+    expect(textOf(stale)).toContain(
+      `todo.md changed since version ${baseVersion} (current version ${newVersion})`,
+    );
+    expect(textOf(await call('edit', { path: 'todo.md', content: 'overwritten' }))).toMatch(/already exists/);
+    expect(await readFile(path.join(docs, 'todo.md'), 'utf8')).toBe('- milk\n- rye bread\n- milk\n');
     await rm(path.join(docs, 'todo.md'));
     await rm(path.join(docs, 'todo.md.bak'));
     await rm(path.join(docs, 'reports', 'q2.md'));

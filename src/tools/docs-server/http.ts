@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { HostGuard } from './http-guard.ts';
 
 export interface StreamableHttpOptions {
   host?: string;
@@ -17,6 +18,18 @@ export interface StreamableHttpOptions {
    * initialises anew. An open GET notification stream does not keep a session alive. Default 10 minutes.
    */
   sessionIdleTimeoutMs?: number;
+  /**
+   * Most sessions open at once (each holds a server instance); one more initialize gets 503 with a message
+   * saying so, until a client closes its session (DELETE) or an idle one expires. Default 100.
+   */
+  maxSessions?: number;
+  /**
+   * More names (with or without `:port`) clients reach the server by, e.g. through a proxy. The bound address
+   * and the loopback names are always accepted; any other `Host` gets 403 (DNS-rebinding protection, on every bind).
+   */
+  allowedHosts?: readonly string[];
+  /** More page origins (`scheme://host[:port]`) allowed besides `http://<an accepted host>`; others get 403. */
+  allowedOrigins?: readonly string[];
   onError?(error: Error): void;
   /** A session began, or ended: deleted by its client, expired, or closed with the endpoint. */
   onSession?(event: SessionEvent): void;
@@ -45,7 +58,8 @@ const MCP_PATH = '/mcp';
 /**
  * Hosts an MCP server over Streamable HTTP at `/mcp`. Each client session gets its own server instance (the SDK
  * binds one server to one transport), so progress and cancellation reach the request they belong to. There is no
- * authentication: keep it on loopback (the default) or a trusted network.
+ * authentication: keep it on loopback (the default) or a trusted network. Every request's Host and Origin are
+ * checked first (see http-guard.ts), and the number of sessions is capped.
  */
 export async function serveStreamableHttp(
   createMcpServer: () => McpServer,
@@ -54,11 +68,13 @@ export async function serveStreamableHttp(
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const idleTimeoutMs = options.sessionIdleTimeoutMs ?? 10 * 60_000;
+  const maxSessions = options.maxSessions ?? 100;
   const sessions = new Map<string, Session>();
+  /** Initialize requests being answered: they count against the cap before their session exists. */
+  let opening = 0;
   const report = (error: unknown) =>
     options.onError?.(error instanceof Error ? error : new Error(String(error)));
-  let allowedHosts: string[] = [];
-  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(host);
+  let guard: HostGuard | undefined;
 
   const armIdleTimer = (session: Session) => {
     clearTimeout(session.idleTimer);
@@ -93,6 +109,9 @@ export async function serveStreamableHttp(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    // Before anything else, on every path and method: a rebound page learns nothing, not even what is served.
+    const verdict = guard?.check(req) ?? { ok: false, message: 'not ready' };
+    if (!verdict.ok) return reply(res, 403, verdict.message);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== MCP_PATH) return reply(res, 404, 'not found: the MCP endpoint is /mcp');
     const sessionId = header(req, 'mcp-session-id');
@@ -103,31 +122,21 @@ export async function serveStreamableHttp(
       if (existing) return handleInSession(existing, req, res, body.value);
       if (sessionId) return sessionNotFound(res);
       if (!isInitializeRequest(body.value)) return reply(res, 400, 'the first request must be initialize');
-      const server = createMcpServer();
-      let session: Session | undefined;
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => {
-          session = { transport, server, busy: 0, idleTimer: undefined, closeReason: 'shutdown' };
-          sessions.set(id, session);
-          options.onSession?.({ type: 'opened', sessionId: id });
-          armIdleTimer(session);
-        },
-        // A loopback server must refuse pages that rebind a name to 127.0.0.1; beyond loopback the Host varies.
-        enableDnsRebindingProtection: loopback,
-        allowedHosts,
-      });
-      transport.onclose = () => {
-        const id = transport.sessionId;
-        if (session) clearTimeout(session.idleTimer);
-        if (id && sessions.get(id) === session) {
-          sessions.delete(id);
-          if (session) options.onSession?.({ type: 'closed', sessionId: id, reason: session.closeReason });
-        }
-        server.close().catch(report);
-      };
-      await server.connect(transport);
-      return transport.handleRequest(req, res, body.value);
+      if (sessions.size + opening >= maxSessions) {
+        res.setHeader('retry-after', '5');
+        return reply(
+          res,
+          503,
+          `too many open sessions (the limit is ${maxSessions}); close one (DELETE /mcp) or retry once idle ` +
+            'sessions have expired',
+        );
+      }
+      opening++;
+      try {
+        return await openSession(req, res, body.value);
+      } finally {
+        opening--;
+      }
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       const existing = sessionId ? sessions.get(sessionId) : undefined;
@@ -136,6 +145,34 @@ export async function serveStreamableHttp(
     }
     res.setHeader('allow', 'GET, POST, DELETE');
     return reply(res, 405, 'method not allowed');
+  };
+
+  /** A new session and its own server instance, answering the initialize request that opened it. */
+  const openSession = async (req: IncomingMessage, res: ServerResponse, initialize: unknown) => {
+    const server = createMcpServer();
+    let session: Session | undefined;
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        session = { transport, server, busy: 0, idleTimer: undefined, closeReason: 'shutdown' };
+        sessions.set(id, session);
+        options.onSession?.({ type: 'opened', sessionId: id });
+        armIdleTimer(session);
+      },
+      // Host and Origin are checked above for every request, by one rule for every bind.
+      enableDnsRebindingProtection: false,
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (session) clearTimeout(session.idleTimer);
+      if (id && sessions.get(id) === session) {
+        sessions.delete(id);
+        if (session) options.onSession?.({ type: 'closed', sessionId: id, reason: session.closeReason });
+      }
+      server.close().catch(report);
+    };
+    await server.connect(transport);
+    return transport.handleRequest(req, res, initialize);
   };
 
   const http: Server = createServer((req, res) => {
@@ -154,7 +191,12 @@ export async function serveStreamableHttp(
   });
   const { port } = http.address() as AddressInfo;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  allowedHosts = [`${hostInUrl}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`];
+  guard = new HostGuard({
+    host,
+    port,
+    allowedHosts: options.allowedHosts,
+    allowedOrigins: options.allowedOrigins,
+  });
   return {
     url: `http://${hostInUrl}:${port}${MCP_PATH}`,
     async close() {

@@ -4,13 +4,18 @@ import { serveStreamableHttp } from './http.ts';
 import { DocsError, DocumentRoot } from './root.ts';
 import { createDocsServer, DOCS_SERVER_VERSION } from './server.ts';
 
-const USAGE = `Usage: repartee-docs <root> [--http <port>] [--host <host>] [--max-bytes <n>]
+const USAGE = `Usage: repartee-docs <root> [--http <port>] [--host <host>] [--max-bytes <n>] [HTTP options]
 
 An MCP server for the text and Markdown documents under <root>: list, read, search, edit, compare, analyze.
   (default)        speak MCP over stdio
   --http <port>    serve Streamable HTTP at http://<host>:<port>/mcp instead (0 picks a free port)
   --host <host>    address to listen on with --http (default 127.0.0.1; there is no authentication)
-  --max-bytes <n>  largest document read or written (default 1048576)`;
+  --max-bytes <n>  largest document read or written (default 1048576)
+HTTP options:
+  --allowed-host <name[:port]>   another Host the server is reached by (repeatable); others get 403
+  --allowed-origin <origin>      another page origin allowed to call it (repeatable); others get 403
+  --max-sessions <n>             most sessions open at once (default 100); one more gets 503
+  --session-idle-ms <ms>         close a session idle this long (default 600000)`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -20,6 +25,10 @@ async function main(argv: string[]): Promise<void> {
       http: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       'max-bytes': { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'allowed-origin': { type: 'string', multiple: true },
+      'max-sessions': { type: 'string' },
+      'session-idle-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -43,6 +52,16 @@ async function main(argv: string[]): Promise<void> {
   const endpoint = await serveStreamableHttp(() => createDocsServer(root), {
     port: positiveInt(values.http, '--http', true),
     host: values.host,
+    allowedHosts: values['allowed-host'],
+    allowedOrigins: values['allowed-origin'],
+    maxSessions:
+      values['max-sessions'] === undefined
+        ? undefined
+        : positiveInt(values['max-sessions'], '--max-sessions'),
+    sessionIdleTimeoutMs:
+      values['session-idle-ms'] === undefined
+        ? undefined
+        : positiveInt(values['session-idle-ms'], '--session-idle-ms'),
     onError: (error) => log(`error: ${error.message}`),
   });
   log(`serving ${root.realRoot} at ${endpoint.url}`);

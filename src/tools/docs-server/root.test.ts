@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DocsError, DocumentRoot } from './root.ts';
+import { contentVersion } from './versions.ts';
 
 let base: string;
 let rootDir: string;
@@ -94,16 +95,28 @@ describe('DocumentRoot', () => {
   });
 
   it('writes atomically, keeps a backup and leaves no temporary files', async () => {
-    const written = await root.writeText('readme.md', '# Readme\nchanged\n');
-    expect(written).toEqual({ path: 'readme.md', created: false, backup: 'readme.md.bak' });
+    const { version } = await root.readText('readme.md');
+    const written = await root.writeText('readme.md', '# Readme\nchanged\n', { baseVersion: version });
+    expect(written).toEqual({
+      path: 'readme.md',
+      created: false,
+      backup: 'readme.md.bak',
+      version: contentVersion(Buffer.from('# Readme\nchanged\n')),
+      mergedBytes: 0,
+    });
     expect(await readFile(path.join(rootDir, 'readme.md'), 'utf8')).toBe('# Readme\nchanged\n');
     expect(await readFile(path.join(rootDir, 'readme.md.bak'), 'utf8')).toBe('# Readme\nhello\n');
-    expect(await root.writeText('notes/new.md', 'new')).toEqual({ path: 'notes/new.md', created: true });
+    expect(await root.writeText('notes/new.md', 'new')).toEqual({
+      path: 'notes/new.md',
+      created: true,
+      version: contentVersion(Buffer.from('new')),
+      mergedBytes: 0,
+    });
     expect((await readdir(rootDir)).sort()).toEqual(['notes', 'readme.md', 'readme.md.bak']);
     expect((await readdir(path.join(rootDir, 'notes'))).sort()).toEqual(['a.txt', 'new.md']);
     // A backup name that is a link out is replaced as a name, never written through.
     await symlink(path.join(outside, 'secret.txt'), path.join(rootDir, 'notes', 'a.txt.bak'));
-    await root.writeText('notes/a.txt', 'beta\n');
+    await root.writeText('notes/a.txt', 'beta\n', { baseVersion: contentVersion(Buffer.from('alpha\n')) });
     expect(await readFile(path.join(outside, 'secret.txt'), 'utf8')).toBe('top secret\n');
     expect(await readFile(path.join(rootDir, 'notes', 'a.txt.bak'), 'utf8')).toBe('alpha\n');
   });
@@ -114,7 +127,7 @@ describe('DocumentRoot', () => {
   });
 
   it('files() walks a folder without backups', async () => {
-    await root.writeText('readme.md', 'changed');
+    await root.writeText('readme.md', 'changed', { baseVersion: (await root.readText('readme.md')).version });
     expect((await root.files('.')).map((f) => f.path)).toEqual(['readme.md', 'notes/a.txt']);
     expect((await root.files('notes/a.txt')).map((f) => f.path)).toEqual(['notes/a.txt']);
   });

@@ -1,62 +1,73 @@
-import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { Confinement, type OpenFolder } from './descriptors.ts';
+import { DocsError, fsError } from './errors.ts';
+import { KeyedQueue } from './file-lock.ts';
+import { BACKUP_SUFFIX, replaceInFolder, TEMP_PREFIX } from './replace.ts';
+import { contentVersion, normaliseVersion, readAllAt } from './versions.ts';
 
-export type DocsErrorCode =
-  | 'outside_root'
-  | 'not_found'
-  | 'not_a_file'
-  | 'not_a_directory'
-  | 'too_large'
-  | 'binary'
-  | 'invalid';
-
-/** A refusal the client can read; the server answers it as a tool error and carries on. */
-export class DocsError extends Error {
-  constructor(
-    readonly code: DocsErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DocsError';
-  }
-}
+export { DocsError, type DocsErrorCode } from './errors.ts';
+export { BACKUP_SUFFIX } from './replace.ts';
 
 export interface DocumentRootOptions {
   /** Largest document read or written, in bytes. */
   maxFileBytes?: number;
+  /**
+   * After replacing a file, how long to watch the replaced file for a write by an outside program that opened it
+   * just before the rename (such bytes are appended to the new file, other changes undo the edit). Default 5 ms.
+   */
+  outsideWriteSettleMs?: number;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
-export const BACKUP_SUFFIX = '.bak';
-const TEMP_PREFIX = '.repartee-docs-';
-
-export interface ResolvedPath {
-  /** Real absolute path (symlinks resolved), always inside the root. */
-  absolute: string;
-  /** Path relative to the root, with forward slashes ('.' for the root). */
-  relative: string;
-}
+const DEFAULT_SETTLE_MS = 5;
 
 export interface DirectoryEntry {
   path: string;
   type: 'file' | 'directory';
   size: number;
+  /** Content version of a file within the size limit (when asked for). */
+  version?: string;
+}
+
+export interface TextDocument {
+  path: string;
+  text: string;
+  size: number;
+  /** Pass it back as the base version of an edit. */
+  version: string;
+}
+
+export interface WriteResult {
+  path: string;
+  created: boolean;
+  backup?: string;
+  /** Version of the document as written (the base for the next edit). */
+  version: string;
+  /** Bytes an outside program appended while the file was being replaced; they were kept at the end. */
+  mergedBytes: number;
 }
 
 /**
- * One folder the documents live in. Every path is checked against it: absolute paths and `..` are refused
- * before touching the disk, and a path whose real location (after symlinks) is outside is refused too.
+ * One folder the documents live in. Paths are checked lexically first (absolute paths, `..` and NUL refused
+ * before touching the disk), then every file and folder is reached through descriptors whose real location is
+ * verified (see descriptors.ts), so a folder swapped for a link mid-request cannot lead outside. Writes are
+ * checked against the version the client based them on, one at a time per file.
  */
 export class DocumentRoot {
   readonly maxFileBytes: number;
+  private readonly settleMs: number;
+  private readonly confinement: Confinement;
+  /** In-process writers of one file take turns: the check-and-replace of one never interleaves another's. */
+  private readonly writers = new KeyedQueue();
 
   private constructor(
     readonly realRoot: string,
     options: DocumentRootOptions,
   ) {
     this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.settleMs = options.outsideWriteSettleMs ?? DEFAULT_SETTLE_MS;
+    this.confinement = new Confinement(realRoot);
   }
 
   static async open(root: string, options: DocumentRootOptions = {}): Promise<DocumentRoot> {
@@ -70,55 +81,44 @@ export class DocumentRoot {
     return new DocumentRoot(real, options);
   }
 
-  /** Resolves a client path; `mustExist: false` allows a new file in an existing folder. */
-  async resolve(input: string, { mustExist = true } = {}): Promise<ResolvedPath> {
-    const lexical = this.lexicalPath(input);
-    let real: string;
+  /** Reads a UTF-8 text document; binary, oversized and non-regular files (FIFOs, devices) are refused. */
+  async readText(input: string): Promise<TextDocument> {
+    const { parents, name, display } = this.parse(input);
+    if (name === undefined) throw new DocsError('not_a_file', `${display} is not a file`);
+    const folder = await this.confinement.openFolder(parents, display);
     try {
-      real = await realpath(lexical);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      if (mustExist) throw new DocsError('not_found', `${input} does not exist`);
-      // A new file: its folder must exist and really be inside; the name itself must not be a dangling link.
-      const parent = await this.resolve(path.dirname(path.relative(this.realRoot, lexical)) || '.');
-      const candidate = path.join(parent.absolute, path.basename(lexical));
-      const existing = await lstat(candidate).catch(() => undefined);
-      if (existing?.isSymbolicLink())
-        throw new DocsError('outside_root', `${input} is a link that leads nowhere`);
-      return { absolute: candidate, relative: this.relativeOf(candidate) };
-    }
-    if (!this.contains(real)) throw new DocsError('outside_root', `${input} leads outside the document root`);
-    return { absolute: real, relative: this.relativeOf(real) };
-  }
-
-  /** Reads a UTF-8 text document; binary and oversized files are refused. */
-  async readText(input: string): Promise<{ path: string; text: string; size: number }> {
-    const { absolute, relative } = await this.resolve(input);
-    // O_NOFOLLOW: the real path was checked; a link swapped in since then is refused rather than followed.
-    const handle = await open(absolute, constants.O_RDONLY | constants.O_NOFOLLOW).catch((error) => {
-      throw new DocsError('invalid', `${input} cannot be opened: ${(error as Error).message}`);
-    });
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new DocsError('not_a_file', `${relative} is not a file`);
-      if (info.size > this.maxFileBytes) {
-        throw new DocsError(
-          'too_large',
-          `${relative} is ${info.size} bytes; the limit is ${this.maxFileBytes} bytes`,
-        );
+      const file = await this.confinement.openFile(folder, name, display);
+      try {
+        if (file.info.size > this.maxFileBytes) {
+          throw new DocsError(
+            'too_large',
+            `${file.relative} is ${file.info.size} bytes; the limit is ${this.maxFileBytes} bytes`,
+          );
+        }
+        const bytes = await readAllAt(file.handle, this.maxFileBytes, file.relative).catch((error) => {
+          throw fsError(error, file.relative);
+        });
+        const text = decodeText(bytes, file.relative);
+        return { path: file.relative, text, size: bytes.length, version: contentVersion(bytes) };
+      } finally {
+        await file.handle.close();
       }
-      const bytes = await handle.readFile();
-      return { path: relative, text: decodeText(bytes, relative), size: info.size };
     } finally {
-      await handle.close();
+      await folder.close();
     }
   }
 
   /**
-   * Replaces (or creates) a document atomically: the new text goes to a temporary file in the same folder
-   * which is then renamed over the old one. The previous version is kept as `<name>.bak`.
+   * Replaces (or creates) a document atomically: the new text goes to a temporary file in the same folder which
+   * is renamed over the old one if, right before the rename, the old one is still `baseVersion`. An existing
+   * document needs its base version; without one only a new document is created. The replaced version is kept
+   * as `<name>.bak`.
    */
-  async writeText(input: string, text: string): Promise<{ path: string; created: boolean; backup?: string }> {
+  async writeText(
+    input: string,
+    text: string,
+    { baseVersion }: { baseVersion?: string } = {},
+  ): Promise<WriteResult> {
     const bytes = Buffer.from(text, 'utf8');
     if (bytes.length > this.maxFileBytes) {
       throw new DocsError(
@@ -126,92 +126,155 @@ export class DocumentRoot {
         `the new text is ${bytes.length} bytes; the limit is ${this.maxFileBytes}`,
       );
     }
-    const { absolute, relative } = await this.resolve(input, { mustExist: false });
-    if (path.basename(absolute).startsWith(TEMP_PREFIX)) throw new DocsError('invalid', 'reserved file name');
-    const existing = await stat(absolute).catch(() => undefined);
-    if (existing && !existing.isFile()) throw new DocsError('not_a_file', `${relative} is not a file`);
-    let backup: string | undefined;
-    if (existing) {
-      const { text: previous } = await this.readText(relative);
-      backup = `${absolute}${BACKUP_SUFFIX}`;
-      await atomicWrite(backup, Buffer.from(previous, 'utf8'), existing);
+    const base = baseVersion === undefined ? undefined : normaliseVersion(baseVersion);
+    let { parents, name, display } = this.parse(input);
+    if (name === undefined) throw new DocsError('not_a_file', `${display} is not a file`);
+    let folder = await this.confinement.openFolder(parents, display);
+    try {
+      const own = await lstat(`${folder.proc}/${name}`).catch((error) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw fsError(error, display);
+      });
+      if (own?.isSymbolicLink()) {
+        // Writing through a link replaces the file it leads to (inside the root), never the link.
+        const file = await this.confinement.openFile(folder, name, display);
+        await file.handle.close();
+        await folder.close();
+        ({ parents, name, display } = this.parse(file.relative));
+        folder = await this.confinement.openFolder(parents, display, { followLinks: false });
+      } else if (own && !own.isFile()) {
+        throw new DocsError('not_a_file', `${display} is not a file`);
+      }
+      const target = name as string;
+      if (target.startsWith(TEMP_PREFIX)) throw new DocsError('invalid', 'reserved file name');
+      const relative = folder.relative === '.' ? target : `${folder.relative}/${target}`;
+      const opened = folder;
+      const result = await this.writers.run(`${opened.id}/${target}`, () =>
+        replaceInFolder(this.confinement, {
+          folder: opened,
+          name: target,
+          display: relative,
+          bytes,
+          baseVersion: base,
+          maxFileBytes: this.maxFileBytes,
+          settleMs: this.settleMs,
+        }),
+      );
+      return { path: relative, ...result };
+    } finally {
+      await folder.close();
     }
-    await atomicWrite(absolute, bytes, existing);
-    return { path: relative, created: !existing, ...(backup ? { backup: this.relativeOf(backup) } : {}) };
   }
 
   /** Lists a folder (recursively: at most `limit` entries). Links are listed only when they stay inside. */
   async list(
     input: string,
-    { recursive = false, limit = 500 } = {},
-  ): Promise<{
-    entries: DirectoryEntry[];
-    truncated: boolean;
-  }> {
-    const start = await this.resolve(input);
-    if (!(await stat(start.absolute)).isDirectory()) {
-      throw new DocsError('not_a_directory', `${start.relative} is not a folder`);
-    }
+    { recursive = false, limit = 500, versions = false } = {},
+  ): Promise<{ entries: DirectoryEntry[]; truncated: boolean }> {
+    const { parents, name, display } = this.parse(input);
+    const queue: string[][] = [name === undefined ? parents : [...parents, name]];
     const entries: DirectoryEntry[] = [];
-    const queue = [start.absolute];
-    let truncated = false;
+    let first = true;
     while (queue.length > 0) {
-      const folder = queue.shift()!;
-      const names = (await readdir(folder)).sort();
-      for (const name of names) {
-        if (name.startsWith(TEMP_PREFIX)) continue;
-        const entry = await this.describe(path.join(folder, name));
-        if (!entry) continue;
-        if (entries.length >= limit) {
-          truncated = true;
-          break;
+      const parts = queue.shift() as string[];
+      const folder = await this.confinement
+        .openFolder(parts, first ? display : parts.join('/'))
+        .catch((error: unknown) => {
+          if (first) throw error;
+          return undefined; // a subfolder that vanished or moved out since it was listed
+        });
+      first = false;
+      if (!folder) continue;
+      try {
+        const names = (
+          await readdir(folder.proc).catch((error) => {
+            throw fsError(error, folder.relative);
+          })
+        ).sort();
+        for (const child of names) {
+          if (child.startsWith(TEMP_PREFIX)) continue;
+          const described = await this.describe(folder, child, versions);
+          if (!described) continue;
+          if (entries.length >= limit) return { entries, truncated: true };
+          entries.push(described.entry);
+          if (recursive && described.entry.type === 'directory' && !described.viaLink)
+            queue.push(described.entry.path.split('/'));
         }
-        entries.push(entry.entry);
-        if (recursive && entry.entry.type === 'directory' && !entry.viaLink) queue.push(entry.real);
+      } finally {
+        await folder.close();
       }
-      if (truncated) break;
     }
-    return { entries, truncated };
+    return { entries, truncated: false };
   }
 
   /** Every document under a folder (backups left out), or the one file, in a stable order. */
   async files(input: string, limit = 10_000): Promise<DirectoryEntry[]> {
-    const start = await this.resolve(input);
-    const info = await stat(start.absolute);
-    if (info.isFile()) return [{ path: start.relative, type: 'file', size: info.size }];
-    const { entries } = await this.list(start.relative, { recursive: true, limit });
+    const { parents, name, display } = this.parse(input);
+    if (name !== undefined) {
+      const folder = await this.confinement.openFolder(parents, display);
+      try {
+        const target = await stat(`${folder.proc}/${name}`).catch((error) => {
+          throw fsError(error, display);
+        });
+        if (!target.isDirectory()) {
+          const file = await this.confinement.openFile(folder, name, display);
+          await file.handle.close();
+          return [{ path: file.relative, type: 'file', size: file.info.size }];
+        }
+      } finally {
+        await folder.close();
+      }
+    }
+    const { entries } = await this.list(input, { recursive: true, limit });
     // Backups would repeat every match of the document they back up.
     return entries.filter((e) => e.type === 'file' && !e.path.endsWith(BACKUP_SUFFIX));
   }
 
+  /** One entry of an opened folder; undefined for what is not listed (links out, FIFOs, vanished names). */
   private async describe(
-    absolute: string,
-  ): Promise<{ entry: DirectoryEntry; real: string; viaLink: boolean } | undefined> {
-    let info: Stats;
-    let real = absolute;
-    const own = await lstat(absolute).catch(() => undefined);
+    folder: OpenFolder,
+    name: string,
+    withVersion: boolean,
+  ): Promise<{ entry: DirectoryEntry; viaLink: boolean } | undefined> {
+    const entry = `${folder.proc}/${name}`;
+    const path = folder.relative === '.' ? name : `${folder.relative}/${name}`;
+    const own = await lstat(entry).catch(() => undefined);
     if (!own) return undefined;
-    if (own.isSymbolicLink()) {
-      real = await realpath(absolute).catch(() => '');
-      if (!real || !this.contains(real)) return undefined;
-      info = await stat(real);
-    } else {
-      info = own;
+    const viaLink = own.isSymbolicLink();
+    let info: Stats = own;
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      if (viaLink || (own.isFile() && withVersion)) {
+        // Opened, not stat'ed by name: only the descriptor says for sure where a link leads.
+        const flags = constants.O_RDONLY | constants.O_NONBLOCK;
+        handle = await open(entry, viaLink ? flags : flags | constants.O_NOFOLLOW).catch(() => undefined);
+        if (!handle) return undefined;
+        const inside = await this.confinement.verifiedRelative(handle, path).then(
+          () => true,
+          () => false,
+        );
+        if (!inside) return undefined;
+        info = await handle.stat();
+      }
+      const type = info.isDirectory() ? 'directory' : info.isFile() ? 'file' : undefined;
+      if (!type) return undefined;
+      const listed: DirectoryEntry = { path, type, size: type === 'file' ? info.size : 0 };
+      if (type === 'file' && withVersion && handle && info.size <= this.maxFileBytes) {
+        const bytes = await readAllAt(handle, this.maxFileBytes, path).catch(() => undefined);
+        if (bytes) listed.version = contentVersion(bytes);
+      }
+      return { entry: listed, viaLink };
+    } finally {
+      await handle?.close();
     }
-    const type = info.isDirectory() ? 'directory' : info.isFile() ? 'file' : undefined;
-    if (!type) return undefined;
-    return {
-      entry: { path: this.relativeOf(absolute), type, size: type === 'file' ? info.size : 0 },
-      real,
-      viaLink: own.isSymbolicLink(),
-    };
   }
 
-  private lexicalPath(input: string): string {
+  /** Splits a client path into root-relative names, refusing what could leave the root before any disk access. */
+  private parse(input: string): { parents: string[]; name: string | undefined; display: string } {
     if (typeof input !== 'string') throw new DocsError('invalid', 'a path must be a string');
     const trimmed = input.trim() || '.';
     if (trimmed.includes('\0')) throw new DocsError('invalid', 'a path must not contain NUL characters');
-    if (path.isAbsolute(trimmed) || /^[a-zA-Z]:/.test(trimmed) || trimmed.startsWith('\\')) {
+    if (trimmed.startsWith('/') || /^[a-zA-Z]:/.test(trimmed) || trimmed.startsWith('\\')) {
       throw new DocsError(
         'outside_root',
         `${trimmed}: absolute paths are refused; use a path inside the root`,
@@ -220,18 +283,10 @@ export class DocumentRoot {
     if (trimmed.split(/[\\/]+/).includes('..')) {
       throw new DocsError('outside_root', `${trimmed}: ".." is refused; use a path inside the root`);
     }
-    const resolved = path.resolve(this.realRoot, trimmed);
-    if (!this.contains(resolved))
-      throw new DocsError('outside_root', `${trimmed} is outside the document root`);
-    return resolved;
-  }
-
-  private contains(absolute: string): boolean {
-    return absolute === this.realRoot || absolute.startsWith(this.realRoot + path.sep);
-  }
-
-  private relativeOf(absolute: string): string {
-    return path.relative(this.realRoot, absolute).split(path.sep).join('/') || '.';
+    const parts = trimmed.split('/').filter((part) => part !== '' && part !== '.');
+    const display = parts.join('/') || '.';
+    if (parts.length === 0) return { parents: [], name: undefined, display };
+    return { parents: parts.slice(0, -1), name: parts.at(-1), display };
   }
 }
 
@@ -242,26 +297,5 @@ export function decodeText(bytes: Uint8Array, name: string): string {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new DocsError('binary', `${name} is not UTF-8 text`);
-  }
-}
-
-async function atomicWrite(target: string, bytes: Uint8Array, previous: Stats | undefined): Promise<void> {
-  const temp = path.join(path.dirname(target), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}.tmp`);
-  // 'wx' (O_EXCL) never follows or reuses an existing name; rename then swaps the directory entry itself.
-  const handle = await open(temp, 'wx', previous ? previous.mode & 0o777 : 0o644);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  try {
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
   }
 }

@@ -5,6 +5,7 @@ import { type AnalysisReport, type AnalyzeOptions, analyzeDocuments, formatRepor
 import { unifiedDiff } from './diff.ts';
 import { DocsError, type DocumentRoot } from './root.ts';
 import { searchDocuments } from './search.ts';
+import { normaliseVersion } from './versions.ts';
 
 export const DOCS_SERVER_NAME = 'repartee-docs';
 export const DOCS_SERVER_VERSION = '0.1.0';
@@ -13,6 +14,26 @@ const pathArg = z.string().max(4096).describe('Path relative to the document roo
 const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
+const versionArg = z
+  .string()
+  .max(64)
+  .describe('The version read or list returned for this document (the text this change is based on)');
+
+/**
+ * Tool errors reach the model verbatim. Our refusals (DocsError) are written for it; anything else is reported
+ * by kind only, so no absolute path or library message leaves the server.
+ */
+function safely<A extends unknown[]>(handler: (...args: A) => Promise<CallToolResult>) {
+  return async (...args: A): Promise<CallToolResult> => {
+    try {
+      return await handler(...args);
+    } catch (error) {
+      if (error instanceof DocsError) throw error;
+      if ((error as { name?: string }).name === 'AbortError') throw error;
+      throw new DocsError('io', 'the request failed inside the documents server; try again');
+    }
+  };
+}
 
 export interface DocsServerOptions {
   /** Tuning and monitoring of the analyze tool. */
@@ -35,32 +56,39 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
     {
       instructions:
         'Documents (plain text and Markdown) under one folder. Paths are relative to that folder; nothing ' +
-        'outside it can be read or written. Edits keep the previous version as <name>.bak.',
+        'outside it can be read or written. read and list give each document a version; edit needs the version ' +
+        'its change is based on and refuses with a conflict if the document changed since (then read it again ' +
+        'and redo the change). Edits keep the replaced version as <name>.bak.',
     },
   );
 
   server.registerTool(
     'list',
     {
-      description: 'List the documents and folders in a folder of the document root.',
+      description:
+        "List the documents and folders in a folder of the document root, with each document's size and version.",
       inputSchema: { path: pathArg.default('.'), recursive: z.boolean().default(false) },
       annotations: readOnly,
     },
-    async ({ path, recursive }) => {
-      const { entries, truncated } = await root.list(path, { recursive });
+    safely(async ({ path, recursive }) => {
+      const { entries, truncated } = await root.list(path, { recursive, versions: true });
       if (entries.length === 0) return text(`${path} is empty`);
       const lines = entries.map((e) =>
-        e.type === 'directory' ? `${e.path}/` : `${e.path} (${e.size} bytes)`,
+        e.type === 'directory'
+          ? `${e.path}/`
+          : `${e.path} (${e.size} bytes${e.version ? `, version ${e.version}` : ''})`,
       );
       if (truncated) lines.push(`(list truncated at ${entries.length} entries)`);
       return text(lines.join('\n'));
-    },
+    }),
   );
 
   server.registerTool(
     'read',
     {
-      description: 'Read a text or Markdown document, optionally only lines startLine..endLine (1-based).',
+      description:
+        'Read a text or Markdown document, optionally only lines startLine..endLine (1-based). The answer ends ' +
+        "with the document's version: pass it as baseVersion to edit.",
       inputSchema: {
         path: pathArg,
         startLine: z.number().int().min(1).optional(),
@@ -68,15 +96,25 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       },
       annotations: readOnly,
     },
-    async ({ path, startLine, endLine }) => {
+    safely(async ({ path, startLine, endLine }) => {
       const document = await root.readText(path);
-      if (startLine === undefined && endLine === undefined) return text(document.text);
-      const lines = document.text.split(/\r?\n/);
-      const from = (startLine ?? 1) - 1;
-      const to = Math.min(lines.length, endLine ?? lines.length);
-      if (from >= to) throw new DocsError('invalid', `lines ${from + 1}..${to} are not in ${document.path}`);
-      return text(lines.slice(from, to).join('\n'));
-    },
+      let body = document.text;
+      if (startLine !== undefined || endLine !== undefined) {
+        const lines = document.text.split(/\r?\n/);
+        const from = (startLine ?? 1) - 1;
+        const to = Math.min(lines.length, endLine ?? lines.length);
+        if (from >= to)
+          throw new DocsError('invalid', `lines ${from + 1}..${to} are not in ${document.path}`);
+        body = lines.slice(from, to).join('\n');
+      }
+      // A separate part, so the document text itself stays exactly as stored.
+      return {
+        content: [
+          { type: 'text', text: body },
+          { type: 'text', text: versionNote(document.path, document.version) },
+        ],
+      };
+    }),
   );
 
   server.registerTool(
@@ -92,7 +130,7 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       },
       annotations: readOnly,
     },
-    async ({ query, path, caseSensitive, maxResults }, extra) => {
+    safely(async ({ query, path, caseSensitive, maxResults }, extra) => {
       const found = await searchDocuments(root, path, query, {
         caseSensitive,
         maxResults,
@@ -103,7 +141,7 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       if (found.truncated) lines.push(`(stopped after ${maxResults} matches)`);
       if (found.skipped > 0) lines.push(`(${found.skipped} file(s) skipped: binary or too large)`);
       return text(lines.join('\n'));
-    },
+    }),
   );
 
   server.registerTool(
@@ -111,7 +149,10 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
     {
       description:
         'Change a document: either replace exact text (each oldText must occur exactly once), or give the whole ' +
-        'new content (which also creates a new document). Atomic; the previous version is kept as <name>.bak.',
+        'new content. baseVersion is required for an existing document: the version read or list returned. If ' +
+        'the document changed since, nothing is written and the answer is a conflict with the current version: ' +
+        'read it again and redo the change on the current text. Without baseVersion only a new document is ' +
+        'created. Atomic; the replaced version is kept as <name>.bak. The answer gives the new version.',
       inputSchema: {
         path: pathArg,
         edits: z
@@ -120,17 +161,31 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
           .max(50)
           .optional(),
         content: z.string().optional(),
+        baseVersion: versionArg.optional(),
       },
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
-    async ({ path, edits, content }) => {
+    safely(async ({ path, edits, content, baseVersion }) => {
       if ((edits === undefined) === (content === undefined)) {
         throw new DocsError('invalid', 'give either edits or content, not both and not neither');
       }
       let previous = '';
       let next = content ?? '';
       if (edits) {
-        ({ text: previous } = await root.readText(path));
+        if (baseVersion === undefined)
+          throw new DocsError(
+            'invalid',
+            `baseVersion is required: read ${path} first and pass the version it gives`,
+          );
+        const document = await root.readText(path);
+        previous = document.text;
+        // The edits are applied to the text of baseVersion only; the write below re-checks it under the lock.
+        if (document.version !== normaliseVersion(baseVersion))
+          throw new DocsError(
+            'conflict',
+            `${document.path} changed since version ${baseVersion} (current version ${document.version}); ` +
+              'nothing was written. Read it again and redo the change on the current text.',
+          );
         next = previous;
         for (const [i, { oldText, newText }] of edits.entries()) {
           const at = next.indexOf(oldText);
@@ -152,13 +207,18 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
           },
         );
       }
-      const written = await root.writeText(path, next);
+      const written = await root.writeText(path, next, { baseVersion });
       const diff = unifiedDiff(written.path, previous, written.path, next) ?? '(too many changes to show)';
+      const backup = written.backup ? `; the previous version is in ${written.backup}` : '';
+      const merged =
+        written.mergedBytes > 0
+          ? ` ${written.mergedBytes} byte(s) another program appended meanwhile were kept at the end.`
+          : '';
       const summary = written.created
-        ? `Created ${written.path}.`
-        : `Updated ${written.path}; the previous version is in ${written.backup}.`;
+        ? `Created ${written.path} (version ${written.version}).`
+        : `Updated ${written.path} (now version ${written.version})${backup}.${merged}`;
       return text(diff ? `${summary}\n${diff}` : `${summary} (no change in content)`);
-    },
+    }),
   );
 
   server.registerTool(
@@ -168,12 +228,12 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       inputSchema: { a: pathArg, b: pathArg, context: z.number().int().min(0).max(20).default(3) },
       annotations: readOnly,
     },
-    async ({ a, b, context }) => {
+    safely(async ({ a, b, context }) => {
       const [left, right] = await Promise.all([root.readText(a), root.readText(b)]);
       const diff = unifiedDiff(left.path, left.text, right.path, right.text, context);
       if (diff === undefined) return text(`${left.path} and ${right.path} differ in too many lines to show.`);
       return text(diff || `${left.path} and ${right.path} are identical.`);
-    },
+    }),
   );
 
   server.registerTool(
@@ -185,7 +245,7 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       inputSchema: { path: pathArg.default('.') },
       annotations: readOnly,
     },
-    async ({ path }, extra) => {
+    safely(async ({ path }, extra) => {
       const progressToken = extra._meta?.progressToken;
       onStart?.(extra.signal);
       let report: AnalysisReport;
@@ -206,8 +266,12 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       }
       onSettled?.('done');
       return text(formatReport(report));
-    },
+    }),
   );
 
   return server;
+}
+
+function versionNote(path: string, version: string): string {
+  return `(${path} is at version ${version}; to change it, call edit with baseVersion "${version}")`;
 }
