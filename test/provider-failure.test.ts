@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_PROVIDER_FAILURE } from '../src/agent/options.ts';
 import { PacedAudioOutput } from '../src/agent/paced-output.ts';
 import { AgentSession } from '../src/agent/session.ts';
+import { ConfigError, loadConfig } from '../src/config/config.ts';
 import { MonotonicClock } from '../src/metrics/clock.ts';
 import type { TurnMetrics } from '../src/metrics/schema.ts';
 import { OpenAiCompatibleLlm } from '../src/providers/llm/openai-compatible.ts';
@@ -247,4 +248,23 @@ describe('a failing provider never leaves a voice user in silence', () => {
       expect(c.apologies).toHaveLength(1);
     });
   }
+});
+
+describe('configuration', () => {
+  it('takes the first-token budget and the apology from the file and the environment, and refuses bad ones', async () => {
+    const config = await loadConfig({
+      file: '/nonexistent.json',
+      env: { REPARTEE_LLM_FIRST_TOKEN_BUDGET_MS: '5000' },
+      overrides: { providerFailure: { apology: 'Sorry, say that again?' } },
+    });
+    expect(config.providerFailure).toEqual({ firstTokenBudgetMs: 5000, apology: 'Sorry, say that again?' });
+    const defaults = await loadConfig({ file: '/nonexistent.json', env: {} });
+    expect(defaults.providerFailure).toEqual({});
+    await expect(
+      loadConfig({ file: '/nonexistent.json', env: { REPARTEE_LLM_FIRST_TOKEN_BUDGET_MS: '50' } }),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      loadConfig({ file: '/nonexistent.json', env: { REPARTEE_LLM_FIRST_TOKEN_BUDGET_MS: '50' } }),
+    ).rejects.toThrow(/providerFailure\.firstTokenBudgetMs/);
+  });
 });

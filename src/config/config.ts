@@ -46,6 +46,19 @@ export const ConfigSchema = z
     /** Upper bound of one reply, in tokens (a spoken answer is short; this stops a rambling model). */
     llmMaxTokens: z.number().int().min(1).max(8192).default(256),
     preemptiveGeneration: z.boolean().default(true),
+    /**
+     * When the LLM or the TTS fails: `firstTokenBudgetMs` is the whole wait for a reply's first token, retries
+     * and fallbacks included (default 8,000); `apology` is said in the session's voice ('' for none).
+     */
+    providerFailure: z
+      .object({
+        firstTokenBudgetMs: z.number().int().min(500).max(120_000).optional(),
+        apology: z.string().max(300).optional(),
+        presynthesizeApology: z.boolean().optional(),
+        apologyAudioTimeoutMs: z.number().int().min(100).max(10_000).optional(),
+      })
+      .strict()
+      .default({}),
     endpointing: z
       .object({ minDelayMs: durationMs.optional(), maxDelayMs: durationMs.optional() })
       .strict()
@@ -62,8 +75,36 @@ export const ConfigSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(8080),
-        /** Required from clients when the server listens beyond loopback; generated at start if unset. */
+        /**
+         * Required from clients when the server listens beyond loopback; generated at start if unset. A set token
+         * must be strong (at least 16 characters and about 64 bits of entropy, e.g. `openssl rand -hex 32`).
+         */
         token: z.string().min(16).optional(),
+        /**
+         * Public host names (or origins, e.g. `http://lan-box:8080`) clients reach this server by; loopback names
+         * and this machine's own addresses on the bound port are always accepted. Any other Host gets 403.
+         */
+        allowedHosts: z.array(z.string().min(1)).optional(),
+        /** Sessions at once in this process; unset: from the measured cost per session and this machine's memory. */
+        maxSessions: z.number().int().min(1).max(100_000).optional(),
+        /** Sessions at once from one client address (429 past it); 0 turns the per-client cap off. */
+        maxSessionsPerClient: z.number().int().min(0).max(100_000).optional(),
+        /** Apply the per-client cap to loopback clients too (by default they count only towards maxSessions). */
+        limitLoopbackClients: z.boolean().optional(),
+        /** Reverse proxies (exact addresses) whose X-Forwarded-For names the client for the per-client cap. */
+        trustedProxies: z.array(z.string().min(1)).optional(),
+        /** Retry-After, in seconds, on a 503/429 refusal. */
+        retryAfterSeconds: z.number().int().min(1).max(3600).optional(),
+        /** Event-loop lag: logged above logAboveMs; /health "degraded" while a lag above degradedAboveMs is recent. */
+        eventLoop: z
+          .object({
+            logAboveMs: z.number().int().min(1).max(600_000),
+            degradedAboveMs: z.number().int().min(1).max(600_000),
+            degradedHoldMs: z.number().int().min(1).max(600_000),
+          })
+          .partial()
+          .strict()
+          .optional(),
         /** Folder of the web client served at `/`; default: the repository's web/. */
         webRoot: z.string().optional(),
         webrtc: z
@@ -126,6 +167,9 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
   REPARTEE_TTS_FALLBACK_BUDGET_MS: (v, c) => {
     c.ttsFallbackBudgetMs = Number(v);
   },
+  REPARTEE_LLM_FIRST_TOKEN_BUDGET_MS: (v, c) => {
+    c.providerFailure = { ...(c.providerFailure as object), firstTokenBudgetMs: Number(v) };
+  },
   REPARTEE_MODELS_DIR: (v, c) => {
     c.modelsDir = v;
   },
@@ -143,6 +187,15 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
   },
   REPARTEE_TOKEN: (v, c) => {
     c.server = { ...(c.server as object), token: v };
+  },
+  REPARTEE_ALLOWED_HOSTS: (v, c) => {
+    c.server = { ...(c.server as object), allowedHosts: v.split(',').map((s) => s.trim()).filter(Boolean) };
+  },
+  REPARTEE_MAX_SESSIONS: (v, c) => {
+    c.server = { ...(c.server as object), maxSessions: Number(v) };
+  },
+  REPARTEE_MAX_SESSIONS_PER_CLIENT: (v, c) => {
+    c.server = { ...(c.server as object), maxSessionsPerClient: Number(v) };
   },
   REPARTEE_METRICS_LOG: (v, c) => {
     c.metricsLog = v;

@@ -54,6 +54,7 @@ export async function createConfiguredSession(
         instructions: config.instructions,
         language: config.language,
         preemptiveGeneration: config.preemptiveGeneration,
+        providerFailure: config.providerFailure,
         endpointing: config.endpointing,
         interruption: config.interruption,
         tools,
