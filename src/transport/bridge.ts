@@ -17,6 +17,8 @@ export interface ProtocolBridgeOptions {
   receipts: PlaybackReceipts;
   /** Where the transport's client audio arrives at a rate it announces (WebSocket PCM). */
   onInputRate?(sampleRate: number): void;
+  /** The client answered a heartbeat `ping` (the WebRTC control channel's liveness). */
+  onPong?(): void;
 }
 
 /**
@@ -64,6 +66,8 @@ export class ProtocolBridge {
       if (message.type === 'config') this.configure(message);
       else if (message.type === 'text') this.options.session.sendText(message.text);
       else if (message.type === 'interrupt') this.options.session.interrupt();
+      else if (message.type === 'ping') this.options.send({ type: 'pong', t: message.t });
+      else if (message.type === 'pong') this.options.onPong?.();
       else this.options.receipts.receive(message);
     } catch (error) {
       this.sendError(error instanceof Error ? error.message : String(error));

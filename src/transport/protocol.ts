@@ -23,6 +23,9 @@ export const ClientMessage = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('text'), text: z.string().min(1).max(10_000) }),
   z.object({ type: z.literal('interrupt') }),
+  // Liveness (docs/protocol.md): the server answers a `ping` with a `pong`; a client answers the server's `ping`.
+  z.object({ type: z.literal('ping'), t: z.number().optional() }),
+  z.object({ type: z.literal('pong'), t: z.number().optional() }),
   PlaybackMessage,
 ]);
 
@@ -55,7 +58,9 @@ export type ServerMessage =
   | { type: 'clear'; speechId: number }
   | { type: 'speechEnded'; speechId: number; outcome: SpeechOutcome; text: string }
   | { type: 'metrics'; metrics: TurnMetrics }
-  | { type: 'error'; message: string; source?: string };
+  | { type: 'error'; message: string; source?: string }
+  | { type: 'ping'; t: number }
+  | { type: 'pong'; t?: number };
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
 

@@ -7,6 +7,9 @@ export class WebSocketAudioSink implements AudioSink {
   constructor(
     private readonly socket: WebSocket,
     readonly sampleRate: number,
+    /** Called after a send while the client has more than this much audio unread (it is not reading). */
+    private readonly maxUnsentMs = Number.POSITIVE_INFINITY,
+    private readonly onBacklog: (unsentMs: number) => void = () => {},
   ) {}
 
   isOpen(): boolean {
@@ -15,5 +18,15 @@ export class WebSocketAudioSink implements AudioSink {
 
   sendAudio(samples: Int16Array): void {
     this.socket.send(bytesFromInt16(samples));
+    const unsentMs = this.unsentMs();
+    if (unsentMs > this.maxUnsentMs) this.onBacklog(unsentMs);
+  }
+
+  /**
+   * Audio this process still holds for the client, in ms: what ws and the socket have queued because the
+   * kernel's buffers toward the client are full (the peer stopped reading). JSON messages count too, as audio.
+   */
+  unsentMs(): number {
+    return (this.socket.bufferedAmount * 1000) / (2 * this.sampleRate);
   }
 }
