@@ -56,6 +56,11 @@ export interface ProviderFailureOptions {
    * even when the TTS is what failed), else live. '' turns the spoken apology off (the error event still goes out).
    */
   apology: string;
+  /**
+   * A sentence sent to the TTS that gets no audio for this long means the TTS has failed (it hangs): the reply
+   * ends there with the apology instead of waiting out the provider's own timeouts and retries.
+   */
+  ttsStallTimeoutMs: number;
   /** Synthesize the apology at session start. Off: it is synthesized when needed (no help if the TTS failed). */
   presynthesizeApology: boolean;
   /**
@@ -143,6 +148,7 @@ export const DEFAULT_LONG_TOOLS: LongToolOptions = {
 
 export const DEFAULT_PROVIDER_FAILURE: ProviderFailureOptions = {
   firstTokenBudgetMs: 8_000,
+  ttsStallTimeoutMs: 5_000,
   apology: 'Sorry, I ran into a problem there. Could you say that again?',
   presynthesizeApology: true,
   apologyAudioTimeoutMs: 1_000,

@@ -182,6 +182,40 @@ describe('a failing provider never leaves the user in silence', () => {
     expect(t.metrics.map((m) => m.outcome)).toEqual(['error', 'completed']);
   });
 
+  it('a TTS that hangs (no audio, no error) is given up after ttsStallTimeoutMs; the cached apology plays', async () => {
+    let down = false;
+    const hangs = (inner: ScriptedTts): TTS => ({
+      name: 'hangs',
+      sampleRate: inner.sampleRate,
+      stream(options): TtsStream {
+        if (!down) return inner.stream(options);
+        return {
+          pushText: () => undefined,
+          flush: () => undefined,
+          end: () => undefined,
+          async *[Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
+            // Never a frame, never an error: only the abort ends it.
+            await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
+          },
+        };
+      },
+    });
+    const t = failingSession({ reply: () => 'Hello there.', wrapTts: hangs });
+    await t.start();
+    await t.runUntil(300);
+    down = true;
+    await t.runUntil(15_000);
+    expect(t.failures.map((f) => [f.source, f.message])).toEqual([['tts', 'hangs: no audio for 5000 ms']]);
+    const firstText = t.metrics[0].ttsTtfbMs; // no audio: no TTFB
+    expect(firstText).toBeNull();
+    expect(t.apologies[0].via).toBe('cached');
+    expect(t.apologies[0].atMs - t.failures[0].atMs).toBeLessThan(2000);
+    expect(t.history()).toEqual([
+      { role: 'user', content: 'Tell me a story.' },
+      { role: 'assistant', content: APOLOGY },
+    ]);
+  });
+
   it('no voice at all (the TTS never worked): a tone within 2 s, and the error goes out', async () => {
     const t = failingSession({ reply: () => 'Hello there.', wrapTts: failingTts(() => true) });
     await t.start();

@@ -299,6 +299,7 @@ export class AgentSession {
       toolTimeoutMs: this.options.toolTimeoutMs ?? 60_000,
       longTools: this.longTools,
       firstTokenBudgetMs: this.providerFailure.firstTokenBudgetMs,
+      ttsStallTimeoutMs: this.providerFailure.ttsStallTimeoutMs,
       apology: this.apology,
       hooks: {
         onFirstPlayed: () => this.updateState(),
@@ -400,7 +401,7 @@ export class AgentSession {
 
 function providerFailureOptions(given: Partial<ProviderFailureOptions> = {}): ProviderFailureOptions {
   const options = { ...DEFAULT_PROVIDER_FAILURE, ...given };
-  for (const key of ['firstTokenBudgetMs', 'apologyAudioTimeoutMs'] as const) {
+  for (const key of ['firstTokenBudgetMs', 'ttsStallTimeoutMs', 'apologyAudioTimeoutMs'] as const) {
     const value = options[key];
     if (!Number.isFinite(value) || value <= 0)
       throw new RangeError(`providerFailure.${key} must be a positive number of ms, got ${value}`);

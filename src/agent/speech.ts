@@ -18,6 +18,7 @@ import {
 } from './speech-failure.ts';
 import { SpeechTools } from './speech-tools.ts';
 import type { SupervisedResult, ToolResult, ToolRunner } from './tool-runner.ts';
+import { watchedTts } from './tts-watchdog.ts';
 
 export type SpeechSource = { kind: 'llm'; messages: ChatMessage[] } | { kind: 'text'; text: string };
 
@@ -48,6 +49,8 @@ export interface SpeechDeps {
   longTools: LongToolOptions;
   /** The whole wait for each LLM request's first token, retries and fallbacks included. */
   firstTokenBudgetMs: number;
+  /** A sentence without audio for this long fails the TTS. */
+  ttsStallTimeoutMs: number;
   /** Said after a failure (absent: nothing is said, the error is still reported). */
   apology?: ApologyVoice;
 }
@@ -132,7 +135,7 @@ export class Speech {
     this.playout = new BufferedPlayout({
       speechId: deps.id,
       clock: deps.clock,
-      tts: deps.tts,
+      tts: watchedTts(deps.tts, { clock: deps.clock, stallMs: deps.ttsStallTimeoutMs }),
       output: deps.output,
       signal,
       changed: this.changed,

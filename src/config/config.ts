@@ -53,6 +53,7 @@ export const ConfigSchema = z
     providerFailure: z
       .object({
         firstTokenBudgetMs: z.number().int().min(500).max(120_000).optional(),
+        ttsStallTimeoutMs: z.number().int().min(500).max(120_000).optional(),
         apology: z.string().max(300).optional(),
         presynthesizeApology: z.boolean().optional(),
         apologyAudioTimeoutMs: z.number().int().min(100).max(10_000).optional(),
