@@ -10,10 +10,13 @@ export interface EndpointingPolicyOptions {
   /** The wait for a turn the detector is sure is unfinished (probability 0); also the hard cap on any wait. */
   maxDelayMs: number;
   /**
-   * Curve between the two: delay = min + (max − min)·(1 − p)^shape. 1 is linear; above 1 the delay falls fast as
-   * the probability rises (confident ends answer quickly), below 1 it stays long until the probability is high.
+   * Curve between the two: delay = min + (max − min)·(1 − q)^shape with q = min(1, p / confidentAbove). 1 is
+   * linear; above 1 the delay falls fast as the probability rises (likely ends answer quickly), below 1 it stays
+   * long until the probability is high.
    */
   shape: number;
+  /** Probability at or above which the wait is `minDelayMs` (the detector is sure enough). */
+  confidentAbove: number;
   /** Dynamic endpointing: raise the wait towards this user's own in-turn pauses. Off: the curve alone. */
   adaptToUser: boolean;
   /** Quantile of the user's in-turn pauses that raises the floor (0.9: longer than 9 in 10 of their pauses). */
@@ -27,9 +30,10 @@ export interface EndpointingPolicyOptions {
 }
 
 export const DEFAULT_ENDPOINTING_POLICY: EndpointingPolicyOptions = {
-  minDelayMs: 250,
+  minDelayMs: 400,
   maxDelayMs: 2500,
   shape: 2,
+  confidentAbove: 0.9,
   adaptToUser: true,
   userPauseQuantile: 0.9,
   userPauseMarginMs: 100,
@@ -46,9 +50,9 @@ export interface UserPauseSummary {
 const clamp01 = (p: number) => (Number.isFinite(p) ? Math.min(1, Math.max(0, p)) : 1);
 
 /**
- * The silence to wait after the last voiced audio before committing, for an end-of-turn probability. The user
- * floor weighs in by (1 − p): a turn the detector is sure of is not held back by a slow talker's habits, a
- * doubtful one waits at least as long as their usual pause. Never below `minDelayMs`, never above `maxDelayMs`.
+ * The silence to wait after the last voiced audio before committing, for an end-of-turn probability: the curve
+ * from `maxDelayMs` (p = 0) down to `minDelayMs` (p >= confidentAbove), its bottom raised to this user's usual
+ * in-turn pause when known. Never below `minDelayMs`, never above `maxDelayMs`.
  */
 export function endpointingDelayMs(
   probability: number,
@@ -57,14 +61,17 @@ export function endpointingDelayMs(
 ): number {
   const p = clamp01(probability);
   const { minDelayMs, maxDelayMs } = options;
-  const span = Math.max(0, maxDelayMs - minDelayMs);
   const shape = options.shape > 0 ? options.shape : 1;
-  let delay = minDelayMs + span * (1 - p) ** shape;
+  const q = options.confidentAbove > 0 ? Math.min(1, p / options.confidentAbove) : 1;
+  // The user floor lifts the bottom of the curve: fully while the detector is unsure (q <= 0.75), fading to
+  // nothing as it becomes sure (q = 1), so a slow talker waits out their usual pause and a clear end does not.
+  let bottom = minDelayMs;
   const quantile = options.adaptToUser ? user?.pauseQuantileMs : undefined;
   if (quantile !== undefined) {
-    const floor = Math.min(options.userFloorCapMs, quantile + options.userPauseMarginMs);
-    if (floor > minDelayMs) delay = Math.max(delay, minDelayMs + (floor - minDelayMs) * (1 - p));
+    const floor = Math.min(options.userFloorCapMs, maxDelayMs, quantile + options.userPauseMarginMs);
+    if (floor > minDelayMs) bottom = minDelayMs + (floor - minDelayMs) * Math.min(1, 4 * (1 - q));
   }
+  const delay = bottom + Math.max(0, maxDelayMs - bottom) * (1 - q) ** shape;
   return Math.round(Math.min(maxDelayMs, Math.max(minDelayMs, delay)));
 }
 

@@ -7,14 +7,15 @@ import type { TurnDetector } from '../providers/turn/contract.ts';
 import type { VAD } from '../providers/vad/contract.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import type { SentenceChunkerOptions } from './chunker.ts';
+import { DEFAULT_ENDPOINTING_POLICY, type EndpointingPolicyOptions } from './endpointing-policy.ts';
 
-export interface EndpointingOptions {
-  /** Silence after the last voiced audio before a turn the detector deems finished is committed. */
-  minDelayMs: number;
-  /** Silence before committing a turn the detector deems unfinished ("I'd like to order a..."). */
-  maxDelayMs: number;
-  /** End-of-turn probability at or above which `minDelayMs` applies. */
-  turnCompleteThreshold: number;
+/**
+ * When to commit a user turn: the wait after the last voiced audio is a function of the detector's end-of-turn
+ * probability, raised towards this user's own in-turn pauses (see endpointing-policy.ts for every field).
+ */
+export interface EndpointingOptions extends EndpointingPolicyOptions {
+  /** Deprecated alias of `confidentAbove`: the probability at or above which `minDelayMs` applies. */
+  turnCompleteThreshold?: number;
   /** How long to wait for the STT's final transcript after speech ends before giving the turn up. */
   finalTranscriptTimeoutMs: number;
 }
@@ -102,9 +103,7 @@ export interface AgentSessionOptions {
 }
 
 export const DEFAULT_ENDPOINTING: EndpointingOptions = {
-  minDelayMs: 400,
-  maxDelayMs: 2500,
-  turnCompleteThreshold: 0.5,
+  ...DEFAULT_ENDPOINTING_POLICY,
   finalTranscriptTimeoutMs: 2000,
 };
 

@@ -1,7 +1,15 @@
 import type { Clock } from '../metrics/clock.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import type { Transcript } from '../providers/stt/contract.ts';
-import type { TurnDetector } from '../providers/turn/contract.ts';
+import type {
+  ProsodyFeatures,
+  SttTurnSignals,
+  TurnDetector,
+  TurnDetectorInput,
+  TurnSignalValues,
+} from '../providers/turn/contract.ts';
+import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
+import { endpointingDelayMs, UserPauseStats } from './endpointing-policy.ts';
 import type { EndpointingOptions } from './options.ts';
 
 export interface CommittedTurn {
@@ -10,6 +18,12 @@ export interface CommittedTurn {
   endOfSpeechAt: number;
   finalTranscriptAt: number;
   committedAt: number;
+  /** The detector's end-of-turn probability behind the commit (undefined: it never answered in time). */
+  endOfTurnProbability?: number;
+  /** The silence the policy chose to wait after the last voiced audio, ms. */
+  endpointingDelayMs?: number;
+  /** The signals the probability was made of, when the detector explains itself. */
+  turnSignals?: TurnSignalValues;
 }
 
 export interface TurnTrackerEvents {
@@ -18,12 +32,24 @@ export interface TurnTrackerEvents {
   onCommit(turn: CommittedTurn): void;
   /** Speech ended and no words came of it. */
   onNoise(): void;
+  /** The detector threw, rejected or returned no number; the word list decided instead. */
+  onDetectorError?(error: unknown): void;
 }
+
+export interface TurnTrackerInputs {
+  /** Language of the session, passed to the detector. */
+  language?: string;
+}
+
+/** A user who starts again this soon after a commit was cut off: that pause counts as one of their holds. */
+const CUT_OFF_RESUME_MS = 1000;
 
 /**
  * Decides when the user has finished a turn. After the VAD's end of speech it waits for the final transcript,
- * asks the turn detector how finished the words sound, and commits after the min or max endpointing delay,
- * counted from the last voiced audio. New speech before then continues the same turn.
+ * asks the turn detector how finished the turn sounds, and commits once the silence since the last voiced audio
+ * reaches the policy's delay for that probability (endpointing-policy.ts). A commit at `maxDelayMs` is scheduled
+ * before the detector is asked, so a slow or failing detector can only shorten the wait. New speech before the
+ * commit continues the same turn, and its pause teaches the policy this user's pause lengths.
  */
 export class TurnTracker {
   private finals: string[] = [];
@@ -31,11 +57,21 @@ export class TurnTracker {
   private speaking = false;
   private awaitingFinal = false;
   private speechStartAt: number | undefined;
+  /** Start of the latest stretch of speech: a final that ends before it belongs to an earlier stretch. */
+  private segmentStartAt = 0;
   private lastVoicedAt = 0;
   private finalAt: number | undefined;
   private cancelCommit: (() => void) | undefined;
   private cancelFinalTimeout: (() => void) | undefined;
+  private detectorAbort: AbortController | undefined;
   private evaluation = 0;
+  private decision: { probability?: number; delayMs: number; signals?: TurnSignalValues } | undefined;
+  private prosody: ProsodyFeatures | undefined;
+  private sttSignals: SttTurnSignals | undefined;
+  private lastCommitVoicedAt: number | undefined;
+  private readonly fallbackDetector = new HeuristicTurnDetector();
+  /** This user's in-turn pauses, for dynamic endpointing; lives and dies with the session. */
+  readonly userPauses: UserPauseStats;
 
   constructor(
     private readonly clock: Clock,
@@ -43,7 +79,10 @@ export class TurnTracker {
     private readonly detector: TurnDetector,
     private readonly history: () => readonly ChatMessage[],
     private readonly events: TurnTrackerEvents,
-  ) {}
+    private readonly inputs: TurnTrackerInputs = {},
+  ) {
+    this.userPauses = new UserPauseStats({}, options);
+  }
 
   get transcript(): string {
     return this.finals.join(' ');
@@ -59,9 +98,25 @@ export class TurnTracker {
   }
 
   speechStarted(atMs: number): void {
+    if (this.speechStartAt !== undefined && !this.speaking) {
+      this.userPauses.record(atMs - this.lastVoicedAt); // a pause inside the turn: the user went on
+    } else if (
+      this.lastCommitVoicedAt !== undefined &&
+      atMs - this.lastCommitVoicedAt < this.options.maxDelayMs + CUT_OFF_RESUME_MS
+    ) {
+      const pause = atMs - this.lastCommitVoicedAt;
+      if (pause > this.options.minDelayMs) this.userPauses.record(pause); // cut off: they had more to say
+    }
+    this.lastCommitVoicedAt = undefined;
     this.speaking = true;
     this.speechStartAt ??= atMs;
+    this.segmentStartAt = atMs;
+    this.prosody = undefined;
+    this.sttSignals = undefined;
     this.cancelPending();
+    // The fallback below promotes an interim only in silence; speechEnded schedules it again.
+    this.cancelFinalTimeout?.();
+    this.cancelFinalTimeout = undefined;
   }
 
   speechEnded(atMs: number): void {
@@ -72,12 +127,23 @@ export class TurnTracker {
     const waitMs = Math.max(0, atMs + this.options.finalTranscriptTimeoutMs - this.clock.now());
     this.cancelFinalTimeout = this.clock.schedule(waitMs, () => {
       this.cancelFinalTimeout = undefined;
-      if (!this.awaitingFinal) return;
+      if (!this.awaitingFinal || this.speaking) return;
       // The STT never settled: fall back on its last hypothesis rather than drop what the user said.
       this.awaitingFinal = false;
       if (this.interim) this.acceptFinal(this.interim);
+      this.interim = '';
       this.evaluate();
     });
+  }
+
+  /** Prosody of the audio up to the latest end of speech (the session measures it from its frames). */
+  prosodyMeasured(features: ProsodyFeatures): void {
+    this.prosody = features;
+  }
+
+  /** A cloud STT's own end-of-utterance signal: an input to the detector, never a commit by itself. */
+  sttTurnSignal(signals: SttTurnSignals): void {
+    this.sttSignals = { ...this.sttSignals, ...signals };
   }
 
   interimReceived(transcript: Transcript): void {
@@ -88,22 +154,28 @@ export class TurnTracker {
     const text = transcript.text.trim();
     this.interim = '';
     if (text) this.acceptFinal(text);
-    if (!this.speaking) {
-      this.awaitingFinal = false;
-      this.cancelFinalTimeout?.();
-      this.evaluate();
-    }
+    if (this.speaking) return; // the final of an earlier stretch: the current one's is still to come
+    // A late final of an earlier stretch does not settle the latest one (its words are still on the way).
+    const ofLatest = !(transcript.endMs > 0) || transcript.endMs > this.segmentStartAt;
+    if (!ofLatest && this.awaitingFinal) return;
+    this.awaitingFinal = false;
+    this.cancelFinalTimeout?.();
+    this.cancelFinalTimeout = undefined;
+    this.evaluate();
   }
 
   /** Forgets the current turn (noise, a backchannel, or a turn taken over by typed text). */
   reset(): void {
     this.cancelPending();
     this.cancelFinalTimeout?.();
+    this.cancelFinalTimeout = undefined;
     this.finals = [];
     this.interim = '';
     this.awaitingFinal = false;
     this.speechStartAt = undefined;
     this.finalAt = undefined;
+    this.prosody = undefined;
+    this.sttSignals = undefined;
   }
 
   close(): void {
@@ -126,35 +198,81 @@ export class TurnTracker {
       return;
     }
     this.events.onCandidate(transcript);
-    const evaluation = ++this.evaluation;
-    const decide = (probability: number) => {
-      if (evaluation !== this.evaluation || this.speaking) return;
-      const { minDelayMs, maxDelayMs, turnCompleteThreshold } = this.options;
-      const delay = probability >= turnCompleteThreshold ? minDelayMs : maxDelayMs;
-      const waitMs = Math.max(0, this.lastVoicedAt + delay - this.clock.now());
-      this.cancelCommit?.();
-      this.cancelCommit = this.clock.schedule(waitMs, () => this.commit(evaluation));
+    this.cancelPending();
+    const evaluation = this.evaluation;
+    // The safety net first: whatever the detector does, the turn commits at the max delay.
+    this.decision = { delayMs: this.options.maxDelayMs };
+    this.scheduleCommit(evaluation, this.options.maxDelayMs);
+    const abort = new AbortController();
+    this.detectorAbort = abort;
+    const input: TurnDetectorInput = {
+      transcript,
+      history: this.history(),
+      signal: abort.signal,
+      language: this.inputs.language,
+      prosody: this.prosody,
+      stt: this.sttSignals,
     };
-    let probability: number | Promise<number>;
+    const decide = (probability: number, signals?: TurnSignalValues) => {
+      if (evaluation !== this.evaluation || this.speaking) return;
+      const policy =
+        this.options.turnCompleteThreshold === undefined
+          ? this.options
+          : { ...this.options, confidentAbove: this.options.turnCompleteThreshold };
+      const delayMs = endpointingDelayMs(probability, policy, this.userPauses.summary());
+      this.decision = { probability, delayMs, signals };
+      this.scheduleCommit(evaluation, delayMs);
+    };
+    const fail = (error: unknown) => {
+      if (evaluation !== this.evaluation) return;
+      try {
+        this.events.onDetectorError?.(error);
+      } catch {
+        // a listener's fault must not stop the turn
+      }
+      decide(this.fallbackDetector.endOfTurnProbability(input));
+    };
+    const accept = (value: unknown, signals?: TurnSignalValues) => {
+      if (typeof value === 'number' && Number.isFinite(value)) decide(value, signals);
+      else fail(new TypeError(`turn detector ${this.detector.name} returned ${String(value)}`));
+    };
     try {
-      probability = this.detector.endOfTurnProbability({ transcript, history: this.history() });
-    } catch {
-      probability = 1; // a failing detector must not hold the turn forever: fall back on the min delay
+      if (this.detector.explain) {
+        this.detector.explain(input).then((e) => accept(e?.probability, e?.signals), fail);
+      } else {
+        const result = this.detector.endOfTurnProbability(input);
+        if (result instanceof Promise) result.then((p) => accept(p), fail);
+        else accept(result);
+      }
+    } catch (error) {
+      fail(error);
     }
-    if (typeof probability === 'number') decide(probability);
-    else probability.then(decide, () => decide(1));
+  }
+
+  /** (Re)schedules the commit at `delayMs` after the last voiced audio; never later than the max delay. */
+  private scheduleCommit(evaluation: number, delayMs: number): void {
+    const bounded = Math.min(delayMs, this.options.maxDelayMs);
+    const waitMs = Math.max(0, this.lastVoicedAt + bounded - this.clock.now());
+    this.cancelCommit?.();
+    this.cancelCommit = this.clock.schedule(waitMs, () => this.commit(evaluation));
   }
 
   private commit(evaluation: number): void {
     this.cancelCommit = undefined;
     if (evaluation !== this.evaluation || this.speaking) return;
+    this.detectorAbort?.abort();
+    this.detectorAbort = undefined;
     const turn: CommittedTurn = {
       transcript: this.transcript,
       speechStartAt: this.speechStartAt ?? this.lastVoicedAt,
       endOfSpeechAt: this.lastVoicedAt,
       finalTranscriptAt: this.finalAt ?? this.clock.now(),
       committedAt: this.clock.now(),
+      endOfTurnProbability: this.decision?.probability,
+      endpointingDelayMs: this.decision?.delayMs,
+      turnSignals: this.decision?.signals,
     };
+    this.lastCommitVoicedAt = this.lastVoicedAt;
     this.reset();
     this.events.onCommit(turn);
   }
@@ -163,5 +281,7 @@ export class TurnTracker {
     this.evaluation++;
     this.cancelCommit?.();
     this.cancelCommit = undefined;
+    this.detectorAbort?.abort();
+    this.detectorAbort = undefined;
   }
 }
