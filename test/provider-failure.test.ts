@@ -28,6 +28,7 @@ import { ScriptedVad } from '../src/providers/vad/scripted.ts';
 const KEY = 'sk-failure-0123456789';
 const APOLOGY = DEFAULT_PROVIDER_FAILURE.apology;
 const BUDGET_MS = 3_000;
+const TTS_STALL_MS = 2_000;
 /** Timers fire late on a loaded machine; a failure later than this past the budget would be a bug. */
 const SCHEDULING_SLACK_MS = 1_500;
 const STORY =
@@ -86,6 +87,8 @@ interface Fault {
   said?: string;
   /** Source of the error event. */
   source: 'llm' | 'tts';
+  /** The error event's message, where the test pins it. */
+  message?: string;
   /** The failure waits out the first-token budget (a hang), rather than being known early. */
   waitsForBudget?: boolean;
 }
@@ -138,6 +141,12 @@ const FAULTS: Fault[] = [
     tts: { error: { status: 500, message: 'The server had an error', type: 'server_error' } },
     source: 'tts',
   },
+  {
+    name: 'TTS hangs after its headers',
+    tts: { firstByteDelayMs: 60_000 },
+    source: 'tts',
+    message: `cloud-tts: no audio for ${TTS_STALL_MS} ms`,
+  },
 ];
 
 async function conversationWith(fault: Fault) {
@@ -171,7 +180,7 @@ async function conversationWith(fault: Fault) {
     tts,
     clock,
     preemptiveGeneration: false,
-    providerFailure: { firstTokenBudgetMs: BUDGET_MS },
+    providerFailure: { firstTokenBudgetMs: BUDGET_MS, ttsStallTimeoutMs: TTS_STALL_MS },
   });
   cleanups.push(
     () => session.close(),
@@ -214,6 +223,7 @@ describe('a failing provider never leaves a voice user in silence', () => {
       const replyErrors = c.errors.filter((e) => e.source === fault.source && e.atMs >= c.commits[0]);
       expect(replyErrors.length, JSON.stringify(c.errors)).toBe(1);
       const failureAt = replyErrors[0].atMs;
+      if (fault.message) expect(replyErrors[0].message).toBe(fault.message);
 
       // Heard in the session's voice (synthesized at start, or live), within 2 s of the failure being known.
       expect(c.apologies).toHaveLength(1);
