@@ -23,6 +23,11 @@ Provider options (also in repartee.config.json or REPARTEE_* variables):
   With OPENAI_API_KEY, DEEPGRAM_API_KEY or ELEVENLABS_API_KEY set and no spec given, those providers are used,
   with the embedded stack as fallback.
   --docs DIR   let the agent list, read, search, edit and analyze the documents in DIR (bundled MCP server)
+
+Server options (serve):
+  --allowed-hosts LIST   public host names clients use, comma-separated (loopback names are always allowed)
+  --max-sessions N       sessions at once in this process (default: from measured per-session memory)
+  Beyond loopback clients need the token (REPARTEE_TOKEN, at least 16 characters, e.g. openssl rand -hex 32).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -43,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       vad: { type: 'string' },
       'models-dir': { type: 'string' },
       docs: { type: 'string' },
+      'allowed-hosts': { type: 'string' },
+      'max-sessions': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -62,6 +69,15 @@ async function main(argv: string[]): Promise<number> {
     server: {
       ...(values.host ? { host: values.host } : {}),
       ...(values.port ? { port: Number(values.port) } : {}),
+      ...(values['allowed-hosts']
+        ? {
+            allowedHosts: values['allowed-hosts']
+              .split(',')
+              .map((h) => h.trim())
+              .filter(Boolean),
+          }
+        : {}),
+      ...(values['max-sessions'] ? { maxSessions: Number(values['max-sessions']) } : {}),
     },
   };
   const configOptions = { file: values.config, fileRequired: values.config !== undefined, overrides };

@@ -3,20 +3,41 @@ import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
 import { createConfiguredSession } from '../config/session.ts';
 import { connectConfiguredTools } from '../config/tools.ts';
 import { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
+import { CLOUD_SESSION_BYTES, defaultMaxSessions, LOCAL_STT_SESSION_BYTES } from '../server/admission.ts';
 import { startServer } from '../server/server.ts';
+import { assertStrongToken } from '../server/token.ts';
 import { createLogger } from './log.ts';
 
 export async function runServe(configOptions: LoadConfigOptions): Promise<number> {
   const log = createLogger();
   const config = await loadConfig(configOptions);
+  // A weak token is a start-up error, before anything slow is loaded.
+  if (config.server.token !== undefined) assertStrongToken(config.server.token);
   const providers = await createProviders(config, { log });
   const tools = await connectConfiguredTools(config, log);
   const metricsLog = config.metricsLog ? new JsonLinesMetricsWriter(config.metricsLog) : undefined;
   if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
+  const server = config.server;
+  // A session of the local stack holds an in-process speech decoder; a cloud stack's costs next to nothing.
+  const localStt = (providers.specs?.stt ?? ['local']).some((spec) => /^(local|pocketsphinx)\b/.test(spec));
+  const maxSessions =
+    server.maxSessions ??
+    defaultMaxSessions({ perSessionBytes: localStt ? LOCAL_STT_SESSION_BYTES : CLOUD_SESSION_BYTES });
   const running = await startServer({
-    host: config.server.host,
-    port: config.server.port,
-    token: config.server.token,
+    host: server.host,
+    port: server.port,
+    token: server.token,
+    allowedHosts: server.allowedHosts,
+    admission: {
+      maxSessions,
+      maxSessionsPerClient: server.maxSessionsPerClient,
+      limitLoopbackClients: server.limitLoopbackClients,
+      trustedProxies: server.trustedProxies,
+      retryAfterSeconds: server.retryAfterSeconds,
+    },
+    loopLag: server.eventLoop,
+    onEventLoopLag: ({ lagMs, running }) =>
+      log.warn({ lagMs, running }, 'event loop blocked: every session waited this long'),
     webRoot: config.server.webRoot,
     webrtc: config.server.webrtc,
     websocket: config.server.websocket,
@@ -42,7 +63,10 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
   const page = pageUrl(running.url, config.server.host, running.token);
   log.info(
     {
-      url: page,
+      // The log never carries the token: the page without it, and the token's fingerprint.
+      url: pageUrl(running.url, config.server.host, undefined),
+      tokenFingerprint: running.tokenFingerprint,
+      maxSessions,
       websocket: `${running.url.replace('http', 'ws')}/ws`,
       webrtc: `${running.url}/rtc/offer`,
       ...providers.specs,
@@ -51,13 +75,24 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
     },
     'repartee serving',
   );
-  if (running.token)
-    log.info({ token: running.token }, 'clients must pass ?token=… (listening beyond loopback)');
-  process.stdout.write(`\nRepartee is listening. Open ${page} and click "Start talking".\n`);
+  if (running.token) {
+    log.info(
+      { tokenFingerprint: running.tokenFingerprint },
+      'clients must pass ?token=… or Authorization: Bearer … (listening beyond loopback)',
+    );
+  }
+  // A configured token is the operator's own: it is not echoed. A generated one is shown once, on stdout (not
+  // the log), because nobody could connect without it.
+  const generated = running.token !== undefined && server.token === undefined;
+  const shown = generated ? page : pageUrl(running.url, config.server.host, undefined);
+  process.stdout.write(`\nRepartee is listening. Open ${shown} and click "Start talking".\n`);
   if (running.token) {
     process.stdout.write(
-      `Token (needed beyond loopback; the link above carries it): ${running.token}\n` +
-        'Browsers allow the microphone only on https:// or localhost: from another machine, put TLS in front.\n',
+      (generated
+        ? `Generated token (needed beyond loopback; the link above carries it): ${running.token}\n`
+        : `Add ?token=<your configured token> (fingerprint ${running.tokenFingerprint}) to the link.\n`) +
+        'Browsers allow the microphone only on https:// or localhost: from another machine, put TLS in front ' +
+        'and list its name in server.allowedHosts.\n',
     );
   }
   await new Promise<void>((resolve) => {

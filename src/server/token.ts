@@ -17,7 +17,10 @@ export function generateToken(): string {
   return randomBytes(18).toString('base64url');
 }
 
-/** What logs carry instead of a token: the first 8 hex digits of its SHA-256, enough to tell tokens apart. */
+/**
+ * What logs carry instead of a token: the first 8 hex digits of its SHA-256, enough to tell tokens apart and, for
+ * a token of the strength assertStrongToken demands, no help to a guesser.
+ */
 export function tokenFingerprint(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 8);
 }
@@ -59,7 +62,8 @@ export function assertStrongToken(token: string): void {
   const bits = estimateTokenBits(token);
   if (bits < MIN_TOKEN_BITS) {
     throw new TokenError(
-      `the server token (fingerprint ${tokenFingerprint(token)}) is too predictable: about ${Math.floor(bits)} bits ` +
+      // No fingerprint here: for a guessable token even 32 bits of its hash would confirm a guess offline.
+      `the server token is too predictable: about ${Math.floor(bits)} bits ` +
         `of entropy, at least ${MIN_TOKEN_BITS} needed: ${advice}`,
     );
   }
