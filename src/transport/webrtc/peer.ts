@@ -2,13 +2,15 @@ import { type RTCDataChannel, RTCPeerConnection, RTCRtpCodecParameters, type Rtp
 import type { AgentSession } from '../../agent/session.ts';
 import { OPUS_SAMPLE_RATE } from '../../audio/opus.ts';
 import { ProtocolBridge } from '../bridge.ts';
+import { Heartbeat } from '../heartbeat.ts';
+import { definedOnly, InputBudget, type InputBudgetOptions } from '../input-budget.ts';
 import { StreamingAudioOutput } from '../playout.ts';
 import type { ServerMessage } from '../protocol.ts';
 import { PlaybackReceipts } from '../receipts.ts';
 import { RtpAudioInput } from './rtp-input.ts';
 import { OpusRtpSink } from './rtp-sink.ts';
 
-export interface WebRtcOptions {
+export interface WebRtcOptions extends InputBudgetOptions {
   /** Host addresses offered as ICE candidates besides the machine's interfaces; loopback for a local browser. */
   iceAdditionalHostAddresses?: string[];
   /** A peer whose control channel is not open this long after the answer is given up. */
@@ -21,15 +23,28 @@ export interface WebRtcOptions {
   sendAheadMs?: number;
   /** How long to wait for a `started` or `stopped` receipt before falling back to the send-side estimate. */
   receiptTimeoutMs?: number;
+  /** The server sends a `ping` on the control channel this often. */
+  heartbeatIntervalMs?: number;
+  /**
+   * A client that has answered a `ping` and then is silent this long on the control channel is gone: its
+   * session ends. A client that never answers (older than the heartbeat) is judged by ICE alone.
+   */
+  heartbeatTimeoutMs?: number;
+  /** The server ended a peer (heartbeat lost, flooding): log it here. */
+  onDropped?(drop: { sessionId: string; reason: string }): void;
 }
 
-export const DEFAULT_WEBRTC_OPTIONS: Required<WebRtcOptions> = {
+type WebRtcSettings = Required<Omit<WebRtcOptions, 'onDropped' | keyof InputBudgetOptions>>;
+
+export const DEFAULT_WEBRTC_OPTIONS: WebRtcSettings = {
   iceAdditionalHostAddresses: ['127.0.0.1'],
   connectTimeoutMs: 15_000,
   disconnectGraceMs: 5_000,
   gatheringTimeoutMs: 5_000,
   sendAheadMs: 40,
   receiptTimeoutMs: 1_000,
+  heartbeatIntervalMs: 1_000,
+  heartbeatTimeoutMs: 2_500,
 };
 
 export const CONTROL_CHANNEL_LABEL = 'control';
@@ -75,11 +90,15 @@ export class WebRtcConnection {
   private cancelConnectTimeout: (() => void) | undefined;
   private cancelDisconnectGrace: (() => void) | undefined;
   private inputErrors = 0;
+  private heartbeat: Heartbeat | undefined;
+  private readonly budget: InputBudget;
 
   private constructor(
     private readonly session: AgentSession,
-    private readonly options: Required<WebRtcOptions>,
+    private readonly options: WebRtcSettings,
+    private readonly given: WebRtcOptions,
   ) {
+    this.budget = new InputBudget(() => session.clock.now(), given);
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -102,6 +121,7 @@ export class WebRtcConnection {
       transport: 'webrtc',
       send: (m) => this.send(m),
       receipts: this.receipts,
+      onPong: () => this.heartbeat?.pong(),
     });
     const transceiver = this.pc.addTransceiver('audio', { direction: 'sendrecv' });
     const sink = new OpusRtpSink(
@@ -135,8 +155,8 @@ export class WebRtcConnection {
     session: AgentSession,
     options: WebRtcOptions = {},
   ): Promise<{ connection: WebRtcConnection; answerSdp: string }> {
-    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-    const connection = new WebRtcConnection(session, { ...DEFAULT_WEBRTC_OPTIONS, ...given });
+    const settings = { ...DEFAULT_WEBRTC_OPTIONS, ...definedOnly(options) } as WebRtcSettings;
+    const connection = new WebRtcConnection(session, settings, options);
     try {
       checkOffer(offerSdp);
       const answerSdp = await connection.negotiate(offerSdp);
@@ -162,6 +182,7 @@ export class WebRtcConnection {
   async close(): Promise<void> {
     if (this.isClosed) return this.closed;
     this.isClosed = true;
+    this.heartbeat?.stop();
     this.cancelConnectTimeout?.();
     this.cancelDisconnectGrace?.();
     this.bridge.detach();
@@ -219,6 +240,10 @@ export class WebRtcConnection {
     if (channel.label !== CONTROL_CHANNEL_LABEL || this.channel) return;
     this.channel = channel;
     channel.onMessage.subscribe((data) => {
+      if (this.isClosed) return;
+      this.heartbeat?.heard();
+      const over = this.budget.message();
+      if (over) return this.drop(over);
       if (typeof data === 'string') this.bridge.handleText(data);
       else this.bridge.sendError('the control channel carries JSON text messages; audio goes on the track');
     });
@@ -233,6 +258,15 @@ export class WebRtcConnection {
     if (this.started || this.isClosed) return;
     this.started = true;
     this.cancelConnectTimeout?.();
+    this.heartbeat = new Heartbeat({
+      clock: this.session.clock,
+      intervalMs: this.options.heartbeatIntervalMs,
+      timeoutMs: this.options.heartbeatTimeoutMs,
+      enforceAfterFirstAnswer: true,
+      sendPing: (t) => this.send({ type: 'ping', t }),
+      onTimeout: (silentMs) =>
+        this.drop(`no heartbeat on the control channel for ${Math.round(silentMs)} ms`),
+    });
     try {
       await this.session.start(this.output);
       this.bridge.ready(OPUS_SAMPLE_RATE, OPUS_SAMPLE_RATE);
@@ -257,7 +291,18 @@ export class WebRtcConnection {
   }
 
   private pushAudio(frame: Parameters<AgentSession['pushAudio']>[0]): void {
-    if (!this.isClosed) this.session.pushAudio(frame);
+    if (this.isClosed) return;
+    const over = this.budget.audio((frame.samples.length * 1000) / frame.sampleRate);
+    if (over) return this.drop(over);
+    this.session.pushAudio(frame);
+  }
+
+  /** Ends this peer for a reason it is told (if its channel still listens) and the server logs. */
+  private drop(reason: string): void {
+    if (this.isClosed) return;
+    this.given.onDropped?.({ sessionId: this.session.id, reason });
+    this.bridge.sendError(`disconnected by the server: ${reason}`);
+    void this.close();
   }
 
   private send(message: ServerMessage): void {

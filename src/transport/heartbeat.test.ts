@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { type Clock, VirtualClock } from '../metrics/clock.ts';
+import { Heartbeat } from './heartbeat.ts';
+
+function beat(clock: Clock, enforceAfterFirstAnswer = false) {
+  const pings: number[] = [];
+  const timeouts: number[] = [];
+  const heartbeat = new Heartbeat({
+    clock,
+    intervalMs: 1000,
+    timeoutMs: 2500,
+    enforceAfterFirstAnswer,
+    sendPing: (t) => pings.push(t),
+    onTimeout: (silentMs) => timeouts.push(silentMs),
+  });
+  return { heartbeat, pings, timeouts };
+}
+
+describe('Heartbeat', () => {
+  it('pings every interval; a peer heard from stays, a silent one times out once', async () => {
+    const clock = new VirtualClock();
+    const { heartbeat, pings, timeouts } = beat(clock);
+    for (let t = 1000; t <= 5000; t += 1000) {
+      await clock.advanceTo(t - 500);
+      heartbeat.pong();
+      await clock.advanceTo(t);
+    }
+    expect(pings).toEqual([1000, 2000, 3000, 4000, 5000]);
+    expect(timeouts).toEqual([]);
+    await clock.advanceTo(20_000); // silent from 4500
+    expect(timeouts).toEqual([3500]);
+    expect(pings.at(-1)).toBe(7000);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('with enforceAfterFirstAnswer, a peer that never answered is never judged', async () => {
+    const clock = new VirtualClock();
+    const { pings, timeouts, heartbeat } = beat(clock, true);
+    await clock.advanceTo(10_000);
+    expect(pings).toHaveLength(10);
+    expect(timeouts).toEqual([]);
+    heartbeat.pong();
+    await clock.advanceTo(20_000);
+    expect(timeouts).toEqual([3000]);
+  });
+
+  it('a tick delayed by a stall of this process judges nobody', async () => {
+    let now = 0;
+    let pending: { at: number; callback: () => void } | undefined;
+    const clock: Clock = {
+      now: () => now,
+      schedule: (ms, callback) => {
+        pending = { at: now + ms, callback };
+        return () => {
+          pending = undefined;
+        };
+      },
+      sleep: () => Promise.resolve(),
+    };
+    const { heartbeat, timeouts, pings } = beat(clock);
+    heartbeat.pong();
+    // The event loop was blocked for 5 s: the timer fires late, the peer's pongs are still unread.
+    now = 5000;
+    pending?.callback();
+    expect(timeouts).toEqual([]);
+    expect(pings).toEqual([5000]);
+    heartbeat.stop();
+    expect(pending).toBeUndefined();
+  });
+});
