@@ -60,8 +60,35 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * End-of-turn detector: `combined` (every signal, no download), `ngram`, `prosody`, `wordlist`, `fixed` or
+     * `fixed:<p>` (the fixed-delay VAD baseline). See src/providers/turn/spec.ts.
+     */
+    turnDetector: z
+      .string()
+      .regex(/^(combined|ngram|prosody|wordlist|heuristic|fixed(:(0(\.\d+)?|1(\.0+)?))?)$/, {
+        message: 'expected combined, ngram, prosody, wordlist, fixed or fixed:<probability 0..1>',
+      })
+      .default('combined'),
+    /**
+     * Add the local llama.cpp model's own end-of-turn probability to `combined` (only with a `llama:` LLM). Costs
+     * a prefill of the new transcript tokens per pause on the LLM's cores; `turnDetectorLlmBudgetMs` bounds it.
+     */
+    turnDetectorLlm: z.boolean().default(false),
+    turnDetectorLlmBudgetMs: z.number().int().min(10).max(5_000).default(250),
     endpointing: z
-      .object({ minDelayMs: durationMs.optional(), maxDelayMs: durationMs.optional() })
+      .object({
+        minDelayMs: durationMs.optional(),
+        maxDelayMs: durationMs.optional(),
+        /** Curve of the wait between max (p = 0) and min (p >= confidentAbove); 1 linear, 2 the default. */
+        shape: z.number().min(0.1).max(10).optional(),
+        confidentAbove: z.number().min(0.05).max(1).optional(),
+        /** Dynamic endpointing: learn this user's in-turn pauses within the session. */
+        adaptToUser: z.boolean().optional(),
+        userPauseQuantile: z.number().min(0.5).max(1).optional(),
+        userFloorCapMs: durationMs.optional(),
+        finalTranscriptTimeoutMs: durationMs.optional(),
+      })
       .strict()
       .default({}),
     interruption: z
@@ -190,7 +217,13 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
     c.server = { ...(c.server as object), token: v };
   },
   REPARTEE_ALLOWED_HOSTS: (v, c) => {
-    c.server = { ...(c.server as object), allowedHosts: v.split(',').map((s) => s.trim()).filter(Boolean) };
+    c.server = {
+      ...(c.server as object),
+      allowedHosts: v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
   },
   REPARTEE_MAX_SESSIONS: (v, c) => {
     c.server = { ...(c.server as object), maxSessions: Number(v) };

@@ -4,6 +4,7 @@ import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import type { ReparteeConfig } from './config.ts';
 import type { ProviderSet } from './providers.ts';
+import { createConfiguredTurnDetector } from './turn-detector.ts';
 
 interface Closable {
   close?(): Promise<void>;
@@ -29,6 +30,14 @@ class ConfiguredSession extends AgentSession {
   }
 }
 
+const warned = new Set<string>();
+/** A missing model file is worth one line per process, not one per session. */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.warn(message);
+}
+
 /** One conversation on the configured providers; its turn records also go to `metricsLog` when given. */
 export async function createConfiguredSession(
   config: ReparteeConfig,
@@ -42,7 +51,10 @@ export async function createConfiguredSession(
   const summarizer = config.summarizerLlm
     ? await providers.createSummarizerLlm?.(config.summarizerLlm)
     : undefined;
-  const own = [tts, llm, summarizer];
+  const turnDetector = await createConfiguredTurnDetector(config, providers.llmSpec, (message) =>
+    warnOnce(message),
+  );
+  const own = [tts, llm, summarizer, { close: async () => turnDetector.close?.() }];
   let session: ConfiguredSession;
   try {
     session = new ConfiguredSession(
@@ -56,6 +68,7 @@ export async function createConfiguredSession(
         preemptiveGeneration: config.preemptiveGeneration,
         providerFailure: config.providerFailure,
         endpointing: config.endpointing,
+        turnDetector,
         interruption: config.interruption,
         tools,
         toolTimeoutMs: config.toolTimeoutMs,
