@@ -83,8 +83,9 @@ export class DocumentRoot {
 
   /** Reads a UTF-8 text document; binary, oversized and non-regular files (FIFOs, devices) are refused. */
   async readText(input: string): Promise<TextDocument> {
-    const { parents, name, display } = this.parse(input);
-    if (name === undefined) throw new DocsError('not_a_file', `${display} is not a file`);
+    const { parents, name, display, folderOnly } = this.parse(input);
+    if (name === undefined || folderOnly)
+      throw new DocsError('not_a_file', `${input.trim()} names a folder, not a file`);
     const folder = await this.confinement.openFolder(parents, display);
     try {
       const file = await this.confinement.openFile(folder, name, display);
@@ -127,8 +128,9 @@ export class DocumentRoot {
       );
     }
     const base = baseVersion === undefined ? undefined : normaliseVersion(baseVersion);
-    let { parents, name, display } = this.parse(input);
-    if (name === undefined) throw new DocsError('not_a_file', `${display} is not a file`);
+    let { parents, name, display, folderOnly } = this.parse(input);
+    if (name === undefined || folderOnly)
+      throw new DocsError('not_a_file', `${input.trim()} names a folder, not a file`);
     let folder = await this.confinement.openFolder(parents, display);
     try {
       const own = await lstat(`${folder.proc}/${name}`).catch((error) => {
@@ -209,7 +211,7 @@ export class DocumentRoot {
 
   /** Every document under a folder (backups left out), or the one file, in a stable order. */
   async files(input: string, limit = 10_000): Promise<DirectoryEntry[]> {
-    const { parents, name, display } = this.parse(input);
+    const { parents, name, display, folderOnly } = this.parse(input);
     if (name !== undefined) {
       const folder = await this.confinement.openFolder(parents, display);
       try {
@@ -217,6 +219,7 @@ export class DocumentRoot {
           throw fsError(error, display);
         });
         if (!target.isDirectory()) {
+          if (folderOnly) throw new DocsError('not_a_directory', `${display} is not a folder`);
           const file = await this.confinement.openFile(folder, name, display);
           await file.handle.close();
           return [{ path: file.relative, type: 'file', size: file.info.size }];
@@ -270,23 +273,28 @@ export class DocumentRoot {
   }
 
   /** Splits a client path into root-relative names, refusing what could leave the root before any disk access. */
-  private parse(input: string): { parents: string[]; name: string | undefined; display: string } {
+  private parse(input: string): {
+    parents: string[];
+    name: string | undefined;
+    display: string;
+    folderOnly: boolean;
+  } {
     if (typeof input !== 'string') throw new DocsError('invalid', 'a path must be a string');
     const trimmed = input.trim() || '.';
     if (trimmed.includes('\0')) throw new DocsError('invalid', 'a path must not contain NUL characters');
     if (trimmed.startsWith('/') || /^[a-zA-Z]:/.test(trimmed) || trimmed.startsWith('\\')) {
-      throw new DocsError(
-        'outside_root',
-        `${trimmed}: absolute paths are refused; use a path inside the root`,
-      );
+      // Not echoed: an absolute path may name a place the answer should not repeat.
+      throw new DocsError('outside_root', 'absolute paths are refused; use a path inside the root');
     }
     if (trimmed.split(/[\\/]+/).includes('..')) {
       throw new DocsError('outside_root', `${trimmed}: ".." is refused; use a path inside the root`);
     }
     const parts = trimmed.split('/').filter((part) => part !== '' && part !== '.');
     const display = parts.join('/') || '.';
-    if (parts.length === 0) return { parents: [], name: undefined, display };
-    return { parents: parts.slice(0, -1), name: parts.at(-1), display };
+    // A final "/" names a folder, as in POSIX: "plan.md/" is not the file plan.md.
+    const folderOnly = /[\\/]$/.test(trimmed);
+    if (parts.length === 0) return { parents: [], name: undefined, display, folderOnly: true };
+    return { parents: parts.slice(0, -1), name: parts.at(-1), display, folderOnly };
   }
 }
 
