@@ -65,6 +65,8 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
     port: 0,
     createSession: () => createConfiguredSession(config, providers),
     onSessionError: () => sessionFailures++,
+    // The capacity bench finds the limit itself: no admission cap in its way.
+    admission: { maxSessions: 100_000 },
   });
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
