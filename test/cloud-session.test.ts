@@ -107,6 +107,9 @@ async function converse(llm: LLM, tts: TTS) {
     tts,
     clock,
     preemptiveGeneration: false,
+    // These tests count fallback switches per turn; the apology synthesized at start would be a concurrent
+    // stream through the same fallback list (see test/provider-failure.test.ts for the apology).
+    providerFailure: { presynthesizeApology: false },
   });
   const output = new PacedAudioOutput({ clock, realTime: false });
   const errors: string[] = [];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { ChatRequest, LLM, LlmChunk } from '../providers/llm/contract.ts';
+import { LlmError } from '../providers/llm/errors.ts';
 import type { ScriptedLlm } from '../providers/llm/scripted.ts';
 import type { TTS, TtsAudio, TtsStream } from '../providers/tts/contract.ts';
 import type { ScriptedTts } from '../providers/tts/scripted.ts';
@@ -276,6 +277,19 @@ describe('a failing provider never leaves the user in silence', () => {
       .map((e) => (e.payload as { kind: string }).kind);
     expect(kinds).toEqual(['paused', 'resumed']);
     expect(t.history().at(-1)).toEqual({ role: 'assistant', content: APOLOGY });
+  });
+
+  it('a configuration error (a missing API key) is reported but not apologised for: a retry cannot fix it', async () => {
+    const t = failingSession({
+      reply: () => {
+        throw new LlmError('missing-api-key', 'OPENAI_API_KEY is not set');
+      },
+    });
+    await t.start();
+    await t.runUntil(6_000);
+    expect(t.failures.map((f) => [f.source, f.message])).toEqual([['llm', 'OPENAI_API_KEY is not set']]);
+    expect(t.apologies).toEqual([]);
+    expect(t.metrics[0]).toMatchObject({ outcome: 'error', agentText: '' });
   });
 
   it('an apology of "" turns the spoken apology off; bad budgets are refused', async () => {

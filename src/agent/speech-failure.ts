@@ -1,4 +1,5 @@
 import type { Clock } from '../metrics/clock.ts';
+import { LlmError, type LlmErrorCode } from '../providers/llm/errors.ts';
 import type { ApologyClip, ApologyVia, ApologyVoice } from './apology.ts';
 import { ApologyPlayback } from './apology-playback.ts';
 import type { AudioOutput, PlayoutReceipt } from './io.ts';
@@ -71,7 +72,7 @@ export class SpeechFailure {
     this.failure = { source, error: asError, atMs: this.deps.clock.now() };
     this.deps.onError(asError, source);
     this.deps.stopGeneration();
-    if (source !== 'output' && this.deps.apology?.enabled) {
+    if (source !== 'output' && !isConfigurationError(asError) && this.deps.apology?.enabled) {
       this.pending = true;
       this.clip = this.deps.apology.clip(this.deps.signal);
     }
@@ -129,4 +130,16 @@ export class SpeechFailure {
         : {}),
     };
   }
+}
+
+const CONFIGURATION_CODES: readonly LlmErrorCode[] = ['bad-spec', 'model-missing', 'missing-api-key'];
+
+/**
+ * A failure no retry by the user can fix (no LLM configured, a missing key or model): asking them to say it
+ * again would be a lie, so nothing is said; the error event tells the client, and the notice the owner speaks at
+ * start (see config/providers.ts NO_LLM_NOTICE) tells the user.
+ */
+function isConfigurationError(error: Error): boolean {
+  if (error.name === 'LlmNotConfiguredError') return true;
+  return error instanceof LlmError && CONFIGURATION_CODES.includes(error.code);
 }
