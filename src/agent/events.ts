@@ -37,7 +37,8 @@ export interface AgentSessionEvents extends Record<string, unknown> {
   /** A new context summary: later prompts carry it in place of the older turns it covers. */
   summary: SummaryEvent;
   error: {
-    source: 'vad' | 'stt' | 'llm' | 'tts' | 'tool' | 'output' | 'listener' | 'session' | 'context';
+    /** `turn`: the end-of-turn detector failed (the word list decided that turn instead). */
+    source: 'vad' | 'stt' | 'llm' | 'tts' | 'tool' | 'output' | 'listener' | 'session' | 'context' | 'turn';
     error: Error;
   };
 }

@@ -127,7 +127,9 @@ export class AgentSession {
         onCandidate: (transcript) => this.prepareReply(transcript),
         onCommit: (turn) => this.enqueueCommit(turn),
         onNoise: () => this.updateState(),
+        onDetectorError: (error) => this.reportError('turn', error),
       },
+      { language: options.language },
     );
     this.preemptive = new PreemptiveGeneration({
       context: this.context,

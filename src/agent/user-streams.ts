@@ -1,4 +1,5 @@
-import { type AudioFrame, frameDurationMs } from '../audio/frame.ts';
+import { type AudioFrame, frameDurationMs, PIPELINE_SAMPLE_RATE } from '../audio/frame.ts';
+import { ProsodyMeter } from '../audio/prosody.ts';
 import type { Clock } from '../metrics/clock.ts';
 import type { SttStream, Transcript } from '../providers/stt/contract.ts';
 import type { VadStream } from '../providers/vad/contract.ts';
@@ -38,6 +39,8 @@ export class UserStreams {
   private sttStream: SttStream | undefined;
   /** Audio fed to the STT since the last committed turn (its usage metric). */
   private sttAudioMs = 0;
+  /** The last seconds of the user's audio: its prosody at each end of speech goes to the turn detector. */
+  private readonly prosody = new ProsodyMeter();
 
   constructor(private readonly deps: UserStreamsDeps) {}
 
@@ -61,6 +64,7 @@ export class UserStreams {
 
   /** One 16 kHz frame to both streams; a failing stream is reported and never stops the other. */
   push(frame: AudioFrame): void {
+    if (frame.sampleRate === PIPELINE_SAMPLE_RATE) this.prosody.push(frame.samples);
     try {
       this.vadStream?.push(frame);
     } catch (error) {
@@ -98,6 +102,11 @@ export class UserStreams {
 
   private speechEnded(atMs: number): void {
     if (this.deps.isClosed()) return;
+    try {
+      this.deps.tracker.prosodyMeasured(this.prosody.measure());
+    } catch (error) {
+      this.deps.onError('vad', error); // the turn goes on without prosody
+    }
     this.deps.tracker.speechEnded(atMs);
     // The end of speech is a hint to the STT to settle its final now rather than wait for more audio.
     this.sttStream?.flush();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { measureProsody } from './prosody.ts';
+import { measureProsody, ProsodyMeter } from './prosody.ts';
 import { readWavFile } from './wav.ts';
 
 const RATE = 16_000;
@@ -79,5 +79,17 @@ describe('measureProsody', () => {
 
   it('refuses audio at another rate', () => {
     expect(() => measureProsody(new Int16Array(100), { sampleRate: 8000 })).toThrow(/16 kHz/);
+  });
+});
+
+describe('ProsodyMeter', () => {
+  it('measures the end of what was pushed, frame by frame, across the ring boundary', () => {
+    const meter = new ProsodyMeter({}, 500);
+    const audio = concat(glide(3000, 150, 150), glide(500, 200, 130), silence(300));
+    for (let i = 0; i < audio.length; i += 320) meter.push(audio.subarray(i, i + 320));
+    const direct = measureProsody(audio);
+    const metered = meter.measure();
+    expect(metered.pitchSlopeStPerSec).toBeLessThan(-5);
+    expect(metered.pitchSlopeStPerSec).toBeCloseTo(direct.pitchSlopeStPerSec as number, 0);
   });
 });

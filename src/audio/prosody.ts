@@ -216,3 +216,43 @@ function regressionSlope(xs: number[], ys: number[]): number {
   }
   return den > 0 ? num / den : 0;
 }
+
+/**
+ * The last few seconds of a stream's audio, for measuring prosody when speech ends. Bounded: a fixed ring of
+ * `analysisMs` + `marginMs` of 16 kHz samples (~80 KB), overwritten as frames arrive.
+ */
+export class ProsodyMeter {
+  private readonly ring: Int16Array;
+  private written = 0;
+
+  constructor(
+    private readonly options: Partial<ProsodyOptions> = {},
+    /** Room for the silence the VAD waits before it reports the end of speech. */
+    marginMs = 1000,
+  ) {
+    const analysisMs = options.analysisMs ?? DEFAULT_PROSODY.analysisMs;
+    this.ring = new Int16Array(Math.round(((analysisMs + marginMs) * 16_000) / 1000));
+  }
+
+  push(samples: Int16Array): void {
+    const n = this.ring.length;
+    const chunk = samples.length > n ? samples.subarray(samples.length - n) : samples;
+    const at = this.written % n;
+    const first = Math.min(chunk.length, n - at);
+    this.ring.set(chunk.subarray(0, first), at);
+    if (first < chunk.length) this.ring.set(chunk.subarray(first), 0);
+    this.written += chunk.length;
+  }
+
+  /** Prosody of the audio held, oldest first. */
+  measure(): ProsodyMeasurement {
+    const n = this.ring.length;
+    const held = Math.min(this.written, n);
+    const ordered = new Int16Array(held);
+    const start = (this.written - held) % n;
+    const first = Math.min(held, n - start);
+    ordered.set(this.ring.subarray(start, start + first), 0);
+    if (first < held) ordered.set(this.ring.subarray(0, held - first), first);
+    return measureProsody(ordered, this.options);
+  }
+}
