@@ -1,5 +1,6 @@
 import { type AddressInfo, createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { DEFAULT_PROVIDER_FAILURE } from '../src/agent/options.ts';
 import { PacedAudioOutput } from '../src/agent/paced-output.ts';
 import { AgentSession } from '../src/agent/session.ts';
@@ -15,6 +16,7 @@ import { ScriptedStt } from '../src/providers/stt/scripted.ts';
 import { createOpenAiTts } from '../src/providers/tts/openai.ts';
 import { OpenAiSpeechServer, type SpeechScript } from '../src/providers/tts/testing/openai-speech-server.ts';
 import { ScriptedVad } from '../src/providers/vad/scripted.ts';
+import { startServer } from '../src/server/server.ts';
 
 /**
  * Issue 12: a failing provider never leaves a voice user in silence. Each fault is injected by a local server
@@ -276,5 +278,76 @@ describe('configuration', () => {
     await expect(
       loadConfig({ file: '/nonexistent.json', env: { REPARTEE_LLM_FIRST_TOKEN_BUDGET_MS: '50' } }),
     ).rejects.toThrow(/providerFailure\.firstTokenBudgetMs/);
+  });
+});
+
+describe('over the WebSocket transport', () => {
+  it('a JSON client gets the error event, then the apology as audio and as a conversation item', async () => {
+    const chat = await ChatCompletionsServer.start({
+      apiKey: KEY,
+      script: () => ({ error: { status: 500, message: 'The server had an error', type: 'server_error' } }),
+    });
+    const speech = await OpenAiSpeechServer.start({ apiKey: KEY, msPerCharacter: 2 });
+    cleanups.push(
+      () => chat.close(),
+      () => speech.close(),
+    );
+    const clock = new MonotonicClock();
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      createSession: async () =>
+        new AgentSession({
+          clock,
+          vad: new ScriptedVad({ speech: [] }),
+          stt: new ScriptedStt({ clock, words: [] }),
+          llm: new OpenAiCompatibleLlm({
+            baseURL: chat.baseURL,
+            model: 'test-model',
+            apiKey: KEY,
+            retryBaseDelayMs: 20,
+          }),
+          tts: createOpenAiTts({ apiKey: KEY, baseURL: speech.baseURL }),
+          preemptiveGeneration: false,
+        }),
+    });
+    cleanups.push(() => server.close());
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+    cleanups.push(() => ws.close());
+    const arrivals: { type: string; body?: Record<string, unknown>; bytes?: number; atMs: number }[] = [];
+    ws.on('message', (data, isBinary) => {
+      const atMs = performance.now();
+      if (isBinary) arrivals.push({ type: 'audio', bytes: (data as Buffer).length, atMs });
+      else {
+        const body = JSON.parse(data.toString());
+        arrivals.push({ type: body.type, body, atMs });
+      }
+    });
+    const waitFor = async (predicate: () => boolean, what: string) => {
+      const until = performance.now() + 15_000;
+      while (!predicate()) {
+        if (performance.now() > until)
+          throw new Error(`no ${what}; got ${arrivals.map((a) => a.type).join(',')}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await new Promise((resolve) => ws.once('open', resolve));
+    await waitFor(() => arrivals.some((a) => a.type === 'ready'), 'ready');
+    ws.send(JSON.stringify({ type: 'text', text: 'Hello, tell me a story please.' }));
+    await waitFor(() => arrivals.some((a) => a.type === 'speechEnded'), 'speechEnded');
+    const error = arrivals.find((a) => a.type === 'error' && a.body?.source === 'llm');
+    expect(error?.body?.message).toContain('HTTP 500');
+    const audioAfter = arrivals.filter((a) => a.type === 'audio' && a.atMs >= (error?.atMs ?? 0));
+    expect(audioAfter.length).toBeGreaterThan(0);
+    expect(audioAfter[0].atMs - (error?.atMs ?? 0)).toBeLessThan(2_000);
+    const items = arrivals.filter((a) => a.type === 'conversationItem').map((a) => a.body);
+    expect(items.map((i) => [i?.role, i?.content])).toEqual([
+      ['user', 'Hello, tell me a story please.'],
+      ['assistant', APOLOGY],
+    ]);
+    expect(arrivals.find((a) => a.type === 'speechEnded')?.body).toMatchObject({
+      outcome: 'error',
+      text: APOLOGY,
+    });
   });
 });
