@@ -286,7 +286,9 @@ describe('repartee-docs executable', () => {
   }, 60_000);
 
   it('serves Streamable HTTP with --http 0 on 127.0.0.1', async () => {
-    const child = spawn(bin, [docs, '--http', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(bin, [docs, '--http', '0', '--max-sessions', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let stderr = '';
@@ -306,6 +308,31 @@ describe('repartee-docs executable', () => {
       expect(textOf(result)).toMatch(/^1 document\(s\), 5 words/);
       expect(updates.length).toBeGreaterThanOrEqual(1);
       expect((await client.callTool({ name: 'read', arguments: { path: 'escape.txt' } })).isError).toBe(true);
+      // --max-sessions 1: a second client is told so; a page from another origin is refused outright.
+      const initialize = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'second', version: '1' },
+        },
+      };
+      const post = (headers: Record<string, string> = {}) =>
+        fetch(url, {
+          method: 'POST',
+          body: JSON.stringify(initialize),
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...headers,
+          },
+        });
+      const second = await post();
+      expect(second.status).toBe(503);
+      expect(await second.text()).toMatch(/too many open sessions \(the limit is 1\)/);
+      expect((await post({ origin: 'http://evil.example' })).status).toBe(403);
       await client.close();
       const refused = await fetch(url, {
         method: 'POST',

@@ -121,6 +121,40 @@ describe('DocumentRoot', () => {
     expect(await readFile(path.join(rootDir, 'notes', 'a.txt.bak'), 'utf8')).toBe('alpha\n');
   });
 
+  it('writes only on the version read: no base, a stale base or a vanished file is a conflict', async () => {
+    const { version } = await root.readText('readme.md');
+    expect((await refusal(root.writeText('readme.md', 'x'))).message).toBe(
+      `readme.md already exists (version ${version}); read it, then pass that version as baseVersion`,
+    );
+    const next = await root.writeText('readme.md', 'second\n', { baseVersion: version });
+    const stale = await refusal(root.writeText('readme.md', 'third\n', { baseVersion: version }));
+    expect(stale.code).toBe('conflict');
+    expect(stale.message).toContain(`changed since version ${version} (current version ${next.version})`);
+    expect((await refusal(root.writeText('readme.md', 'x', { baseVersion: 'not a version' }))).code).toBe(
+      'invalid',
+    );
+    expect((await refusal(root.writeText('gone.md', 'x', { baseVersion: version }))).message).toMatch(
+      /no longer exists/,
+    );
+    expect(await readFile(path.join(rootDir, 'readme.md'), 'utf8')).toBe('second\n');
+    // Concurrent writers in one process take turns: of ten based on the same version exactly one lands.
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        root.writeText('readme.md', `writer ${i}\n`, { baseVersion: next.version }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(
+      results.filter((r) => r.status === 'rejected' && (r.reason as DocsError).code === 'conflict'),
+    ).toHaveLength(9);
+    // Of ten creating one new file, exactly one creates it.
+    const creations = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => root.writeText('fresh.md', `${i}`)),
+    );
+    expect(creations.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((await readdir(rootDir)).filter((n) => n.startsWith('.repartee-docs-'))).toEqual([]);
+  });
+
   it('does not open a root that is missing or a file', async () => {
     await expect(DocumentRoot.open(path.join(base, 'nope'))).rejects.toThrow(/does not exist/);
     await expect(DocumentRoot.open(path.join(rootDir, 'readme.md'))).rejects.toThrow(/not a folder/);
