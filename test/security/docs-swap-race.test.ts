@@ -29,6 +29,9 @@ beforeAll(async () => {
   await writeFile(path.join(docs, 'flip', 'file.txt'), 'inside text\n');
   await writeFile(path.join(outside, 'file.txt'), `${SECRET}\n`);
   await symlink(outside, path.join(docs, 'parked-link'));
+  // The same for a file: docs/page.txt flips between a real file and a link to the outside file.
+  await writeFile(path.join(docs, 'page.txt'), 'inside page\n');
+  await symlink(path.join(outside, 'file.txt'), path.join(docs, 'parked-file-link'));
   const server = createDocsServer(await DocumentRoot.open(docs));
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   client = new Client({ name: 'racer', version: '1' });
@@ -59,6 +62,10 @@ function startFlipper(ms: number) {
          fs.renameSync(at('parked-link'), at('flip'));
          fs.renameSync(at('flip'), at('parked-link'));
          fs.renameSync(at('parked-real'), at('flip'));
+         fs.renameSync(at('page.txt'), at('parked-page'));
+         fs.renameSync(at('parked-file-link'), at('page.txt'));
+         fs.renameSync(at('page.txt'), at('parked-file-link'));
+         fs.renameSync(at('parked-page'), at('page.txt'));
          flips++;
        }
        process.stdout.write(String(flips));`,
@@ -91,7 +98,7 @@ describe('confinement under a folder-swap race', () => {
         (await client.callTool({ name, arguments: args })) as CallToolResult;
       const reader = async () => {
         while (running) {
-          const read = await call('read', { path: 'flip/file.txt' });
+          const read = await call('read', { path: tally.reads % 2 ? 'flip/file.txt' : 'page.txt' });
           tally.reads++;
           const readText = textOf(read);
           if (readText.includes(SECRET)) leaks.push(`read: ${readText}`);
@@ -116,6 +123,10 @@ describe('confinement under a folder-swap race', () => {
           const version = /version ([0-9a-f]{16})/.exec(textOf(read))?.[1];
           if (!read.isError)
             await call('edit', { path: 'flip/file.txt', baseVersion: version, content: 'inside text\n' });
+          const page = await call('read', { path: 'page.txt' });
+          const pageVersion = /version ([0-9a-f]{16})/.exec(textOf(page))?.[1];
+          if (!page.isError)
+            await call('edit', { path: 'page.txt', baseVersion: pageVersion, content: 'inside page\n' });
         }
       };
       await Promise.all([reader(), reader(), reader(), writer()]);
