@@ -292,6 +292,19 @@ describe('a failing provider never leaves the user in silence', () => {
     expect(t.metrics[0]).toMatchObject({ outcome: 'error', agentText: '' });
   });
 
+  it('a fixed text (a greeting) whose TTS fails reports the error but asks nothing to be repeated', async () => {
+    let down = false;
+    const t = failingSession({ user: [], reply: () => 'unused', wrapTts: failingTts(() => down) });
+    await t.start();
+    await t.runUntil(300);
+    down = true;
+    const said = t.session.say('Welcome to Repartee.');
+    await t.runUntil(3_000);
+    expect((await said).outcome).toBe('error');
+    expect(t.failures.map((f) => f.source)).toEqual(['tts']);
+    expect(t.apologies).toEqual([]);
+  });
+
   it('an apology of "" turns the spoken apology off; bad budgets are refused', async () => {
     const t = failingSession({
       reply: () => {

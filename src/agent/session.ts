@@ -302,7 +302,8 @@ export class AgentSession {
       longTools: this.longTools,
       firstTokenBudgetMs: this.providerFailure.firstTokenBudgetMs,
       ttsStallTimeoutMs: this.providerFailure.ttsStallTimeoutMs,
-      apology: this.apology,
+      // A reply that fails apologises; a fixed text (a greeting, a notice) asked nothing to be repeated.
+      apology: source.kind === 'llm' ? this.apology : undefined,
       hooks: {
         onFirstPlayed: () => this.updateState(),
         onPlayoutStopped: (receipt) => {
