@@ -113,6 +113,13 @@ async function replaceExisting(
     let seen = await readAllAt(old, maxFileBytes, display);
     if (!seen.equals(checked)) throw conflict(display, baseVersion, contentVersion(seen));
     await confinement.verifiedRelative(folder.handle, display);
+    // And the name must still be that file: another program may have renamed its own version over it.
+    const named = await lstat(at(name)).catch(() => undefined);
+    if (!named || named.ino !== oldInfo.ino || named.dev !== oldInfo.dev)
+      throw new DocsError(
+        'conflict',
+        `${display} was replaced by someone else; read it again and redo the change`,
+      );
     await rename(at(temp), at(name)).catch((error) => {
       throw fsError(error, display);
     });
