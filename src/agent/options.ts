@@ -152,3 +152,17 @@ export const DEFAULT_PROVIDER_FAILURE: ProviderFailureOptions = {
   presynthesizeApology: true,
   apologyAudioTimeoutMs: 1_000,
 };
+
+/** The defaults under `given`, checked: a budget or timeout that is not a positive number of ms is refused. */
+export function resolveProviderFailureOptions(
+  given: Partial<ProviderFailureOptions> = {},
+): ProviderFailureOptions {
+  const options = { ...DEFAULT_PROVIDER_FAILURE, ...given };
+  for (const key of ['firstTokenBudgetMs', 'ttsStallTimeoutMs', 'apologyAudioTimeoutMs'] as const) {
+    const value = options[key];
+    if (!Number.isFinite(value) || value <= 0)
+      throw new RangeError(`providerFailure.${key} must be a positive number of ms, got ${value}`);
+  }
+  if (typeof options.apology !== 'string') throw new TypeError('providerFailure.apology must be a string');
+  return options;
+}

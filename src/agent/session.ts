@@ -19,11 +19,11 @@ import {
   DEFAULT_ENDPOINTING,
   DEFAULT_INTERRUPTION,
   DEFAULT_LONG_TOOLS,
-  DEFAULT_PROVIDER_FAILURE,
   type EndpointingOptions,
   type InterruptionOptions,
   type LongToolOptions,
   type ProviderFailureOptions,
+  resolveProviderFailureOptions,
 } from './options.ts';
 import { PreemptiveGeneration } from './preemptive.ts';
 import { ProviderFallbacks } from './provider-fallbacks.ts';
@@ -86,7 +86,7 @@ export class AgentSession {
     this.endpointing = { ...DEFAULT_ENDPOINTING, ...options.endpointing };
     this.interruption = { ...DEFAULT_INTERRUPTION, ...options.interruption };
     this.longTools = { ...DEFAULT_LONG_TOOLS, ...options.longTools };
-    this.providerFailure = providerFailureOptions(options.providerFailure);
+    this.providerFailure = resolveProviderFailureOptions(options.providerFailure);
     this.history = new ChatHistory(options.instructions);
     this.context = new ContextManager({
       llm: options.llm,
@@ -400,17 +400,6 @@ export class AgentSession {
   private reportError(source: AgentSessionEvents['error']['source'], error: unknown): void {
     this.events.emit('error', { source, error: asError(error) });
   }
-}
-
-function providerFailureOptions(given: Partial<ProviderFailureOptions> = {}): ProviderFailureOptions {
-  const options = { ...DEFAULT_PROVIDER_FAILURE, ...given };
-  for (const key of ['firstTokenBudgetMs', 'ttsStallTimeoutMs', 'apologyAudioTimeoutMs'] as const) {
-    const value = options[key];
-    if (!Number.isFinite(value) || value <= 0)
-      throw new RangeError(`providerFailure.${key} must be a positive number of ms, got ${value}`);
-  }
-  if (typeof options.apology !== 'string') throw new TypeError('providerFailure.apology must be a string');
-  return options;
 }
 
 function asError(error: unknown): Error {
