@@ -171,4 +171,40 @@ describe('docs edits cannot lose an update', () => {
     expect(lostEdits).toEqual([]);
     expect(lines.filter((l) => l.startsWith('outside line'))).toHaveLength(74);
   }, 120_000);
+
+  it('a program still holding the replaced file open appends right after the rename: its bytes are kept', async () => {
+    // Such a writer (a logger with an open O_APPEND descriptor) writes into the file that was replaced. The edit
+    // watches the replaced file for outsideWriteSettleMs and appends what arrives to the new file.
+    const patient = await DocumentRoot.open(base, { outsideWriteSettleMs: 1000 });
+    const file = path.join(base, 'held.md');
+    await writeFile(file, 'first line\n');
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs');
+         const [dir, name] = [process.argv[1], process.argv[2]];
+         const fd = fs.openSync(dir + '/' + name, 'a');
+         const watcher = fs.watch(dir, (event, changed) => {
+           if (changed !== name) return;
+           fs.writeSync(fd, 'late line\\n');
+           watcher.close();
+           process.exit(0);
+         });
+         process.stdout.write('ready');`,
+        base,
+        'held.md',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => holder.once('exit', resolve));
+    const { version } = await patient.readText('held.md');
+    const written = await patient.writeText('held.md', 'FIRST LINE\n', { baseVersion: version });
+    expect(await exited).toBe(0);
+    expect(written.mergedBytes).toBe('late line\n'.length);
+    expect(await readFile(file, 'utf8')).toBe('FIRST LINE\nlate line\n');
+    expect(written.version).toBe((await patient.readText('held.md')).version);
+    expect(await readFile(`${file}.bak`, 'utf8')).toBe('first line\nlate line\n');
+  }, 60_000);
 });
