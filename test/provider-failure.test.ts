@@ -4,15 +4,18 @@ import WebSocket from 'ws';
 import { DEFAULT_PROVIDER_FAILURE } from '../src/agent/options.ts';
 import { PacedAudioOutput } from '../src/agent/paced-output.ts';
 import { AgentSession } from '../src/agent/session.ts';
+import { rmsDbfs } from '../src/audio/level.ts';
 import { ConfigError, loadConfig } from '../src/config/config.ts';
 import { MonotonicClock } from '../src/metrics/clock.ts';
 import type { TurnMetrics } from '../src/metrics/schema.ts';
 import { OpenAiCompatibleLlm } from '../src/providers/llm/openai-compatible.ts';
+import { ScriptedLlm } from '../src/providers/llm/scripted.ts';
 import {
   ChatCompletionsServer,
   type ChatScript,
 } from '../src/providers/llm/testing/chat-completions-server.ts';
 import { ScriptedStt } from '../src/providers/stt/scripted.ts';
+import { createLocalTts } from '../src/providers/tts/local.ts';
 import { createOpenAiTts } from '../src/providers/tts/openai.ts';
 import { OpenAiSpeechServer, type SpeechScript } from '../src/providers/tts/testing/openai-speech-server.ts';
 import { ScriptedVad } from '../src/providers/vad/scripted.ts';
@@ -349,5 +352,42 @@ describe('over the WebSocket transport', () => {
       outcome: 'error',
       text: APOLOGY,
     });
+  });
+});
+
+describe('on the embedded local voice', () => {
+  it('the apology is real speech in the local voice, a few seconds long', async () => {
+    const clock = new MonotonicClock();
+    const tts = createLocalTts();
+    cleanups.push(() => tts.close?.());
+    const session = new AgentSession({
+      vad: new ScriptedVad({ speech: [] }),
+      stt: new ScriptedStt({ clock, words: [] }),
+      llm: new ScriptedLlm({
+        clock,
+        reply: () => {
+          throw new Error('model crashed');
+        },
+      }),
+      tts,
+      clock,
+      preemptiveGeneration: false,
+    });
+    cleanups.push(() => session.close());
+    const output = new PacedAudioOutput({ clock, realTime: false, keepAudio: true });
+    const apologies: { speechId: number; via: string }[] = [];
+    session.on('apology', (event) => apologies.push(event));
+    await session.start(output);
+    const ended = new Promise<TurnMetrics>((resolve) => session.on('metrics', resolve));
+    session.sendText('Hello?');
+    const record = await ended;
+    expect(record).toMatchObject({ outcome: 'error', agentText: APOLOGY });
+    expect(apologies).toHaveLength(1);
+    const frames = output.played.filter((f) => f.speechId === apologies[0].speechId);
+    const samples = Int16Array.from(frames.flatMap((f) => [...(f.samples ?? [])]));
+    const seconds = samples.length / frames[0].sampleRate;
+    expect(rmsDbfs(samples)).toBeGreaterThan(-40);
+    expect(seconds).toBeGreaterThan(1);
+    expect(seconds).toBeLessThan(6);
   });
 });

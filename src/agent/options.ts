@@ -148,7 +148,7 @@ export const DEFAULT_LONG_TOOLS: LongToolOptions = {
 export const DEFAULT_PROVIDER_FAILURE: ProviderFailureOptions = {
   firstTokenBudgetMs: 8_000,
   ttsStallTimeoutMs: 5_000,
-  apology: 'Sorry, I ran into a problem there. Could you say that again?',
+  apology: 'Sorry, something went wrong. Could you say that again?',
   presynthesizeApology: true,
   apologyAudioTimeoutMs: 1_000,
 };
