@@ -3,9 +3,13 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 /**
- * In-process binding to Debian's libpocketsphinx 0.8 (5prealpha API) through koffi, and a shared pool of
- * decoders. Loading the en-us model takes ~0.2 s and the C API cannot share it between decoders, so decoders
- * outlive the streams that use them: a closed stream ends its utterance and parks its decoder for the next.
+ * In-process binding to Debian's libpocketsphinx 0.8 (5prealpha API) through koffi. Decoders are pooled by
+ * pocketsphinx-pool.ts: loading the en-us model takes ~0.2 s and the C API cannot share it between decoders.
+ *
+ * Logging: `-logfn` makes every ps_init call sphinxbase's err_set_logfile, which fopens the new file and fcloses
+ * the one global log FILE*. Two inits on koffi's worker threads at once close the same FILE* twice (heap
+ * corruption, SIGSEGV, or a deadlock on glibc's stdio list lock). So the binding switches sphinxbase's log off
+ * once, when it loads, on the calling thread, and never passes -logfn: no init touches the global log again.
  */
 
 export class PocketsphinxError extends Error {
@@ -46,6 +50,8 @@ interface Binding {
   ps_end_utt: AsyncFn;
   ps_process_raw: AsyncFn;
   ps_get_hyp: AsyncFn;
+  /** glibc's malloc_trim, when libc is glibc: hands freed decoder memory back to the kernel. */
+  malloc_trim: AsyncFn | undefined;
 }
 
 let binding: Binding | undefined;
@@ -93,8 +99,31 @@ function loadBinding(): Binding {
       'int ps_process_raw(ps_decoder_t *ps, const int16_t *data, size_t n_samples, int no_search, int full_utt)',
     ),
     ps_get_hyp: fn(ps, 'const char *ps_get_hyp(ps_decoder_t *ps, int32_t *out_best_score)'),
+    malloc_trim: loadMallocTrim(koffi),
   };
+  // NULL disables sphinxbase's log (a flag and a pointer store; nothing is opened or closed). Done once, before
+  // any ps_init can run on a worker thread.
+  (fn(sphinxbase, 'void err_set_logfp(void *stream)') as (stream: null) => void)(null);
   return binding;
+}
+
+function loadMallocTrim(koffi: typeof import('koffi')): AsyncFn | undefined {
+  try {
+    return koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as unknown as AsyncFn;
+  } catch {
+    return undefined; // not glibc (musl returns memory on free): nothing to trim
+  }
+}
+
+/**
+ * Returns the freed pages of every malloc arena to the kernel. A decoder is ~40 MB of small allocations made on
+ * koffi's worker threads, i.e. in per-thread arenas that glibc never shrinks by itself, so after decoders are
+ * freed RSS stays high until this runs. Off the event loop: it walks every arena.
+ */
+export function trimNativeHeap(): Promise<void> {
+  const trim = loadBinding().malloc_trim;
+  if (!trim) return Promise.resolve();
+  return call<number>(trim, true, 0).then(() => undefined);
 }
 
 function call<T>(fn: AsyncFn, offThread: boolean, ...args: unknown[]): Promise<T> {
@@ -179,92 +208,32 @@ function check(rc: number, what: string): void {
   if (rc < 0) throw new PocketsphinxError(`${what} failed (${rc})`);
 }
 
-export interface DecoderPoolOptions {
-  paths: PocketsphinxModelPaths;
-  /** Extra pocketsphinx arguments, e.g. ['-fwdflat', 'no', '-bestpath', 'no']. */
-  args: readonly string[];
-  offThread: boolean;
-  maxIdle: number;
-}
-
-/** Decoders sharing one configuration. */
-export class DecoderPool {
-  private readonly idle: Decoder[] = [];
-  private readonly native: Binding;
-  private readonly argv: string[];
-
-  constructor(private readonly options: DecoderPoolOptions) {
-    const { paths } = options;
-    const missing = [
-      [join(paths.hmm, 'mdef'), 'acoustic model'],
-      [paths.lm, 'language model'],
-      [paths.dict, 'dictionary'],
-    ].filter(([file]) => !existsSync(file));
-    if (missing.length > 0) {
-      throw new PocketsphinxError(
-        `pocketsphinx ${missing.map(([f, what]) => `${what} ${f}`).join(', ')} not found: install the Debian package pocketsphinx-en-us (${SETUP_HINT})`,
-      );
-    }
-    this.native = loadBinding();
-    this.argv = [
-      '-hmm',
-      paths.hmm,
-      '-lm',
-      paths.lm,
-      '-dict',
-      paths.dict,
-      '-logfn',
-      '/dev/null',
-      ...options.args,
-    ];
-  }
-
-  get idleCount(): number {
-    return this.idle.length;
-  }
-
-  async acquire(): Promise<Decoder> {
-    return this.idle.pop() ?? (await this.create());
-  }
-
-  release(decoder: Decoder): void {
-    if (decoder.utteranceOpen || this.idle.length >= this.options.maxIdle) decoder.free();
-    else this.idle.push(decoder);
-  }
-
-  dispose(): void {
-    for (const decoder of this.idle.splice(0)) decoder.free();
-  }
-
-  private async create(): Promise<Decoder> {
-    const n = this.native;
-    const config = n.cmd_ln_parse_r(null, n.ps_args(), this.argv.length, this.argv, 1);
-    if (!config) throw new PocketsphinxError(`pocketsphinx rejected its arguments: ${this.argv.join(' ')}`);
-    try {
-      // Loading the model reads ~40 MB; off the event loop it does not stall other sessions' audio.
-      const handle = await call<unknown>(n.ps_init, this.options.offThread, config);
-      if (!handle) throw new PocketsphinxError('ps_init failed to load the pocketsphinx model');
-      return new Decoder(n, handle, this.options.offThread);
-    } finally {
-      n.cmd_ln_free_r(config); // ps_init holds its own reference
-    }
+/** Loads one decoder for `argv` (pocketsphinx arguments without the program name). */
+export async function createDecoder(argv: readonly string[], offThread: boolean): Promise<Decoder> {
+  const n = loadBinding();
+  const args = [...argv];
+  const config = n.cmd_ln_parse_r(null, n.ps_args(), args.length, args, 1);
+  if (!config) throw new PocketsphinxError(`pocketsphinx rejected its arguments: ${args.join(' ')}`);
+  try {
+    // Loading the model reads ~40 MB; off the event loop it does not stall other sessions' audio.
+    const handle = await call<unknown>(n.ps_init, offThread, config);
+    if (!handle) throw new PocketsphinxError('ps_init failed to load the pocketsphinx model');
+    return new Decoder(n, handle, offThread);
+  } finally {
+    n.cmd_ln_free_r(config); // ps_init holds its own reference
   }
 }
 
-/** The explicit shared model cache: one pool per configuration, for the life of the process. */
-const pools = new Map<string, DecoderPool>();
-
-export function decoderPool(options: DecoderPoolOptions): DecoderPool {
-  const key = JSON.stringify([options.paths, options.args, options.offThread]);
-  let pool = pools.get(key);
-  if (!pool) {
-    pool = new DecoderPool(options);
-    pools.set(key, pool);
+/** Throws a PocketsphinxError naming the Debian package when a model file is missing. */
+export function checkModelPaths(paths: PocketsphinxModelPaths): void {
+  const missing = [
+    [join(paths.hmm, 'mdef'), 'acoustic model'],
+    [paths.lm, 'language model'],
+    [paths.dict, 'dictionary'],
+  ].filter(([file]) => !existsSync(file));
+  if (missing.length > 0) {
+    throw new PocketsphinxError(
+      `pocketsphinx ${missing.map(([f, what]) => `${what} ${f}`).join(', ')} not found: install the Debian package pocketsphinx-en-us (${SETUP_HINT})`,
+    );
   }
-  return pool;
-}
-
-/** Frees every idle decoder of every pool (process shutdown, tests). Decoders in use are freed on release. */
-export function disposeDecoderPools(): void {
-  for (const pool of pools.values()) pool.dispose();
 }
