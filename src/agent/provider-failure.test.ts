@@ -68,6 +68,10 @@ function failingSession(options: Omit<TimelineOptions, 'user'> & { user?: Timeli
       { startMs: 20_000, endMs: 21_000, text: 'Try again.' },
     ],
     ...options,
+    session: {
+      ...options.session,
+      providerFailure: { presynthesizeApology: true, ...options.session?.providerFailure },
+    },
   });
   const failures: { source: string; message: string; atMs: number }[] = [];
   const apologies: AgentSessionEvents['apology'][] = [];

@@ -7,7 +7,7 @@ import { SessionClosedError } from './errors.ts';
 import { DEFAULT_PROVIDER_FAILURE } from './options.ts';
 import { timeline } from './timeline.testkit.ts';
 
-/** What the TTS synthesized for replies (the session also synthesizes its apology at start, to keep it ready). */
+/** What the TTS synthesized for replies (a session may also synthesize its apology at start, to keep it ready). */
 const replySegments = (segments: readonly string[]) =>
   segments.filter((text) => text !== DEFAULT_PROVIDER_FAILURE.apology);
 

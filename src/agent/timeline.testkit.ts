@@ -66,6 +66,8 @@ export function timeline(options: TimelineOptions) {
     clock,
     sessionId: 'test',
     ...options.session,
+    // The apology synthesized at start is one more TTS stream; timelines that count what the TTS said opt in.
+    providerFailure: { presynthesizeApology: false, ...options.session?.providerFailure },
   });
   const metrics: TurnMetrics[] = [];
   const states: { state: AgentState; atMs: number }[] = [];
