@@ -106,3 +106,24 @@ if (process.argv.includes('--write')) {
   writeFileSync(fileURLToPath(new URL('../../src/providers/turn/weights.ts', import.meta.url)), out);
   console.log('wrote src/providers/turn/weights.ts');
 }
+
+// --policy: the policy operating points of the fitted detectors on DEV only (the defaults are chosen from these).
+if (process.argv.includes('--policy')) {
+  const { createTurnDetector } = await import('../../src/providers/turn/spec.ts');
+  const { scoreTranscripts } = await import('./transcript-level.ts');
+  const { tradeOff, pointWithin } = await import('./sweep.ts');
+  const dev = loadSplit('dev');
+  for (const spec of ['fixed', 'wordlist', 'ngram', 'combined']) {
+    const { scored } = await scoreTranscripts(createTurnDetector(spec), dev);
+    const t = tradeOff(scored);
+    const fmt = (v: number | undefined, pct = false) =>
+      v === undefined ? '—' : pct ? `${(v * 100).toFixed(1)}%` : `${Math.round(v)} ms`;
+    console.log(
+      `dev ${spec}: cut-offs@300 ${fmt(t.cutoffAt300, true)}, @600 ${fmt(t.cutoffAt600, true)}; wait@5% ${fmt(t.waitAt5)}, @10% ${fmt(t.waitAt10)}; defaults ${fmt(t.atDefaults.cutoffRate, true)} / ${fmt(t.atDefaults.meanWaitMs)}`,
+    );
+    for (const rate of [0.05, 0.1]) {
+      const point = pointWithin(t.front, rate);
+      if (point) console.log(`   within ${rate * 100}%: ${JSON.stringify(point.policy)} → ${fmt(point.cutoffRate, true)} / ${fmt(point.meanWaitMs)}`);
+    }
+  }
+}
