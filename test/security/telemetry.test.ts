@@ -62,7 +62,10 @@ interface ProbeRun {
   exited: Promise<number | null>;
 }
 
-function runProbe(name: string, extraEnv: Record<string, string>): ProbeRun {
+const REPO = join(import.meta.dirname, '..', '..');
+const VAD_PROBE = [process.execPath, '--import', 'tsx', PROBE, CLIP, String(10 * 60_000)];
+
+function runProbe(name: string, extraEnv: Record<string, string>, command = VAD_PROBE): ProbeRun {
   const trace = join(work, `${name}.strace`);
   const home = join(work, `${name}-home`);
   const env: Record<string, string> = {};
@@ -82,9 +85,9 @@ function runProbe(name: string, extraEnv: Record<string, string>): ProbeRun {
     '-o',
     trace,
   ];
-  args.push(process.execPath, '--import', 'tsx', PROBE, CLIP, String(10 * 60_000));
+  args.push(...command);
   // Its own process group, so the whole tree (ip, strace, node) can be stopped together.
-  const child = spawn('ip', args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', args, { cwd: REPO, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (chunk) => {
     out += chunk;
@@ -188,4 +191,30 @@ describe('no calls home', () => {
       await Promise.all([stop(control), stop(guarded)]);
     }
   }, 180_000);
+
+  it('a whole local conversation (repartee talk: Silero, pocketsphinx, llama.cpp, local TTS) connects nowhere', async (context) => {
+    if (namespaceError) {
+      context.skip(`cannot create a network namespace (needs root and iproute2): ${namespaceError}`);
+    }
+    const reply = join(work, 'reply.wav');
+    const talk = runProbe('talk', {}, [
+      join(REPO, 'bin', 'repartee'),
+      'talk',
+      CLIP,
+      '--fast',
+      '--out',
+      reply,
+      '--llm',
+      'llama:test/fixtures/models/stories260K.gguf',
+    ]);
+    const code = await talk.exited;
+    expect(code, talk.stdout().slice(-2000)).toBe(0);
+    expect(talk.stdout(), talk.stdout().slice(-1500)).toMatch(/wrote \S*reply\.wav \([1-9]\d* turns?\)/);
+    console.log(`talk: ${/wrote .*/.exec(talk.stdout())?.[0]}`);
+    const trace = await readTrace(talk.trace);
+    expect(trace.length).toBeGreaterThan(0);
+    // Node reads /etc/resolv.conf when its resolver module loads; a lookup would show as a packet to port 53.
+    expect(outboundCalls(trace)).toEqual([]);
+    expect(existsSync(join(talk.home, '.cache', 'Microsoft'))).toBe(false);
+  }, 300_000);
 });
