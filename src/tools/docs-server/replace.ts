@@ -4,6 +4,7 @@ import { type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/prom
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Confinement, OpenFolder } from './descriptors.ts';
 import { DocsError, fsError } from './errors.ts';
+import { lockExclusive } from './flock.ts';
 import { contentVersion, readAllAt } from './versions.ts';
 
 export const TEMP_PREFIX = '.repartee-docs-';
@@ -51,7 +52,7 @@ export async function replaceInFolder(
 ): Promise<ReplaceResult> {
   const { folder, name, display } = request;
   const at = (entry: string) => `${folder.proc}/${entry}`;
-  const current = await openCurrent(at(name), display);
+  const current = await openLockedCurrent(at(name), display);
   const temp = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeTemp(at(temp), request.bytes, current ? current.info.mode & 0o777 : 0o644, display);
@@ -181,6 +182,30 @@ function conflict(display: string, baseVersion: string, currentVersion: string):
     'conflict',
     `${display} changed since version ${baseVersion} (current version ${currentVersion}); nothing was written. ` +
       'Read it again and redo the change on the current text.',
+  );
+}
+
+const LOCK_TIMEOUT_MS = 5000;
+
+/**
+ * The current file, locked against other repartee-docs processes (flock). A lock waited for may be on a file
+ * another process has just replaced: then the name no longer leads to it, and the new one is locked instead.
+ */
+async function openLockedCurrent(entry: string, display: string) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const current = await openCurrent(entry, display);
+    if (!current) return undefined;
+    if (!(await lockExclusive(current.handle.fd, { timeoutMs: LOCK_TIMEOUT_MS }))) {
+      await current.handle.close();
+      throw new DocsError('conflict', `${display} is being saved by another program; try again in a moment`);
+    }
+    const named = await lstat(entry).catch(() => undefined);
+    if (named && named.ino === current.info.ino && named.dev === current.info.dev) return current;
+    await current.handle.close();
+  }
+  throw new DocsError(
+    'conflict',
+    `${display} keeps being replaced by another program; try again in a moment`,
   );
 }
 
