@@ -93,6 +93,39 @@ async function speakAndHangUp(delayMs: number): Promise<void> {
 }
 
 describe('hang-up while the agent speaks (real server process)', () => {
+  it('a client flooding audio at 150x real time is closed with a reason the server logs; /health keeps answering', async () => {
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
+    const events: string[] = [];
+    let closed: { code: number; reason: string } | undefined;
+    ws.on('message', (data, isBinary) => events.push(isBinary ? 'audio' : JSON.parse(data.toString()).type));
+    ws.on('close', (code, reason) => {
+      closed = { code, reason: reason.toString() };
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await waitUntil('ready', () => events.includes('ready'), 30_000);
+    const frame = Buffer.alloc(640); // 20 ms at 16 kHz
+    const started = performance.now();
+    let sentMs = 0;
+    while (ws.readyState === WebSocket.OPEN && sentMs < 600_000) {
+      while (sentMs < (performance.now() - started) * 150 && ws.readyState === WebSocket.OPEN) {
+        ws.send(frame);
+        sentMs += 20;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const { latencyMs } = await health();
+      expect(latencyMs).toBeLessThan(HEALTH_BOUND_MS);
+    }
+    await waitUntil('the close', () => closed !== undefined, 10_000);
+    expect(closed?.code).toBe(1008);
+    expect(closed?.reason).toMatch(/faster than real time/);
+    await waitUntil('the drop logged', () => /client dropped/.test(stderr), 10_000);
+    expect(stderr).toMatch(/"reason":"audio arriving faster than real time/);
+    await waitUntil('0 sessions', async () => (await health()).sessions === 0, 15_000);
+  }, 60_000);
+
   it('12 varied closes: /health answers after each, sessions return to 0, SIGTERM ends the process', async () => {
     const pid = server?.pid as number;
     const rssBefore = rssMb(pid);

@@ -39,8 +39,15 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
     onEventLoopLag: ({ lagMs, running }) =>
       log.warn({ lagMs, running }, 'event loop blocked: every session waited this long'),
     webRoot: config.server.webRoot,
-    webrtc: config.server.webrtc,
-    websocket: config.server.websocket,
+    // A client the server drops (flooding, not reading, no heartbeat) is logged with the reason it was given.
+    webrtc: {
+      ...config.server.webrtc,
+      onDropped: (drop) => log.warn({ ...drop, transport: 'webrtc' }, 'client dropped'),
+    },
+    websocket: {
+      ...config.server.websocket,
+      onDropped: (drop) => log.warn({ ...drop, transport: 'websocket' }, 'client dropped'),
+    },
     createSession: async () => {
       const session = await createConfiguredSession(config, providers, metricsLog, tools ? [tools] : []);
       session.on('error', ({ source, error }) =>

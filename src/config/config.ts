@@ -6,6 +6,13 @@ import { ToolsConfigShape } from '../tools/config.ts';
 const durationMs = z.number().int().min(0).max(600_000);
 const specOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
+/** Per-client input bounds (src/transport/input-budget.ts): past them a client is dropped with a reason. */
+const clientInputBounds = {
+  maxAudioAheadMs: z.number().int().positive(),
+  maxMessagesPerSecond: z.number().int().positive(),
+  maxMessageBurst: z.number().int().positive(),
+};
+
 export const ConfigSchema = z
   .object({
     /** `silero` (default) or `energy`. */
@@ -143,6 +150,9 @@ export const ConfigSchema = z
             gatheringTimeoutMs: z.number().int().positive(),
             sendAheadMs: z.number().int().nonnegative(),
             receiptTimeoutMs: z.number().int().positive(),
+            heartbeatIntervalMs: z.number().int().positive(),
+            heartbeatTimeoutMs: z.number().int().positive(),
+            ...clientInputBounds,
           })
           .partial()
           .strict()
@@ -151,6 +161,11 @@ export const ConfigSchema = z
           .object({
             outputSampleRate: z.union([z.literal(16000), z.literal(24000), z.literal(48000)]),
             receiptTimeoutMs: z.number().int().positive(),
+            pingIntervalMs: z.number().int().positive(),
+            pongTimeoutMs: z.number().int().positive(),
+            maxUnsentAudioMs: z.number().int().positive(),
+            closeGraceMs: z.number().int().positive(),
+            ...clientInputBounds,
           })
           .partial()
           .strict()

@@ -7,6 +7,8 @@ import { createReceipts } from './receipts.js';
 import { createRtcPlayout } from './rtc-playout.js';
 
 const ICE_GATHERING_TIMEOUT_MS = 5000;
+/** The server pings on the control channel every second; this long without one, it is gone. */
+const SERVER_SILENCE_MS = 5000;
 
 /**
  * Connects with an audio transceiver that has no track yet; `attachMicrophone(stream)` then puts the
@@ -68,12 +70,21 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
     else if (data.type === 'silent') tracker.silent(data.quietMs);
   };
 
+  let lastHeardAt = performance.now();
+  let heardPing = false;
   channel.onmessage = ({ data }) => {
     let message;
     try {
       message = JSON.parse(data);
     } catch {
       onMessage({ type: 'error', message: 'the server sent a message that is not JSON' });
+      return;
+    }
+    lastHeardAt = performance.now();
+    // Liveness (docs/protocol.md): answered at once, and not shown in the debug log once a second.
+    if (message.type === 'ping') {
+      heardPing = true;
+      if (channel.readyState === 'open') channel.send(JSON.stringify({ type: 'pong', t: message.t }));
       return;
     }
     debug.logMessage('in', message);
@@ -93,9 +104,17 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
       reject(new Error(`The control channel failed: ${event.error?.message ?? 'error'}`));
   });
   let closed = false;
+  // A server that stopped pinging (it died, the network went) is noticed in seconds, not when ICE gives up.
+  // A server older than the heartbeat never pings and is never judged.
+  const silenceCheck = setInterval(() => {
+    if (!heardPing || closed || performance.now() - lastHeardAt < SERVER_SILENCE_MS) return;
+    teardown();
+    onClose('The server stopped answering.');
+  }, 1000);
   const teardown = () => {
     if (closed) return;
     closed = true;
+    clearInterval(silenceCheck);
     tracker.dispose();
     mic?.stop();
     meterSource?.disconnect();

@@ -4,6 +4,11 @@
 import { captureRate, tapMicrophone } from './audio.js';
 import { createReceipts } from './receipts.js';
 
+/** The page pings the server this often (browsers cannot send WebSocket pings; the server answers `pong`)… */
+const PING_INTERVAL_MS = 2000;
+/** …and gives up on a server it has heard nothing from for this long. */
+const SERVER_SILENCE_MS = 6000;
+
 /**
  * Opens the socket and announces the capture rate; `attachMicrophone(stream)` then starts sending. The page
  * connects first and opens the microphone after, so nothing said while connecting is lost.
@@ -38,7 +43,10 @@ export async function connectWebSocket({ url, engine, debug, onMessage, onLevel,
   };
 
   let mic;
+  let lastHeardAt = performance.now();
+  let pingTimer;
   socket.onmessage = ({ data }) => {
+    lastHeardAt = performance.now();
     if (data instanceof ArrayBuffer) {
       const samples = new Int16Array(data);
       debug.received(samples);
@@ -53,6 +61,7 @@ export async function connectWebSocket({ url, engine, debug, onMessage, onLevel,
       onMessage({ type: 'error', message: 'the server sent a message that is not JSON' });
       return;
     }
+    if (message.type === 'pong') return; // liveness only (docs/protocol.md)
     debug.logMessage('in', message);
     if (message.type === 'ready') {
       player.port.postMessage({ type: 'format', sampleRate: message.outputSampleRate });
@@ -84,8 +93,21 @@ export async function connectWebSocket({ url, engine, debug, onMessage, onLevel,
     onClose(closeReason(event));
   };
   send({ type: 'config', sampleRate: captureRate(engine), receipts: true });
+  // The page comes from the server it talks to, so the server always knows `ping`; any message counts as heard.
+  pingTimer = setInterval(() => {
+    if (performance.now() - lastHeardAt > SERVER_SILENCE_MS) {
+      socket.onclose = null;
+      teardown();
+      socket.close(4000, 'server silent');
+      onClose('The server stopped answering.');
+      return;
+    }
+    if (socket.readyState === WebSocket.OPEN)
+      socket.send(JSON.stringify({ type: 'ping', t: performance.now() }));
+  }, PING_INTERVAL_MS);
 
   function teardown() {
+    clearInterval(pingTimer);
     mic?.stop();
     player.disconnect();
   }
