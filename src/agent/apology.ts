@@ -3,7 +3,7 @@ import type { Clock } from '../metrics/clock.ts';
 import type { TTS } from '../providers/tts/contract.ts';
 import { Notifier } from '../util/emitter.ts';
 
-/** Where the apology's audio came from: synthesized at start, synthesized when needed, or the fallback tone. */
+/** Where the apology's audio came from: synthesized ahead, synthesized when needed, or the fallback tone. */
 export type ApologyVia = 'cached' | 'tts' | 'tone';
 
 /**
@@ -42,6 +42,44 @@ export class ApologyClip {
   }
 }
 
+/**
+ * Apology audio shared by the sessions of one process: one synthesis per voice and phrase instead of one per
+ * session (a burst of sessions costs one TTS call, and each session keeps a reference, not a copy). A synthesis
+ * that fails or is cut short is not kept, so the next session tries again.
+ */
+export class ApologyAudioCache {
+  private readonly entries = new Map<string, Promise<readonly AudioFrame[] | undefined>>();
+
+  constructor(private readonly maxEntries = 16) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The frames of `key`, from `synthesize` the first time (concurrent callers share that one call). */
+  get(
+    key: string,
+    synthesize: () => Promise<readonly AudioFrame[] | undefined>,
+  ): Promise<readonly AudioFrame[] | undefined> {
+    const known = this.entries.get(key);
+    if (known) return known;
+    const job = synthesize().then(
+      (frames) => {
+        if (!frames) this.entries.delete(key);
+        return frames;
+      },
+      (error) => {
+        this.entries.delete(key);
+        throw error;
+      },
+    );
+    // Few voices and phrases exist in one process; the bound only guards against a caller keying by accident.
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, job);
+    return job;
+  }
+}
+
 export interface ApologyVoiceOptions {
   tts: TTS;
   clock: Clock;
@@ -49,18 +87,20 @@ export interface ApologyVoiceOptions {
   text: string;
   /** Longest wait for audio that is not ready when a failure needs it; then the tone plays. */
   audioTimeoutMs: number;
-  /** The start-up synthesis failed (the session reports it; a failure later falls back to live or the tone). */
+  /** The synthesis ahead of need failed (the session reports it; a failure then gets it live, or the tone). */
   onError(error: unknown): void;
+  /** Shared with the process's other sessions; absent: this voice synthesizes its own copy. */
+  cache?: ApologyAudioCache;
 }
 
 /**
- * The session's apology, in its own voice. It is synthesized once when the session starts and kept (a few
+ * The session's apology, in its own voice. It is synthesized once, when the first reply starts, and kept (a few
  * seconds of PCM), so it can be played at once when the LLM fails and even when the TTS is what failed. When
  * no copy is ready it is synthesized live with a deadline; when no voice answers in time a short tone plays, so
  * a failure is never met with silence.
  */
 export class ApologyVoice {
-  private cached: AudioFrame[] | undefined;
+  private cached: readonly AudioFrame[] | undefined;
   private preparing: Promise<void> | undefined;
   private readonly closed = new AbortController();
 
@@ -70,26 +110,38 @@ export class ApologyVoice {
     return this.options.text.trim() !== '';
   }
 
-  /** Starts the start-up synthesis (not awaited by the session: a first turn need not wait for it). */
+  /**
+   * Starts synthesizing the apology ahead of need (the session calls it when its first reply starts, so an idle
+   * or short-lived connection costs no synthesis); idempotent, never awaited by a reply.
+   */
   prepare(): void {
     if (!this.enabled || this.preparing || this.cached) return;
-    this.preparing = this.synthesize(this.closed.signal).then(
-      (clip) => {
-        if (clip.isComplete && clip.frames.length > 0) this.cached = clip.frames;
+    const { tts, text, cache } = this.options;
+    const synthesize = () =>
+      this.synthesize(this.closed.signal).then((clip) =>
+        clip.isComplete && clip.frames.length > 0 ? clip.frames : undefined,
+      );
+    const frames = cache ? cache.get(`${tts.name}|${tts.sampleRate}|${text}`, synthesize) : synthesize();
+    this.preparing = frames.then(
+      (ready) => {
+        if (ready) this.cached = ready;
+        // Another session's synthesis was cut short (it closed): this one tries on its own next time.
+        else this.preparing = undefined;
       },
+      // Not retried ahead of need (a TTS that is down would fail again every turn); a failure synthesizes live.
       (error) => {
         if (!this.closed.signal.aborted) this.options.onError(error);
       },
     );
   }
 
-  /** Stops a start-up synthesis still running (the session is closing). */
+  /** Stops a synthesis ahead of need still running (the session is closing). */
   close(): void {
     this.closed.abort(new Error('session closed'));
   }
 
   /**
-   * The audio to play for a failure: the cached copy, else the start-up synthesis if it finishes within the
+   * The audio to play for a failure: the cached copy, else the synthesis ahead of need if it ends within the
    * timeout, else a live synthesis whose first audio arrives within it, else the tone. Resolves within
    * `audioTimeoutMs` (or when `signal` aborts, with the tone, which is then never played).
    */

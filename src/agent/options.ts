@@ -6,6 +6,7 @@ import type { TTS } from '../providers/tts/contract.ts';
 import type { TurnDetector } from '../providers/turn/contract.ts';
 import type { VAD } from '../providers/vad/contract.ts';
 import type { ToolEntry } from '../tools/tool.ts';
+import type { ApologyAudioCache } from './apology.ts';
 import type { SentenceChunkerOptions } from './chunker.ts';
 import { DEFAULT_ENDPOINTING_POLICY, type EndpointingPolicyOptions } from './endpointing-policy.ts';
 
@@ -53,7 +54,7 @@ export interface ProviderFailureOptions {
    */
   firstTokenBudgetMs: number;
   /**
-   * Said when the LLM or the TTS fails, in the session's voice: synthesized once at session start (so it plays
+   * Said when the LLM or the TTS fails, in the session's voice: synthesized once ahead of need (so it plays
    * even when the TTS is what failed), else live. '' turns the spoken apology off (the error event still goes out).
    */
   apology: string;
@@ -62,7 +63,10 @@ export interface ProviderFailureOptions {
    * ends there with the apology instead of waiting out the provider's own timeouts and retries.
    */
   ttsStallTimeoutMs: number;
-  /** Synthesize the apology at session start. Off: it is synthesized when needed (no help if the TTS failed). */
+  /**
+   * Synthesize the apology ahead of need (when the session's first reply starts) and keep it. Off: it is
+   * synthesized when a failure needs it (no help if the TTS is what failed).
+   */
   presynthesizeApology: boolean;
   /**
    * How long a failure may wait for apology audio that is not ready yet (the start-up synthesis still running, or
@@ -96,6 +100,8 @@ export interface AgentSessionOptions {
   chunker?: SentenceChunkerOptions;
   /** What happens when a provider fails: the first-token budget and the spoken apology. */
   providerFailure?: Partial<ProviderFailureOptions>;
+  /** The synthesized apology, shared with the process's other sessions (one synthesis per voice). */
+  apologyCache?: ApologyAudioCache;
   /** Keeps the prompt within a token budget: window, summaries, pruning (see src/context/policy.ts). */
   context?: Partial<ContextPolicyOptions>;
   /** Writes the context summaries (may be a cheaper model). Default: the session's LLM (a sibling of it). */

@@ -5,6 +5,7 @@ import { LlmError } from '../providers/llm/errors.ts';
 import type { ScriptedLlm } from '../providers/llm/scripted.ts';
 import type { TTS, TtsAudio, TtsStream } from '../providers/tts/contract.ts';
 import type { ScriptedTts } from '../providers/tts/scripted.ts';
+import { ApologyAudioCache } from './apology.ts';
 import type { AgentSessionEvents } from './events.ts';
 import { DEFAULT_PROVIDER_FAILURE } from './options.ts';
 import { type TimelineOptions, timeline } from './timeline.testkit.ts';
@@ -207,16 +208,17 @@ describe('a failing provider never leaves the user in silence', () => {
     });
     const t = failingSession({ reply: () => 'Hello there.', wrapTts: hangs });
     await t.start();
-    await t.runUntil(300);
+    await t.runUntil(15_000); // the first reply is spoken, and the apology synthesized meanwhile
     down = true;
-    await t.runUntil(15_000);
+    await t.runUntil(35_000);
     expect(t.failures.map((f) => [f.source, f.message])).toEqual([['tts', 'hangs: no audio for 5000 ms']]);
-    const firstText = t.metrics[0].ttsTtfbMs; // no audio: no TTFB
-    expect(firstText).toBeNull();
+    expect(t.metrics[1].ttsTtfbMs).toBeNull(); // no audio: no TTFB
     expect(t.apologies[0].via).toBe('cached');
     expect(t.apologies[0].atMs - t.failures[0].atMs).toBeLessThan(2000);
     expect(t.history()).toEqual([
       { role: 'user', content: 'Tell me a story.' },
+      { role: 'assistant', content: 'Hello there.' },
+      { role: 'user', content: 'Try again.' },
       { role: 'assistant', content: APOLOGY },
     ]);
   });
@@ -242,7 +244,8 @@ describe('a failing provider never leaves the user in silence', () => {
     const t = failingSession({
       user: [
         { startMs: 500, endMs: 1500, text: 'Tell me a story.' },
-        { startMs: 2600, endMs: 3400, text: 'Never mind that.' },
+        // The apology is synthesized from the first reply on (ready ~0.8 s later here), then plays for ~3.5 s.
+        { startMs: 4000, endMs: 4800, text: 'Never mind that.' },
       ],
       reply: (messages) => {
         if (messages.filter((m) => m.role === 'user').length === 1) throw new Error('HTTP 429');
@@ -268,7 +271,7 @@ describe('a failing provider never leaves the user in silence', () => {
     const t = failingSession({
       user: [
         { startMs: 500, endMs: 1500, text: 'Tell me a story.' },
-        { startMs: 2600, endMs: 2800 }, // a cough
+        { startMs: 3600, endMs: 3800 }, // a cough
       ],
       reply: () => {
         throw new Error('HTTP 503');
@@ -307,6 +310,28 @@ describe('a failing provider never leaves the user in silence', () => {
     expect((await said).outcome).toBe('error');
     expect(t.failures.map((f) => f.source)).toEqual(['tts']);
     expect(t.apologies).toEqual([]);
+  });
+
+  it('sessions sharing an apology cache synthesize the apology once between them', async () => {
+    const apologyCache = new ApologyAudioCache();
+    const failing = () =>
+      failingSession({
+        reply: () => {
+          throw new Error('HTTP 500');
+        },
+        session: { apologyCache },
+      });
+    const first = failing();
+    await first.start();
+    await first.runUntil(6_000);
+    const second = failing();
+    await second.start();
+    await second.runUntil(6_000);
+    expect(first.tts.segmentsSynthesized).toEqual([APOLOGY]);
+    expect(second.tts.segmentsSynthesized).toEqual([]);
+    expect(second.apologies.map((a) => a.via)).toEqual(['cached']);
+    expect(second.history().at(-1)).toEqual({ role: 'assistant', content: APOLOGY });
+    expect(apologyCache.size).toBe(1);
   });
 
   it('an apology of "" turns the spoken apology off; bad budgets are refused', async () => {

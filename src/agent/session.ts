@@ -61,7 +61,7 @@ export class AgentSession {
   private readonly interruption: InterruptionOptions;
   private readonly longTools: LongToolOptions;
   private readonly providerFailure: ProviderFailureOptions;
-  /** The apology after a provider failure, synthesized at start in the session's voice. */
+  /** The apology after a provider failure, synthesized ahead of need in the session's voice. */
   private readonly apology: ApologyVoice;
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
@@ -106,6 +106,7 @@ export class AgentSession {
       text: this.providerFailure.apology,
       audioTimeoutMs: this.providerFailure.apologyAudioTimeoutMs,
       onError: (error) => this.reportError('tts', error),
+      cache: options.apologyCache,
     });
     this.interruptions = new InterruptionArbiter(this.clock, this.interruption, {
       onEvent: (speechId, kind) =>
@@ -176,8 +177,6 @@ export class AgentSession {
       this.options.stt.prewarm?.().catch((error) => this.reportError('stt', error)),
       this.context.prepare(),
     ]);
-    // Not awaited: a first turn need not wait for it (a failure before it is ready waits a little, or gets the tone).
-    if (this.providerFailure.presynthesizeApology && !this.closed) this.apology.prepare();
   }
 
   /**
@@ -288,6 +287,8 @@ export class AgentSession {
 
   private createSpeech(source: SpeechSource): Speech {
     const id = this.nextSpeechId++;
+    // Ready before this reply can fail, at no cost to a connection that never asks anything.
+    if (source.kind === 'llm' && this.providerFailure.presynthesizeApology) this.apology.prepare();
     const speech: Speech = new Speech({
       id,
       clock: this.clock,

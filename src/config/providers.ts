@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ApologyAudioCache } from '../agent/apology.ts';
 import type { ChatRequest, LLM, LlmChunk } from '../providers/llm/contract.ts';
 import type { FallbackEvent } from '../providers/llm/fallback-rotation.ts';
 import type { ProviderLog } from '../providers/llm/openai-compatible.ts';
@@ -90,6 +91,8 @@ export interface ProviderSet {
   createSessionLlm(): Promise<LLM>;
   /** An LLM for background summaries (`summarizerLlm`), with the same options as the session's. */
   createSummarizerLlm?(spec: string): Promise<LLM>;
+  /** The apology every session says when a provider fails, synthesized once per voice for the process. */
+  apologyCache?: ApologyAudioCache;
   close(): Promise<void>;
 }
 
@@ -160,6 +163,7 @@ export async function createProviders(
     tts,
     specs,
     llmSpec: specs.llm.length ? specs.llm.join(' > ') : null,
+    apologyCache: new ApologyAudioCache(),
     createSummarizerLlm: (spec) => createLlm(spec, llmOptions),
     createSessionLlm: async () =>
       specs.llm.length ? createLlm(specs.llm, llmOptions) : new UnconfiguredLlm(),

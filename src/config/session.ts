@@ -67,6 +67,7 @@ export async function createConfiguredSession(
         language: config.language,
         preemptiveGeneration: config.preemptiveGeneration,
         providerFailure: config.providerFailure,
+        apologyCache: providers.apologyCache,
         endpointing: config.endpointing,
         turnDetector,
         interruption: config.interruption,
