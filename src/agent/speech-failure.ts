@@ -83,7 +83,9 @@ export class SpeechFailure {
   async playApology(): Promise<void> {
     try {
       if (!this.clip || this.deps.signal.aborted) return;
-      const clip = await this.clip;
+      // clip() settles with the tone at worst; should it ever throw, the speech ends without an apology.
+      const clip = await this.clip.catch(() => undefined);
+      if (!clip) return;
       if (this.deps.signal.aborted) return;
       const { output, clock, speechId, signal } = this.deps;
       this.playback = new ApologyPlayback({
@@ -119,8 +121,8 @@ export class SpeechFailure {
 
   /** The apology as played, once the speech has ended; undefined when none was due. */
   async record(): Promise<ApologyRecord | undefined> {
-    if (!this.clip) return undefined;
-    const clip = await this.clip;
+    const clip = await this.clip?.catch(() => undefined);
+    if (!clip) return undefined;
     return {
       via: clip.via,
       text: clip.text,
