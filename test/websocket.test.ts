@@ -55,7 +55,7 @@ function connect(running: RunningServer) {
     if (isBinary) audio.push(data as Buffer);
     else messages.push(JSON.parse(data.toString()));
   });
-  const waitFor = async (predicate: () => boolean, timeoutMs = 5000) => {
+  const waitFor = async (predicate: () => boolean, timeoutMs = 20_000) => {
     const until = Date.now() + timeoutMs;
     while (!predicate()) {
       if (Date.now() > until)
@@ -238,9 +238,9 @@ describe('WebSocket transport', () => {
     // Said before `ready`: the server holds it until the session exists.
     client.ws.send(JSON.stringify({ type: 'config', receipts: true }));
     await speak(client.ws, 400, 600);
-    await client.waitFor(() => client.audio.length > 20, 10_000);
+    await client.waitFor(() => client.audio.length > 20);
     await speak(client.ws, 400, 600); // talk over the agent
-    await client.waitFor(() => client.messages.some((m) => m.type === 'metrics'), 10_000);
+    await client.waitFor(() => client.messages.some((m) => m.type === 'metrics'));
 
     const metrics = client.messages.find((m) => m.type === 'metrics')?.metrics as Record<string, number>;
     expect(metrics.outcome).toBe('interrupted');
