@@ -32,11 +32,13 @@ interface AllowedName {
 /** host, [v6], optional port: nothing else (no userinfo, no path) may hide in a Host header. */
 const AUTHORITY = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/;
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
+const REREAD_INTERFACES_MS = 5_000;
 
 export class HostGuard {
   private readonly names: AllowedName[];
   private readonly port: string;
   private localAddresses: Set<string>;
+  private readAtMs = 0;
 
   constructor(private readonly options: HostGuardOptions) {
     this.port = String(options.port);
@@ -86,11 +88,15 @@ export class HostGuard {
     const address = hostname.replace(/^\[|\]$/g, '');
     if (isIP(address) === 0) return false;
     if (this.localAddresses.has(address)) return true;
+    // At most one re-read per interval, so a stream of made-up literals costs no system calls.
+    const now = performance.now();
+    if (now - this.readAtMs < REREAD_INTERFACES_MS) return false;
     this.localAddresses = this.readLocalAddresses();
     return this.localAddresses.has(address);
   }
 
   private readLocalAddresses(): Set<string> {
+    this.readAtMs = performance.now();
     const bind = this.options.bindHost.replace(/^\[|\]$/g, '').toLowerCase();
     if (!WILDCARD.has(bind)) return new Set([bind]);
     const addresses = new Set<string>();

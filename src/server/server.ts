@@ -76,6 +76,8 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   if (options.token !== undefined) assertStrongToken(options.token);
+  // Bad allowedHosts entries fail here, before anything listens.
+  new HostGuard({ bindHost: options.host, port: options.port, allowedHosts: options.allowedHosts });
   const token = options.token ?? (isLoopbackName(options.host) ? undefined : generateToken());
   const verifier = token === undefined ? undefined : new TokenVerifier(token);
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;

@@ -1,4 +1,6 @@
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HostGuard } from '../../src/server/guard.ts';
 import type { RunningServer, ServerOptions } from '../../src/server/server.ts';
 import {
   converse,
@@ -216,5 +218,32 @@ describe('errors to clients', () => {
     expect(rtc.body).toBe('the session could not start\n');
     // The operator still gets the cause.
     expect(logged).toContain(secret);
+  });
+});
+
+describe('HostGuard on a wildcard bind', () => {
+  it("accepts this machine's own addresses on our port (an IP literal cannot be rebound), nothing else", () => {
+    const guard = new HostGuard({ bindHost: '0.0.0.0', port: 8080 });
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .filter((entry) => entry !== undefined)
+      .map((entry) => (entry.family === 'IPv6' ? `[${entry.address.replace(/%.*$/, '')}]` : entry.address));
+    expect(own.length).toBeGreaterThan(0);
+    for (const address of own) {
+      expect(guard.check({ host: `${address}:8080` }), address).toEqual({ ok: true });
+      expect(guard.check({ host: `${address}:8080`, origin: `http://${address}:8080` }), address).toEqual({
+        ok: true,
+      });
+      expect(guard.check({ host: `${address}:8081` }).ok, address).toBe(false);
+    }
+    const foreign = '203.0.113.9'; // TEST-NET-3: never a real interface
+    expect(guard.check({ host: `${foreign}:8080` })).toMatchObject({ ok: false, status: 403 });
+    expect(guard.check({ host: 'evil.example:8080', origin: 'http://evil.example:8080' })).toMatchObject({
+      ok: false,
+      status: 403,
+    });
+    expect(() => new HostGuard({ bindHost: '0.0.0.0', port: 1, allowedHosts: ['https://x/path'] })).toThrow(
+      /allowedHosts/,
+    );
   });
 });
