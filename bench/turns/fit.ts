@@ -14,12 +14,17 @@ import { loadNgramModel } from '../../src/providers/turn/ngram-native.ts';
 import { type FeatureVector, textFeatures } from '../../src/providers/turn/text-features.ts';
 import { loadSplit } from './dataset.ts';
 
-const NGRAM_FEATURES = ['ngramLog10End', 'ngramBackoff', 'ngramLastUnknown'];
+const NGRAM_FEATURES = ['ngramLog10End', 'ngramEndVsGoOn', 'ngramBackoff', 'ngramLastUnknown'];
 const TEXT_FEATURES = [
   ...NGRAM_FEATURES,
   'continuationWord',
   'filler',
   'logWords',
+  'fewWords',
+  'fewWordsAfterYesNo',
+  'openPrompt',
+  'question',
+  'closing',
   'modeOpen',
   'modeComplete',
   'modeOpenPrompted',
@@ -123,7 +128,10 @@ if (process.argv.includes('--policy')) {
     );
     for (const rate of [0.05, 0.1]) {
       const point = pointWithin(t.front, rate);
-      if (point) console.log(`   within ${rate * 100}%: ${JSON.stringify(point.policy)} → ${fmt(point.cutoffRate, true)} / ${fmt(point.meanWaitMs)}`);
+      if (point)
+        console.log(
+          `   within ${rate * 100}%: ${JSON.stringify(point.policy)} → ${fmt(point.cutoffRate, true)} / ${fmt(point.meanWaitMs)}`,
+        );
     }
   }
 }

@@ -129,11 +129,16 @@ describe('TurnTracker', () => {
     expect(commits[0].committedAt).toBe(1000 + Math.max(options.minDelayMs, 400));
   });
 
-  it("learns this user's pauses: after long holds a doubtful turn waits longer", async () => {
-    const { tracker, commits, at, word, clock, options } = harness(new FixedTurnDetector(0.5));
+  it("learns this user's pauses: after being cut off at long pauses, a doubtful turn waits longer", async () => {
+    // A steep curve (816 ms at p = 0.5) so that 1100 ms pauses are taken for ends: three cut-offs.
+    const { tracker, commits, at, word, clock, options } = harness(new FixedTurnDetector(0.5), {
+      minDelayMs: 400,
+      maxDelayMs: 2500,
+      shape: 2,
+      confidentAbove: 0.9,
+    });
     const baseline = endpointingDelayMs(0.5, options);
     let t = 0;
-    // three 1100 ms pauses that the default curve takes for ends (816 ms at p = 0.5): each a cut-off
     await at(t, () => tracker.speechStarted(t));
     for (let i = 0; i < 3; i++) {
       t += 800;

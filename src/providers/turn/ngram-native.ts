@@ -101,24 +101,48 @@ export class NgramModel {
     return wid;
   }
 
-  /** Scores the sentence ending after `words` (lower-case, already tokenised; at least the last two matter). */
-  sentenceEnd(words: readonly string[]): SentenceEndScore {
+  /**
+   * log10 of the summed probability that the next word is one of `next` (e.g. "and", "to", "for"): how strongly
+   * the model expects the sentence to go on the way unfinished ones do. Unknown words in `next` are skipped.
+   */
+  continuation(words: readonly string[], next: readonly string[]): number {
+    const n = this.historyOf(words);
+    let sum = 0;
+    for (const word of next) {
+      const wid = this.wordId(word);
+      if (wid < 0) continue;
+      const score = this.native.ngram_ng_prob(this.handle, wid, this.history, n, this.used) as number;
+      sum += Math.exp(this.native.logmath_log_to_ln(this.logmath, score) as number);
+    }
+    return Math.log10(Math.max(sum, 1e-9));
+  }
+
+  /** Fills `this.history` (most recent first) from the last two known words; returns its length. */
+  private historyOf(words: readonly string[]): number {
     const last = words.at(-1);
     const previous = words.at(-2);
     const lastWid = last === undefined ? this.wordId('<s>') : this.wordId(last);
     const previousWid = previous === undefined ? this.wordId('<s>') : this.wordId(previous);
-    // An unknown word ends the usable history: back off to what is known rather than score against garbage.
     let n = 0;
     if (lastWid >= 0) {
       this.history[n++] = lastWid;
       if (previousWid >= 0) this.history[n++] = previousWid;
     }
+    return n;
+  }
+
+  /** Scores the sentence ending after `words` (lower-case, already tokenised; at least the last two matter). */
+  sentenceEnd(words: readonly string[]): SentenceEndScore {
+    const last = words.at(-1);
+    // An unknown word ends the usable history: back off to what is known rather than score against garbage.
+    const n = this.historyOf(words);
+    const lastWordUnknown = last !== undefined && this.wordId(last) < 0;
     const score = this.native.ngram_ng_prob(this.handle, this.endWid, this.history, n, this.used) as number;
     const ln = this.native.logmath_log_to_ln(this.logmath, score) as number;
     return {
       log10Prob: ln / Math.LN10,
       order: Math.max(1, this.used[0]),
-      lastWordUnknown: last !== undefined && lastWid < 0,
+      lastWordUnknown,
     };
   }
 }

@@ -47,12 +47,38 @@ function punctuationOf(transcript: string): { end: number; open: number } {
   };
 }
 
+/** Words unfinished sentences typically go on with. */
+const CONTINUATIONS = [
+  'and',
+  'to',
+  'for',
+  'the',
+  'but',
+  'because',
+  'with',
+  'in',
+  'of',
+  'on',
+  'at',
+  'so',
+  'that',
+  'a',
+];
+const YES_NO_QUESTION = /^(would|shall|should|is|are|was|do|does|did|can|could|will|have|has|may)\b/;
+const QUESTION_START =
+  /^(what|what's|how|when|where|which|who|why|is|are|can|could|do|does|did|will|would|should)\b/;
+const CLOSING = /\b(thanks|thank you|that's all|that's it|that is all|please|bye|goodbye|cheers)$/;
+const OPEN_PROMPT = /\b(how can i help|tell me more|what happened|describe|what seems to be|what can i do)\b/;
+
 /** The n-gram features, or none when the model is unavailable (the combiner then uses their dev means). */
 export function ngramFeatures(model: NgramModel | undefined, words: readonly string[]): FeatureVector {
   if (!model || words.length === 0) return {};
   const score = model.sentenceEnd(words);
+  const goOn = model.continuation(words, CONTINUATIONS);
   return {
     ngramLog10End: Math.max(-6, score.log10Prob),
+    // End against the usual ways of going on: "book a table" ends as readily as it takes "for".
+    ngramEndVsGoOn: Math.max(-6, score.log10Prob) - Math.max(-6, goOn),
     ngramBackoff: score.order <= 1 ? 1 : 0,
     ngramLastUnknown: score.lastWordUnknown ? 1 : 0,
   };
@@ -68,8 +94,18 @@ export function textFeatures(
   const last = words.at(-1) ?? '';
   const mode = readInputMode(words, lastAgentText(history));
   const punctuation = punctuationOf(transcript);
+  const asked = lastAgentText(history).toLowerCase().trim();
+  const lastSentence = asked.split(/(?<=[.!?])\s+/).at(-1) ?? '';
+  const yesNo = YES_NO_QUESTION.test(lastSentence) ? 1 : 0;
+  const few = words.length <= 2 ? 1 : 0;
   return {
     ...ngramFeatures(model, words),
+    fewWords: few,
+    fewWordsAfterYesNo: few * yesNo,
+    openPrompt: OPEN_PROMPT.test(asked) ? 1 : 0,
+    // A question asked in full ends where the question does; closing words end turns whatever came before.
+    question: QUESTION_START.test(words.join(' ')) ? 1 : 0,
+    closing: CLOSING.test(words.join(' ')) ? 1 : 0,
     continuationWord: CONTINUATION_WORDS.has(last) ? 1 : 0,
     filler: /^(um+|uh+|er+m?|hmm+|mm+)$/.test(last) ? 1 : 0,
     logWords: Math.log1p(words.length),
