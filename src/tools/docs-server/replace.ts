@@ -103,6 +103,7 @@ async function replaceExisting(
     throw fsError(error, display);
   });
   let keptInUse = true;
+  let replaced = false;
   try {
     const [keptInfo, oldInfo] = await Promise.all([lstat(at(kept)), old.stat()]);
     if (keptInfo.ino !== oldInfo.ino || keptInfo.dev !== oldInfo.dev)
@@ -124,11 +125,13 @@ async function replaceExisting(
     await rename(at(temp), at(name)).catch((error) => {
       throw fsError(error, display);
     });
+    replaced = true;
     // A program that opened the old file just before the rename may still write to it: watch it settle.
     let merged = 0;
     for (let round = 0; round < SETTLE_ROUNDS; round++) {
       await delay(settleMs);
-      const now = await readAllAt(old, maxFileBytes, display);
+      // Past the size limit is fine here: what another program wrote must not be dropped for being long.
+      const now = await readAllAt(old, Number.MAX_SAFE_INTEGER, display);
       if (now.equals(seen)) break;
       if (now.length > seen.length && now.subarray(0, seen.length).equals(seen)) {
         merged += await appendToLive(at(name), now.subarray(seen.length), display);
@@ -143,11 +146,7 @@ async function replaceExisting(
             `(current version ${contentVersion(now)}); read it again and redo the change`,
         );
       }
-      // The live file changed too: keep the other program's version where it can be found.
-      keptInUse = !(await rename(at(kept), at(`${name}${BACKUP_SUFFIX}`)).then(
-        () => true,
-        () => false,
-      ));
+      // The live file changed too: the other program's version becomes the backup (in finally).
       throw new DocsError(
         'conflict',
         `${display} was changed by other programs while being saved; their earlier version is in ` +
@@ -160,7 +159,9 @@ async function replaceExisting(
       () => true,
       () => false,
     );
-    keptInUse = !backedUp;
+    keptInUse = false;
+    // No backup possible (say, <name>.bak is a folder): the settled old file holds nothing of anyone else's.
+    if (!backedUp) await unlink(at(kept)).catch(() => undefined);
     const version = merged > 0 ? await liveVersion(at(name), maxFileBytes, display) : contentVersion(bytes);
     return {
       created: false,
@@ -169,7 +170,9 @@ async function replaceExisting(
       ...(backedUp ? { backup: backupName(folder, name) } : {}),
     };
   } finally {
-    if (keptInUse) await unlink(at(kept)).catch(() => undefined);
+    // Once replaced, the old file may hold another program's bytes: it becomes the backup, never deleted.
+    if (keptInUse && replaced) await rename(at(kept), at(`${name}${BACKUP_SUFFIX}`)).catch(() => undefined);
+    else if (keptInUse) await unlink(at(kept)).catch(() => undefined);
   }
 }
 
