@@ -193,10 +193,14 @@ export class Decoder {
     return (hyp ?? '').trim();
   }
 
-  free(): void {
-    if (this.freed) return;
+  /**
+   * Frees the native decoder. ps_free releases tens of thousands of allocations (tens of ms), so it runs off the
+   * event loop like the decode; the decoder is unusable from the moment this is called.
+   */
+  free(): Promise<void> {
+    if (this.freed) return Promise.resolve();
     this.freed = true;
-    this.native.ps_free(this.handle);
+    return call<number>(this.native.ps_free, this.offThread, this.handle).then(() => undefined);
   }
 
   private assertLive(): void {

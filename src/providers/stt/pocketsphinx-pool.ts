@@ -160,10 +160,9 @@ export class DecoderPool {
 
   /** Frees a decoder (a failed one, or one beyond maxIdle); its slot goes to a waiting acquire. */
   discard(decoder: Decoder): void {
-    decoder.free();
     this.live--;
     this.counts.freed++;
-    this.trimHeap();
+    this.freeThenTrim([decoder]);
     this.serveWaiters();
   }
 
@@ -182,12 +181,9 @@ export class DecoderPool {
   /** Frees the idle decoders. Decoders in use stay with their streams and are freed or kept on release. */
   dispose(): void {
     const freed = this.idle.splice(0);
-    for (const decoder of freed) {
-      decoder.free();
-      this.live--;
-      this.counts.freed++;
-    }
-    if (freed.length) this.trimHeap();
+    this.live -= freed.length;
+    this.counts.freed += freed.length;
+    if (freed.length) this.freeThenTrim(freed);
   }
 
   private async load(): Promise<Decoder> {
@@ -213,6 +209,11 @@ export class DecoderPool {
       waiter.claim();
       this.load().then(waiter.resolve, waiter.reject);
     }
+  }
+
+  private freeThenTrim(decoders: Decoder[]): void {
+    // A failed ps_free leaves nothing we could do better; the trim still returns what was freed.
+    void Promise.allSettled(decoders.map((d) => d.free())).then(() => this.trimHeap());
   }
 
   /** One malloc_trim at a time; frees that land while one runs get another pass after it. */

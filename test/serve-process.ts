@@ -1,0 +1,173 @@
+/**
+ * `./bin/repartee serve` as a child process on a free loopback port, for tests that need the real server: its
+ * address, /health, its resident memory from /proc, and WebSocket sessions opened the way a client opens them.
+ * Nothing reaches into the server's code, so a crash, a hang or a leak shows up as it would in production.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const TEST_MODEL = fileURLToPath(new URL('./fixtures/models/stories260K.gguf', import.meta.url));
+
+export interface ServeOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+export class ServeProcess {
+  exit: { code: number | null; signal: string | null } | undefined;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+    private readonly readLog: () => string,
+  ) {}
+
+  static async start(options: ServeOptions = {}): Promise<ServeProcess> {
+    const child = spawn(process.execPath, ['bin/repartee', 'serve', '--port', '0', ...(options.args ?? [])], {
+      cwd: ROOT,
+      env: { ...process.env, REPARTEE_LOG_LEVEL: 'warn', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-100_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const timeoutMs = options.startTimeoutMs ?? 120_000;
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`repartee serve did not start within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      const check = () => {
+        const match = /Open (http:\/\/[^\s/]+)/.exec(output);
+        if (!match) return;
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        resolve(match[1]);
+      };
+      child.stdout?.on('data', check);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`repartee serve exited (${code ?? signal}) before listening:\n${output}`));
+      });
+    });
+    const server = new ServeProcess(child, url, () => output);
+    child.on('exit', (code, signal) => {
+      server.exit = { code, signal };
+    });
+    return server;
+  }
+
+  /** The last 100 kB the server wrote (its log). */
+  get output(): string {
+    return this.readLog();
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get alive(): boolean {
+    return this.exit === undefined;
+  }
+
+  get wsUrl(): string {
+    return `${this.url.replace(/^http/, 'ws')}/ws`;
+  }
+
+  /** GET /health: its latency and session count, or the reason it did not answer within `timeoutMs`. */
+  async health(
+    timeoutMs = 5_000,
+  ): Promise<{ ok: boolean; latencyMs: number; sessions?: number; error?: string }> {
+    const started = performance.now();
+    try {
+      const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+      const body = (await response.json()) as { sessions?: number };
+      return { ok: response.ok, latencyMs: performance.now() - started, sessions: body.sessions };
+    } catch (error) {
+      return { ok: false, latencyMs: performance.now() - started, error: (error as Error).message };
+    }
+  }
+
+  /** Resident memory of the server process (VmRSS from /proc/<pid>/status), in bytes. */
+  rssBytes(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? Number.NaN) * 1024;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with how it ended. */
+  async stop(graceMs = 15_000): Promise<string> {
+    if (!this.alive) return `already exited (${this.exit?.code ?? this.exit?.signal})`;
+    const exited = new Promise<string>((done) =>
+      this.child.once('exit', (code, signal) => done(`exited (${code ?? signal})`)),
+    );
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const how = await exited;
+    clearTimeout(timer);
+    return how;
+  }
+}
+
+/** Polls `condition` until it holds or the deadline passes (then throws with `what`). */
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface OpenedSession {
+  socket: WebSocket;
+  ready: { sessionId: string; inputSampleRate: number; outputSampleRate: number };
+}
+
+/**
+ * Opens /ws, sends `config` (16 kHz input) and resolves on `ready`; rejects with the server's reason if it
+ * refuses (an HTTP status on the upgrade, an error message, or a close with a reason).
+ */
+export function openSession(wsUrl: string, timeoutMs = 60_000): Promise<OpenedSession> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl);
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      socket.terminate();
+      reject(new Error(reason));
+    };
+    const timer = setTimeout(() => fail(`no ready within ${timeoutMs} ms`), timeoutMs);
+    socket.on('unexpected-response', (_req, res) =>
+      fail(`refused: HTTP ${res.statusCode} ${res.statusMessage}`),
+    );
+    socket.on('error', (error) => fail(`socket error: ${error.message}`));
+    socket.on('close', (code, reason) => fail(`closed before ready: ${code} ${reason.toString()}`));
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'config', sampleRate: 16_000 })));
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const message = JSON.parse(data.toString()) as { type: string; message?: string };
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        socket.removeAllListeners('close');
+        socket.removeAllListeners('error');
+        socket.on('error', () => {}); // later errors belong to the test's own handling
+        resolve({ socket, ready: message as unknown as OpenedSession['ready'] });
+      } else if (message.type === 'error') fail(`server error before ready: ${message.message ?? data}`);
+    });
+  });
+}
+
+/** Closes a socket and resolves when the close handshake (or a hard end) is over. */
+export function closeSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    socket.once('close', () => resolve());
+    socket.close();
+    setTimeout(() => socket.terminate(), 5_000).unref();
+  });
+}
