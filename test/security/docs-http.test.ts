@@ -199,6 +199,16 @@ describe('repartee-docs HTTP: DNS rebinding', () => {
   });
 });
 
+describe('repartee-docs HTTP: options', () => {
+  it('refuse malformed allowed hosts and origins before listening', async () => {
+    await expect(serve({ allowedHosts: ['evil.example/path'] })).rejects.toThrow(
+      /allowed host "evil.example\/path"/,
+    );
+    await expect(serve({ allowedOrigins: ['app.example'] })).rejects.toThrow(/allowed origin "app.example"/);
+    await expect(serve({ maxSessions: 0 })).rejects.toThrow(/maxSessions/);
+  });
+});
+
 describe('repartee-docs HTTP: sessions', () => {
   it('caps the open sessions with a clear error, and a closed session makes room', async () => {
     const url = await serve({ maxSessions: 5 });

@@ -35,15 +35,15 @@ export class HostGuard {
         for (const address of addresses ?? []) names.push(address.address.replace(/%.*$/, ''));
     }
     for (const name of names) this.hosts.add(withPort(name, port));
-    for (const extra of options.allowedHosts ?? []) {
-      const normalised = normaliseHost(extra, port);
-      if (normalised) this.hosts.add(normalised);
-    }
+    for (const extra of options.allowedHosts ?? []) this.hosts.add(checkedHost(extra, port));
     for (const host of this.hosts) this.origins.add(`http://${host}`);
-    for (const origin of options.allowedOrigins ?? []) {
-      const normalised = normaliseOrigin(origin);
-      if (normalised) this.origins.add(normalised);
-    }
+    for (const origin of options.allowedOrigins ?? []) this.origins.add(checkedOrigin(origin));
+  }
+
+  /** Throws a clear error for a malformed allowed host or origin (before the server listens). */
+  static validate(options: Pick<HostGuardOptions, 'allowedHosts' | 'allowedOrigins'>): void {
+    for (const extra of options.allowedHosts ?? []) checkedHost(extra, 80);
+    for (const origin of options.allowedOrigins ?? []) checkedOrigin(origin);
   }
 
   check(req: IncomingMessage): GuardVerdict {
@@ -64,6 +64,20 @@ export function isLoopback(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '');
   if (bare === 'localhost' || bare === '::1') return true;
   return isIP(bare) === 4 && bare.startsWith('127.');
+}
+
+function checkedHost(value: string, port: number): string {
+  const normalised = normaliseHost(value, port);
+  if (!normalised)
+    throw new TypeError(`allowed host "${value}" is not a host name or address (with an optional :port)`);
+  return normalised;
+}
+
+function checkedOrigin(value: string): string {
+  const normalised = normaliseOrigin(value);
+  if (!normalised)
+    throw new TypeError(`allowed origin "${value}" is not an origin such as https://app.example:8443`);
+  return normalised;
 }
 
 function withPort(name: string, port: number): string {

@@ -69,6 +69,9 @@ export async function serveStreamableHttp(
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const idleTimeoutMs = options.sessionIdleTimeoutMs ?? 10 * 60_000;
   const maxSessions = options.maxSessions ?? 100;
+  if (!Number.isInteger(maxSessions) || maxSessions < 1)
+    throw new TypeError('maxSessions must be a whole number of at least 1');
+  HostGuard.validate(options);
   const sessions = new Map<string, Session>();
   /** Initialize requests being answered: they count against the cap before their session exists. */
   let opening = 0;
