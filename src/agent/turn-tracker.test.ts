@@ -160,4 +160,20 @@ describe('TurnTracker', () => {
     expect(waited).toBeGreaterThan(baseline);
     expect(waited).toBeLessThanOrEqual(options.maxDelayMs);
   });
+  it("a cloud STT's endpointing signal is an input: it moves the decision, it does not commit by itself", async () => {
+    const sttAware: TurnDetector = {
+      name: 'stt-aware',
+      endOfTurnProbability: ({ stt }) => (stt?.endpointed ? 1 : 0.2),
+    };
+    const { tracker, commits, at, word, clock, options } = harness(sttAware);
+    await at(0, () => tracker.speechStarted(0));
+    await at(1000, () => tracker.speechEnded(1000));
+    await at(1050, () => tracker.finalReceived(word('maybe on friday', 0, 1000)));
+    await at(1300, () => tracker.sttTurnSignal({ endpointed: true, source: 'deepgram' }));
+    expect(commits).toEqual([]); // not at once: the policy's delay for the new probability still applies
+    await clock.advanceTo(6000);
+    expect(commits).toHaveLength(1);
+    expect(commits[0].committedAt).toBe(1000 + endpointingDelayMs(1, options));
+    expect(commits[0].endOfTurnProbability).toBe(1);
+  });
 });

@@ -144,6 +144,8 @@ export class TurnTracker {
   /** A cloud STT's own end-of-utterance signal: an input to the detector, never a commit by itself. */
   sttTurnSignal(signals: SttTurnSignals): void {
     this.sttSignals = { ...this.sttSignals, ...signals };
+    // It may come after the detector was asked: ask again with it, keeping the commit already armed.
+    if (!this.speaking && !this.awaitingFinal && this.cancelCommit && this.transcript) this.decide();
   }
 
   interimReceived(transcript: Transcript): void {
@@ -199,10 +201,17 @@ export class TurnTracker {
     }
     this.events.onCandidate(transcript);
     this.cancelPending();
-    const evaluation = this.evaluation;
     // The safety net first: whatever the detector does, the turn commits at the max delay.
     this.decision = { delayMs: this.options.maxDelayMs };
-    this.scheduleCommit(evaluation, this.options.maxDelayMs);
+    this.scheduleCommit(this.evaluation, this.options.maxDelayMs);
+    this.decide();
+  }
+
+  /** Asks the detector about the current transcript and moves the armed commit to the policy's delay. */
+  private decide(): void {
+    const transcript = this.transcript;
+    const evaluation = this.evaluation;
+    this.detectorAbort?.abort();
     const abort = new AbortController();
     this.detectorAbort = abort;
     const input: TurnDetectorInput = {

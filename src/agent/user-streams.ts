@@ -57,6 +57,14 @@ export class UserStreams {
         onFinal: (transcript) => this.finalReceived(transcript),
         onError: (error) => this.deps.onError('stt', error),
         onFallback: () => this.deps.onSttFallback(),
+        // A cloud STT's own endpointing is one more input to the turn detector, never the decision.
+        onSpeechEvent: (event) => {
+          if (this.deps.isClosed()) return;
+          if (event.type === 'endOfSpeech')
+            this.deps.tracker.sttTurnSignal({ endpointed: true, source: stt.name });
+          if (event.type === 'utteranceEnd')
+            this.deps.tracker.sttTurnSignal({ utteranceEnd: true, source: stt.name });
+        },
       },
       { language },
     );
