@@ -3,7 +3,8 @@ import type WebSocket from 'ws';
 import {
   CLOUD_SESSION_BYTES,
   defaultMaxSessions,
-  LOCAL_STT_SESSION_BYTES,
+  LOCAL_DECODER_POOL_BYTES,
+  LOCAL_SESSION_BYTES,
   MAX_SESSIONS_PER_THREAD,
 } from '../src/server/admission.ts';
 import type { LoopLagReport } from '../src/server/loop-lag.ts';
@@ -57,15 +58,13 @@ const offer = (server: RunningServer, headers: Record<string, string> = {}) =>
 describe('admission', () => {
   it('derives the default cap from the measured cost per session and the memory, within one thread', () => {
     const gib = 1024 ** 3;
-    // Half of 24 GiB over 96 MiB per local-stack session: 128.
-    expect(defaultMaxSessions({ perSessionBytes: LOCAL_STT_SESSION_BYTES, memoryBytes: 24 * gib })).toBe(128);
-    expect(defaultMaxSessions({ perSessionBytes: LOCAL_STT_SESSION_BYTES, memoryBytes: 2 * gib })).toBe(10);
-    expect(defaultMaxSessions({ perSessionBytes: CLOUD_SESSION_BYTES, memoryBytes: 24 * gib })).toBe(
-      MAX_SESSIONS_PER_THREAD,
-    );
-    expect(
-      defaultMaxSessions({ perSessionBytes: LOCAL_STT_SESSION_BYTES, memoryBytes: 64 * 1024 ** 2 }),
-    ).toBe(1);
+    const local = { perSessionBytes: LOCAL_SESSION_BYTES, reservedBytes: LOCAL_DECODER_POOL_BYTES };
+    // 24 GiB: half of it, less the decoder pool, holds far more than one thread serves well.
+    expect(defaultMaxSessions({ ...local, memoryBytes: 24 * gib })).toBe(MAX_SESSIONS_PER_THREAD);
+    // A 2 GiB container: (1 GiB - 960 MiB) / 8 MiB.
+    expect(defaultMaxSessions({ ...local, memoryBytes: 2 * gib })).toBe(8);
+    expect(defaultMaxSessions({ ...local, memoryBytes: 1 * gib })).toBe(1);
+    expect(defaultMaxSessions({ perSessionBytes: CLOUD_SESSION_BYTES, memoryBytes: 1 * gib })).toBe(128);
   });
 
   it('refuses sessions past maxSessions with 503 and Retry-After on /ws and /rtc/offer, before any session exists', async () => {

@@ -3,7 +3,12 @@ import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
 import { createConfiguredSession } from '../config/session.ts';
 import { connectConfiguredTools } from '../config/tools.ts';
 import { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
-import { CLOUD_SESSION_BYTES, defaultMaxSessions, LOCAL_STT_SESSION_BYTES } from '../server/admission.ts';
+import {
+  CLOUD_SESSION_BYTES,
+  defaultMaxSessions,
+  LOCAL_DECODER_POOL_BYTES,
+  LOCAL_SESSION_BYTES,
+} from '../server/admission.ts';
 import { startServer } from '../server/server.ts';
 import { assertStrongToken } from '../server/token.ts';
 import { createLogger } from './log.ts';
@@ -18,11 +23,15 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
   const metricsLog = config.metricsLog ? new JsonLinesMetricsWriter(config.metricsLog) : undefined;
   if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
   const server = config.server;
-  // A session of the local stack holds an in-process speech decoder; a cloud stack's costs next to nothing.
+  // The local stack keeps a pool of in-process speech decoders on top of its sessions; a cloud stack does not.
   const localStt = (providers.specs?.stt ?? ['local']).some((spec) => /^(local|pocketsphinx)\b/.test(spec));
   const maxSessions =
     server.maxSessions ??
-    defaultMaxSessions({ perSessionBytes: localStt ? LOCAL_STT_SESSION_BYTES : CLOUD_SESSION_BYTES });
+    defaultMaxSessions(
+      localStt
+        ? { perSessionBytes: LOCAL_SESSION_BYTES, reservedBytes: LOCAL_DECODER_POOL_BYTES }
+        : { perSessionBytes: CLOUD_SESSION_BYTES },
+    );
   const running = await startServer({
     host: server.host,
     port: server.port,

@@ -4,11 +4,17 @@ import { totalmem } from 'node:os';
 import { isLoopbackName } from './guard.ts';
 
 /**
- * Measured cost of one session, used for the default session cap. The local stack's is the pocketsphinx decoder
- * a session held from connect (issue 12: an idle WebSocket cost ~96 MB of RSS, 57 idle sockets took 6 GB); a
- * cloud stack's sessions measured ~0 MiB each at 200 sessions (bench/results/e2e.md), rounded up to 4 MiB.
+ * Measured cost of one session, for the default session cap (`repartee serve` on the local stack, stories260K,
+ * idle WebSockets after `ready`, RSS of the server process): 20 sessions +10.1 MiB each, 50 +5.5, 100 +3.6, i.e.
+ * about 150 MiB loaded once and 1.6-2.4 MiB per idle session; a typed turn on each added ~1.2 MiB more. Since
+ * decoders are pooled and held only while someone speaks, the session itself is cheap; 8 MiB leaves room for a
+ * long conversation's history and audio buffers. (Before the pool, a session held a ~57 MB decoder from connect:
+ * an idle WebSocket cost ~96 MB.)
  */
-export const LOCAL_STT_SESSION_BYTES = 96 * 1024 * 1024;
+export const LOCAL_SESSION_BYTES = 8 * 1024 * 1024;
+/** The decoder pool's worst case, held whatever the session count: 16 decoders (its default) x ~60 MB. */
+export const LOCAL_DECODER_POOL_BYTES = 16 * 60 * 1024 * 1024;
+/** A cloud stack's sessions measured ~0 MiB each at 200 sessions (bench/results/e2e.md); rounded up. */
 export const CLOUD_SESSION_BYTES = 4 * 1024 * 1024;
 /** One JavaScript thread held 200 speaking sessions with voice-to-voice p95 within 6 % of one session's. */
 export const MAX_SESSIONS_PER_THREAD = 200;
@@ -16,16 +22,22 @@ export const MAX_SESSIONS_PER_THREAD = 200;
 export const MEMORY_SHARE = 0.5;
 
 export interface SessionCostInput {
-  /** Bytes one session costs (LOCAL_STT_SESSION_BYTES when it decodes speech in-process). */
+  /** Bytes one more session costs. */
   perSessionBytes: number;
+  /** Bytes held whatever the number of sessions (the local stack's decoder pool). */
+  reservedBytes?: number;
   /** Memory available to the process; default: the cgroup limit when there is one, else the machine's. */
   memoryBytes?: number;
 }
 
-/** min(200, half the memory / per-session cost), at least 1: the default of `server.maxSessions`. */
-export function defaultMaxSessions({ perSessionBytes, memoryBytes }: SessionCostInput): number {
+/** min(200, (half the memory - reserved) / per-session cost), at least 1: the default of `server.maxSessions`. */
+export function defaultMaxSessions({
+  perSessionBytes,
+  reservedBytes = 0,
+  memoryBytes,
+}: SessionCostInput): number {
   const memory = memoryBytes ?? availableMemory();
-  const byMemory = Math.floor((memory * MEMORY_SHARE) / Math.max(1, perSessionBytes));
+  const byMemory = Math.floor((memory * MEMORY_SHARE - reservedBytes) / Math.max(1, perSessionBytes));
   return Math.max(1, Math.min(MAX_SESSIONS_PER_THREAD, byMemory));
 }
 

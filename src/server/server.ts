@@ -11,7 +11,8 @@ import {
   type AdmissionRefusal,
   DEFAULT_ADMISSION,
   defaultMaxSessions,
-  LOCAL_STT_SESSION_BYTES,
+  LOCAL_DECODER_POOL_BYTES,
+  LOCAL_SESSION_BYTES,
 } from './admission.ts';
 import { HostGuard, isLoopbackName } from './guard.ts';
 import { DEFAULT_LOOP_LAG, LoopLagMonitor, type LoopLagOptions, type LoopLagReport } from './loop-lag.ts';
@@ -83,7 +84,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
   const admission = new Admission({
     ...DEFAULT_ADMISSION,
-    maxSessions: defaultMaxSessions({ perSessionBytes: LOCAL_STT_SESSION_BYTES }),
+    maxSessions: defaultMaxSessions({
+      perSessionBytes: LOCAL_SESSION_BYTES,
+      reservedBytes: LOCAL_DECODER_POOL_BYTES,
+    }),
     ...definedOnly(options.admission ?? {}),
   });
   const live = new Set<AgentSession>();
