@@ -3,6 +3,7 @@ import { AgentSession } from '../src/agent/session.ts';
 import { DEFAULT_FRAME_MS, PIPELINE_SAMPLE_RATE, samplesForMs } from '../src/audio/frame.ts';
 import { readWavFile } from '../src/audio/wav.ts';
 import { VirtualClock } from '../src/metrics/clock.ts';
+import type { TurnMetrics } from '../src/metrics/schema.ts';
 import type { ChatMessage } from '../src/providers/llm/contract.ts';
 import { ScriptedLlm } from '../src/providers/llm/scripted.ts';
 import type { STT, SttStream } from '../src/providers/stt/contract.ts';
@@ -57,6 +58,7 @@ export interface SpokenTurnResult {
   replies: number;
   userMessages: string[];
   errors: unknown[];
+  metrics: TurnMetrics[];
 }
 
 export async function speakToSession(
@@ -85,12 +87,20 @@ export async function speakToSession(
     preemptiveGeneration: false,
     providerFailure: { presynthesizeApology: false },
   });
-  const result: SpokenTurnResult = { commits: [], finals: [], replies: 0, userMessages: [], errors: [] };
+  const result: SpokenTurnResult = {
+    commits: [],
+    finals: [],
+    replies: 0,
+    userMessages: [],
+    errors: [],
+    metrics: [],
+  };
   session.on('turnCommitted', (e) => result.commits.push({ transcript: e.transcript, atMs: e.atMs }));
   session.on('transcript', (e) => {
     if (e.final) result.finals.push({ text: e.text, atMs: e.atMs });
   });
   session.on('error', (e) => result.errors.push(e));
+  session.on('metrics', (m) => result.metrics.push(m));
   await session.start(new PacedAudioOutput({ clock }));
   const frame = samplesForMs(DEFAULT_FRAME_MS, PIPELINE_SAMPLE_RATE);
   try {

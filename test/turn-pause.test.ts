@@ -41,6 +41,12 @@ describe('a mid-sentence pause in real speech (LibriVox, real VAD and STT, virtu
     expect(words.length).toBeGreaterThan(15);
     expect(result.userMessages[0]).toContain(result.finals[0].text.trim());
     expect(result.userMessages[0].endsWith(result.finals.at(-1)?.text.trim() as string)).toBe(true);
+    // The turn record says why: the probability, its signals and the wait the policy chose.
+    const taking = result.metrics[0]?.turnTaking;
+    expect(taking?.endOfTurnProbability).toBeGreaterThan(0);
+    expect(taking?.endpointingDelayMs).toBeLessThanOrEqual(config.endpointing.maxDelayMs ?? 1800);
+    expect(taking?.signals).toHaveProperty('ngramLog10End');
+    expect(taking?.signals).toHaveProperty('prosodyLogOdds');
   }, 180_000);
 
   it('the old word list cuts the same sentence in two (what the test guards against)', async () => {

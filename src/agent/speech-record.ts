@@ -62,7 +62,7 @@ export function turnMetricsOf(
 ): TurnMetrics {
   const { turn, speech } = context;
   const outcome: TurnMetrics['outcome'] = result.outcome === 'discarded' ? 'interrupted' : result.outcome;
-  return buildTurnMetrics({
+  const record = buildTurnMetrics({
     sessionId: context.sessionId,
     turnId: context.turnId,
     speechId: speech.id,
@@ -80,6 +80,14 @@ export function turnMetricsOf(
     context: context.context,
     providers: context.providers,
   });
+  if (turn.endpointingDelayMs !== undefined) {
+    record.turnTaking = {
+      endOfTurnProbability: turn.endOfTurnProbability ?? null,
+      endpointingDelayMs: turn.endpointingDelayMs,
+      signals: turn.turnSignals ?? {},
+    };
+  }
+  return record;
 }
 
 const normalizeWords = (text: string): string[] =>
