@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -119,11 +120,43 @@ describe('hang-up while the agent speaks (real server process)', () => {
       expect(latencyMs).toBeLessThan(HEALTH_BOUND_MS);
     }
     await waitUntil('the close', () => closed !== undefined, 10_000);
-    expect(closed?.code).toBe(1008);
+    expect(closed?.code, `${JSON.stringify(closed)}\n${stderr}`).toBe(1008);
     expect(closed?.reason).toMatch(/faster than real time/);
     await waitUntil('the drop logged', () => /client dropped/.test(stderr), 10_000);
     expect(stderr).toMatch(/"reason":"audio arriving faster than real time/);
     await waitUntil('0 sessions', async () => (await health()).sessions === 0, 15_000);
+  }, 60_000);
+
+  it('a raw TCP client that upgrades and then never reads nor answers pings is cut off within seconds', async () => {
+    const { port, hostname } = new URL(baseUrl);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: ' +
+        `${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    let response = '';
+    let reading = false;
+    socket.on('data', (chunk) => {
+      response += chunk.toString('latin1');
+      if (!reading) socket.pause(); // from here on it reads nothing
+    });
+    let ended = false;
+    socket.on('close', () => {
+      ended = true;
+    });
+    await waitUntil('the upgrade', () => response.startsWith('HTTP/1.1 101'), 10_000);
+    await waitUntil('its session', async () => (await health()).sessions === 1, 30_000);
+    const started = Date.now();
+    await waitUntil('the session ended', async () => (await health()).sessions === 0, 15_000);
+    console.log(
+      `a WebSocket peer that went silent after the upgrade was cut off after ${Date.now() - started} ms`,
+    );
+    reading = true;
+    socket.resume(); // reading again, it sees the server's end of the connection
+    await waitUntil('the socket closed by the server', () => ended, 10_000);
+    expect(stderr).toMatch(/"reason":"no pong for \d+ ms"/);
   }, 60_000);
 
   it('12 varied closes: /health answers after each, sessions return to 0, SIGTERM ends the process', async () => {

@@ -17,7 +17,10 @@ export interface WebSocketClientOptions extends InputBudgetOptions {
   receiptTimeoutMs?: number;
   /** The server pings (WebSocket ping frames; every client answers them by itself) this often. Default 1000 ms. */
   pingIntervalMs?: number;
-  /** A client whose pongs stop this long (about two missed) is gone: its socket and session end. Default 2500 ms. */
+  /**
+   * A client heard from neither by pong nor by any message this long (about two missed pongs) is gone: its
+   * socket and session end. Default 2500 ms.
+   */
   pongTimeoutMs?: number;
   /** A client that leaves this much of the agent's audio unread (it stopped reading) is dropped. Default 5000 ms. */
   maxUnsentAudioMs?: number;
@@ -136,6 +139,9 @@ export async function attachWebSocketClient(
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (ended) return;
+    // A peer whose data keeps arriving is alive even if its pong is stuck behind that data (a fast sender):
+    // the input budget judges it, not the heartbeat. A peer that stops reading is bounded by maxUnsentAudioMs.
+    heartbeat.heard();
     const over = budget.message();
     if (over) return drop(1008, over);
     try {
