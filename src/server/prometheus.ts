@@ -23,6 +23,7 @@ const STAGES = [
 ] as const satisfies readonly (readonly [keyof TurnMetrics, string, string])[];
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
+const REFUSAL_REASONS = ['host', 'origin', 'token', 'capacity', 'client'] as const;
 const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** What the server adds beyond the turn records: the loop's health and how many requests it refused. */
@@ -72,6 +73,8 @@ export class ServerMetrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    // Every reason is exported from the start (at 0), so a dashboard's rate() has a series before the first refusal.
+    for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
     this.loopLag = new Histogram({
       name: 'repartee_event_loop_lag_seconds',
       help: 'Lateness of the event-loop probe timer, per probe',
@@ -115,7 +118,7 @@ export class ServerMetrics {
     }
   }
 
-  refused(reason: 'host' | 'origin' | 'token' | 'capacity' | 'client'): void {
+  refused(reason: (typeof REFUSAL_REASONS)[number]): void {
     this.refusals.inc({ reason });
   }
 
