@@ -300,7 +300,11 @@ export class WebRtcConnection {
   /** Ends this peer for a reason it is told (if its channel still listens) and the server logs. */
   private drop(reason: string): void {
     if (this.isClosed) return;
-    this.given.onDropped?.({ sessionId: this.session.id, reason });
+    try {
+      this.given.onDropped?.({ sessionId: this.session.id, reason });
+    } catch {
+      // A failing logger must not keep a misbehaving peer connected.
+    }
     this.bridge.sendError(`disconnected by the server: ${reason}`);
     void this.close();
   }

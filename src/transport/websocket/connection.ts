@@ -101,7 +101,11 @@ export async function attachWebSocketClient(
   /** Ends this client for a reason it is told (when it still listens) and the server logs. */
   const drop = (code: number, reason: string) => {
     if (ended) return;
-    options.onDropped?.({ sessionId: session.id, code, reason });
+    try {
+      options.onDropped?.({ sessionId: session.id, code, reason });
+    } catch {
+      // A failing logger must not keep a misbehaving client connected.
+    }
     if (code === 1006) socket.terminate();
     else if (socket.readyState === socket.OPEN) {
       send({ type: 'error', message: `disconnected by the server: ${reason}` });
