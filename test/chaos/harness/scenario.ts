@@ -1,0 +1,24 @@
+/** What a chaos scenario is given and gives back. */
+import type { FaultLlm } from './fault-llm.ts';
+import type { ServerProcess } from './server-process.ts';
+
+export type ChaosForm = 'short' | 'full';
+
+export interface ScenarioContext {
+  server: ServerProcess;
+  llm: FaultLlm;
+  form: ChaosForm;
+  /** Resolves when the canary has played all its turns: a scenario that holds connections holds them until then. */
+  canaryDone: Promise<void>;
+  /** The server's peak RSS so far: scenarios that add load stop adding it past `rssGuardBytes`. */
+  peakRssBytes(): number;
+  rssGuardBytes: number;
+}
+
+export interface Scenario {
+  name: string;
+  /** One line: what the misbehaving clients do. */
+  what: string;
+  /** Runs the misbehaviour; resolves with what it observed (counts, close codes, answers), for the report. */
+  run(ctx: ScenarioContext): Promise<Record<string, string | number>>;
+}
