@@ -2,7 +2,8 @@
  * Prosody of the end of an utterance, by plain DSP on 16 kHz mono PCM16: no model. Statements tend to end with
  * falling pitch, lower final pitch, fading energy and a lengthened last syllable; a speaker who holds the floor
  * keeps the pitch level or rising and the energy up. Pitch is found by normalised autocorrelation on audio
- * decimated to 8 kHz (32 ms windows every 10 ms, 65–320 Hz): a few milliseconds for the 1.5 s analysed.
+ * decimated to 4 kHz (32 ms windows every 10 ms, 65–320 Hz, peak refined by parabolic interpolation): about a
+ * millisecond of CPU for the 1.5 s analysed.
  */
 
 export interface ProsodyOptions {
@@ -36,8 +37,8 @@ export interface ProsodyMeasurement {
 }
 
 const HOP_MS = 10;
-const RATE = 8000;
-const WINDOW = 256; // 32 ms at 8 kHz
+const RATE = 4000;
+const WINDOW = 128; // 32 ms at 4 kHz
 const MIN_LAG = Math.floor(RATE / 320);
 const MAX_LAG = Math.ceil(RATE / 65);
 /** Quieter than this (dBFS) is silence whatever the dynamic range says. */
@@ -86,10 +87,13 @@ export function measureProsody(
   };
 }
 
-/** 16 → 8 kHz by averaging pairs: enough low-pass for pitch below 400 Hz, and a quarter of the work. */
+/** 16 → 4 kHz by averaging groups of four: enough low-pass for pitch below 320 Hz, and a sixteenth of the work. */
 function decimate(samples: Int16Array): Float32Array {
-  const out = new Float32Array(samples.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = (samples[2 * i] + samples[2 * i + 1]) / 65536;
+  const out = new Float32Array(samples.length >> 2);
+  for (let i = 0; i < out.length; i++) {
+    const j = 4 * i;
+    out[i] = (samples[j] + samples[j + 1] + samples[j + 2] + samples[j + 3]) / 131072;
+  }
   return out;
 }
 
@@ -105,9 +109,12 @@ function analyse(x: Float32Array, o: ProsodyOptions): Window[] {
   }
   const loudest = windows.reduce((m, w) => Math.max(m, w.db), Number.NEGATIVE_INFINITY);
   const floor = Math.max(ABSOLUTE_FLOOR_DB, loudest - o.dynamicRangeDb);
-  // The autocorrelation is the cost: only windows loud enough to be speech get one.
+  // The autocorrelation is the cost: only windows loud enough to be speech get one, and the lagged window's
+  // energy comes from a running sum instead of a second product.
+  const energyUpTo = new Float64Array(x.length + 1);
+  for (let i = 0; i < x.length; i++) energyUpTo[i + 1] = energyUpTo[i] + x[i] * x[i];
   windows.forEach((w, i) => {
-    if (w.db >= floor) w.pitchSt = pitchOf(x, starts[i], o.voicingThreshold);
+    if (w.db >= floor) w.pitchSt = pitchOf(x, energyUpTo, starts[i], o.voicingThreshold);
   });
   removeOutliers(windows);
   return windows;
@@ -132,33 +139,22 @@ function removeOutliers(windows: Window[]): void {
 }
 
 /** Pitch of the window at `start` by normalised autocorrelation, semitones above 100 Hz; null when unvoiced. */
-function pitchOf(x: Float32Array, start: number, threshold: number): number | null {
+function pitchOf(x: Float32Array, energyUpTo: Float64Array, start: number, threshold: number): number | null {
   let best = 0;
   let bestLag = 0;
-  let e0 = 0;
-  for (let i = start; i < start + WINDOW; i++) e0 += x[i] * x[i];
+  const e0 = energyUpTo[start + WINDOW] - energyUpTo[start];
   if (e0 <= 0) return null;
   const scores = new Float32Array(MAX_LAG + 2).fill(-1);
   const score = (lag: number) => {
     if (scores[lag] > -1) return scores[lag];
     let r = 0;
-    let e1 = 0;
-    for (let i = start; i < start + WINDOW; i++) {
-      r += x[i] * x[i + lag];
-      e1 += x[i + lag] * x[i + lag];
-    }
+    for (let i = start; i < start + WINDOW; i++) r += x[i] * x[i + lag];
+    const e1 = energyUpTo[start + lag + WINDOW] - energyUpTo[start + lag];
     scores[lag] = r / Math.sqrt(e0 * e1 + 1e-12);
     return scores[lag];
   };
-  // Every other lag, then the neighbours of the best: half the work, the same peak (periods span many lags).
-  for (let lag = MIN_LAG; lag <= MAX_LAG; lag += 2) {
+  for (let lag = MIN_LAG; lag <= MAX_LAG; lag++) {
     if (score(lag) > best) {
-      best = scores[lag];
-      bestLag = lag;
-    }
-  }
-  for (const lag of [bestLag - 1, bestLag + 1]) {
-    if (lag >= MIN_LAG && lag <= MAX_LAG && score(lag) > best) {
       best = scores[lag];
       bestLag = lag;
     }
@@ -175,7 +171,11 @@ function pitchOf(x: Float32Array, start: number, threshold: number): number | nu
       break;
     }
   }
-  return 12 * Math.log2(RATE / bestLag / 100);
+  // At 4 kHz one lag is a few per cent of the period: a parabola through the peak and its neighbours refines it.
+  const [a, b, c] = [score(bestLag - 1), score(bestLag), score(bestLag + 1)];
+  const curvature = a - 2 * b + c;
+  const offset = curvature < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / curvature)) : 0;
+  return 12 * Math.log2(RATE / (bestLag + offset) / 100);
 }
 
 /** Length of the last voiced run over the median run (runs joined across gaps up to 50 ms). */
