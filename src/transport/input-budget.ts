@@ -3,7 +3,8 @@ export interface InputBudgetOptions {
   /**
    * Audio may run at most this far ahead of real time (a token bucket of audio ms that refills in real time).
    * It covers a burst after a network stall and the frames held while the session starts (about 5 s); a
-   * client beyond it is sending faster than anyone speaks. Default 10 000 ms.
+   * client beyond it is sending faster than anyone speaks. Default 6000 ms: each accepted second of audio costs
+   * pipeline work, so the allowance is what one flooding client can make the process do before it is dropped.
    */
   maxAudioAheadMs?: number;
   /** Messages of any kind per second, sustained (20 ms audio frames are 50/s). Default 500. */
@@ -13,7 +14,7 @@ export interface InputBudgetOptions {
 }
 
 export const DEFAULT_INPUT_BUDGET: Required<InputBudgetOptions> = {
-  maxAudioAheadMs: 10_000,
+  maxAudioAheadMs: 6_000,
   maxMessagesPerSecond: 500,
   maxMessageBurst: 1000,
 };
