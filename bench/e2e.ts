@@ -2,7 +2,7 @@
  * npm run bench — end-to-end latency and capacity, as a user feels them: a client process plays real speech
  * (LibriVox clips) in real time over the WebSocket protocol to a Repartee server process, plays the replies with
  * playback receipts, and collects the server's per-turn metrics. See bench/README.md.
- *   npm run bench [-- --only local,simulated,interrupt,capacity] [--turns 5] [--sessions 4] [--barge-ins 6]
+ *   npm run bench [-- --only local,simulated,interrupt,capacity,memory] [--turns 5] [--sessions 4] [--barge-ins 6]
  *                 [--model stories|qwen-shape|<file.gguf>] [--max-tokens 32] [--max-sessions 200]
  *                 [--capacity-turns 2] [--soak 30m] [--soak-sessions 50]
  */
@@ -14,11 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { capacityPass } from './e2e/capacity.ts';
+import { memoryPass } from './e2e/memory.ts';
 import { interruptPass, localPass, type PassOptions, simulatedPass, soakPass } from './e2e/passes.ts';
 import {
   capacityTable,
   interruptTable,
   latencyTable,
+  memoryTable,
   passNotes,
   renderMarkdown,
   soakSummary,
@@ -29,7 +31,7 @@ import {
 import type { E2eResults, LatencyPass } from './e2e/results.ts';
 import { ensureSynthGguf } from './local/gguf-synth.ts';
 
-const PASSES = ['local', 'simulated', 'interrupt', 'capacity', 'soak'] as const;
+const PASSES = ['local', 'simulated', 'interrupt', 'capacity', 'memory', 'soak'] as const;
 type PassName = (typeof PASSES)[number];
 const DEFAULT_STEPS = [1, 10, 25, 50, 75, 100, 125, 150, 200];
 const STORIES = fileURLToPath(new URL('../test/fixtures/models/stories260K.gguf', import.meta.url));
@@ -47,7 +49,7 @@ const Duration = z
 const Flags = z.object({
   only: z
     .string()
-    .default('local,simulated,interrupt,capacity')
+    .default('local,simulated,interrupt,capacity,memory')
     .transform((s) => s.split(',').map((p) => p.trim()))
     .pipe(z.array(z.enum(PASSES)).min(1)),
   turns: count(1).default(5),
@@ -90,7 +92,7 @@ async function main(): Promise<number> {
     turns: flags.turns,
     sessions: flags.sessions,
     bargeIns: flags['barge-ins'],
-    localLlm: only.has('local') ? `llama:${await resolveModel(flags.model)}` : '',
+    localLlm: only.has('local') || only.has('memory') ? `llama:${await resolveModel(flags.model)}` : '',
     llmMaxTokens: flags['max-tokens'],
     capacitySteps: steps,
     capacityTurns: flags['capacity-turns'],
@@ -113,6 +115,7 @@ async function main(): Promise<number> {
     interrupt: () => interruptPass(options),
     capacity: () => capacityPass(options),
     soak: () => soakPass(options),
+    memory: () => memoryPass(options),
   } as const;
   for (const name of PASSES) {
     if (!only.has(name)) continue;
@@ -136,7 +139,7 @@ async function main(): Promise<number> {
 }
 
 function print(results: E2eResults): void {
-  const { local, simulated, interrupt, capacity, soak } = results.passes;
+  const { local, simulated, interrupt, capacity, soak, memory } = results.passes;
   const ok = <T extends object>(p: T | { error: string } | undefined): p is T => !!p && !('error' in p);
   const latency = [local, simulated].filter(ok) as LatencyPass[];
   if (latency.length) {
@@ -158,6 +161,10 @@ function print(results: E2eResults): void {
     console.log(
       `held ${capacity.sessionsHeld ?? 0} concurrent sessions; stopped: ${capacity.stoppedBecause}`,
     );
+  }
+  if (ok(memory)) {
+    console.log(`\nMemory per session (server RSS; ${memory.description})`);
+    console.log(memoryTable(memory));
   }
   if (ok(soak)) {
     console.log('\nSoak: server memory after a full GC, per minute');

@@ -1,7 +1,14 @@
 /** Renders the bench's results as Markdown tables: printed as they are, and written to bench/results/e2e.md. */
 import type { Summary } from '../../src/metrics/stats.ts';
 import { LATENCY_METRICS } from './protocol.ts';
-import type { CapacityResult, E2eResults, InterruptPass, LatencyPass, SoakResult } from './results.ts';
+import type {
+  CapacityResult,
+  E2eResults,
+  InterruptPass,
+  LatencyPass,
+  MemoryResult,
+  SoakResult,
+} from './results.ts';
 
 /** A Markdown table with padded columns, readable in a terminal too. */
 export function table(headers: string[], rows: (string | number | null)[][]): string {
@@ -148,7 +155,7 @@ export function targets(results: E2eResults): Target[] {
 }
 
 export function renderMarkdown(results: E2eResults): string {
-  const { local, simulated, interrupt, capacity, soak } = results.passes;
+  const { local, simulated, interrupt, capacity, soak, memory } = results.passes;
   const parts: string[] = [
     '# End-to-end bench (`npm run bench`)',
     '',
@@ -176,6 +183,16 @@ export function renderMarkdown(results: E2eResults): string {
   if (isPass(soak)) {
     parts.push('', '## Soak', '', soakSummary(soak), '', soakTable(soak));
   }
+  if (isPass(memory)) {
+    parts.push(
+      '',
+      '## Memory per session',
+      '',
+      `Server RSS; ${memory.description}.`,
+      '',
+      memoryTable(memory),
+    );
+  }
   for (const [name, pass] of Object.entries(results.passes)) {
     if (pass && 'error' in pass) parts.push('', `**${name} failed**: ${pass.error}`);
   }
@@ -192,4 +209,29 @@ export function renderMarkdown(results: E2eResults): string {
     );
   }
   return `${parts.join('\n')}\n`;
+}
+
+export function memoryTable(m: MemoryResult): string {
+  return table(
+    [
+      'stack',
+      'idle server (MiB)',
+      'idle sessions',
+      'per idle session (MiB)',
+      'speaking sessions',
+      'peak speaking (MiB)',
+      'per speaking session (MiB)',
+      'after all closed (MiB)',
+    ],
+    m.rows.map((r) => [
+      r.stack,
+      f(r.idleServerRssMiB),
+      r.idleSessions,
+      f(r.rssPerIdleSessionMiB, 2),
+      r.speakingSessions,
+      f(r.speakingPeakRssMiB),
+      f(r.rssPerSpeakingSessionMiB, 1),
+      f(r.afterCloseRssMiB),
+    ]),
+  );
 }

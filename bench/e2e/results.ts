@@ -88,6 +88,25 @@ export interface SoakResult {
   errors: Record<string, number>;
 }
 
+export interface MemoryRow {
+  stack: string;
+  /** The warmed server with no session (after one turn: models, JIT and a first decoder loaded). */
+  idleServerRssMiB: number;
+  idleSessions: number;
+  rssPerIdleSessionMiB: number;
+  speakingSessions: number;
+  speakingPeakRssMiB: number | null;
+  /** Peak RSS while all speak at once, over the server before they connected, per session. */
+  rssPerSpeakingSessionMiB: number | null;
+  /** Once every session has closed (after a full GC): what the server keeps for nobody. */
+  afterCloseRssMiB: number;
+}
+
+export interface MemoryResult {
+  description: string;
+  rows: MemoryRow[];
+}
+
 export interface E2eResults {
   machine: { cpus: number; model: string | undefined; node: string };
   date: string;
@@ -98,6 +117,7 @@ export interface E2eResults {
     interrupt?: InterruptPass | { error: string };
     capacity?: CapacityResult | { error: string };
     soak?: SoakResult | { error: string };
+    memory?: MemoryResult | { error: string };
   };
   wallMs: number;
 }

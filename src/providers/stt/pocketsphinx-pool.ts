@@ -61,6 +61,9 @@ interface Waiter {
   claim(): void;
 }
 
+/** Quiet time after the last stream closed before the heap is trimmed: one trim for a burst of hang-ups. */
+const TRIM_AFTER_CLOSE_MS = 1_000;
+
 export class DecoderPool {
   private readonly idle: Decoder[] = [];
   private readonly waiters: Waiter[] = [];
@@ -70,6 +73,7 @@ export class DecoderPool {
   private readonly counts = { peakLive: 0, created: 0, freed: 0, queued: 0, refused: 0, timedOut: 0 };
   private trimming: Promise<void> | undefined;
   private trimAgain = false;
+  private trimTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly options: DecoderPoolOptions) {
     const o = options;
@@ -209,6 +213,20 @@ export class DecoderPool {
       waiter.claim();
       this.load().then(waiter.resolve, waiter.reject);
     }
+  }
+
+  /**
+   * A stream closed, i.e. a session ended: once closes stop for a moment, the native heap is trimmed. A session
+   * frees more native memory than its decoder (llama contexts, TTS buffers) and glibc keeps all of it resident
+   * (measured: 150 idle local sessions closed left RSS 460 MB up; a trim brought 320 MB back).
+   */
+  streamClosed(): void {
+    if (this.trimTimer) clearTimeout(this.trimTimer);
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      this.trimHeap();
+    }, TRIM_AFTER_CLOSE_MS);
+    this.trimTimer.unref?.();
   }
 
   private freeThenTrim(decoders: Decoder[]): void {

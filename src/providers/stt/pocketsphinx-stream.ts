@@ -131,6 +131,7 @@ export class PocketsphinxStream implements SttStream {
     this.acquiring?.abort();
     this.resolveIdle();
     if (!this.pumping) this.retire();
+    this.pool.streamClosed();
   }
 
   /** Resolves once everything pushed so far is decoded (benchmarks and tests; not part of the contract). */
