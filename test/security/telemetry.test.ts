@@ -201,7 +201,6 @@ describe('no calls home', () => {
       join(REPO, 'bin', 'repartee'),
       'talk',
       CLIP,
-      '--fast',
       '--out',
       reply,
       '--llm',
