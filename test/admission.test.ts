@@ -55,7 +55,7 @@ const offer = (server: RunningServer, headers: Record<string, string> = {}) =>
     body: PARSER_BREAKING_OFFER,
   });
 
-describe('admission', () => {
+describe('admission', { timeout: 120_000 }, () => {
   it('derives the default cap from the measured cost per session and the memory, within one thread', () => {
     const gib = 1024 ** 3;
     const local = { perSessionBytes: LOCAL_SESSION_BYTES, reservedBytes: LOCAL_DECODER_POOL_BYTES };
@@ -171,5 +171,5 @@ describe('event-loop lag', () => {
     // With the loop free again, the status recovers once the hold window has passed.
     await until(async () => (await health()).status === 'ok', 'ok again', 30_000);
     expect((await rawRequest(server, '/metrics')).body).toMatch(/^repartee_degraded 0$/m);
-  }, 60_000);
+  }, 120_000);
 });

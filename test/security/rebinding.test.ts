@@ -51,7 +51,7 @@ function httpEndpoints(server: RunningServer) {
   }));
 }
 
-describe('DNS rebinding', () => {
+describe('DNS rebinding', { timeout: 120_000 }, () => {
   it('refuses Host evil.example with its matching Origin on every endpoint, WebSocket upgrade included', async () => {
     const { running: server, created } = await start();
     const port = portOf(server);
@@ -144,7 +144,7 @@ describe('DNS rebinding', () => {
   });
 });
 
-describe('tokens', () => {
+describe('tokens', { timeout: 120_000 }, () => {
   const TOKEN = '3f7a9c2e81b64d05a9e7c3b1f2d84a6e';
 
   it('refuses a weak configured token at start-up with a clear error that does not repeat it', async () => {
@@ -184,7 +184,7 @@ describe('tokens', () => {
   });
 });
 
-describe('errors to clients', () => {
+describe('errors to clients', { timeout: 120_000 }, () => {
   it('are ours: no werift parser message, no provider message or path', async () => {
     const { running: server } = await start();
     const offer = await rawRequest(server, '/rtc/offer', {

@@ -99,11 +99,11 @@ export function upgrade(
   });
 }
 
-/** Polls until the condition holds (never a fixed wait); throws with `what` after the deadline. */
+/** Polls until the condition holds (never a fixed wait); throws with `what` after the deadline (generous: a loaded machine). */
 export async function until(
   condition: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await condition())) {
