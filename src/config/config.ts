@@ -9,6 +9,8 @@ const specOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)
 /** Per-client input bounds (src/transport/input-budget.ts): past them a client is dropped with a reason. */
 const clientInputBounds = {
   maxAudioAheadMs: z.number().int().positive(),
+  initialAudioAllowanceMs: z.number().int().positive(),
+  maxDiscardedAudioMs: z.number().int().positive(),
   maxMessagesPerSecond: z.number().int().positive(),
   maxMessageBurst: z.number().int().positive(),
 };

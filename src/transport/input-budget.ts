@@ -1,12 +1,15 @@
-/** How much a client may send beyond real time before it is dropped. */
+/** How much a client may send beyond real time. */
 export interface InputBudgetOptions {
   /**
-   * Audio may run at most this far ahead of real time (a token bucket of audio ms that refills in real time).
-   * It covers a burst after a network stall and the frames held while the session starts (about 5 s); a
-   * client beyond it is sending faster than anyone speaks. Default 6000 ms: each accepted second of audio costs
-   * pipeline work, so the allowance is what one flooding client can make the process do before it is dropped.
+   * Audio may run this far ahead of real time (a token bucket of audio ms that refills in real time): jitter
+   * and a short network stall pass. Audio beyond it is discarded unprocessed, so a fast sender costs the
+   * pipeline no more than real time. Default 2000 ms.
    */
   maxAudioAheadMs?: number;
+  /** The bucket starts this full: the frames the server held while the session started (≤ 5 s) pass. Default 6000 ms. */
+  initialAudioAllowanceMs?: number;
+  /** A client whose discarded audio passes this (without falling back to real time in between) is dropped. Default 5000 ms. */
+  maxDiscardedAudioMs?: number;
   /** Messages of any kind per second, sustained (20 ms audio frames are 50/s). Default 500. */
   maxMessagesPerSecond?: number;
   /** …with a burst of this many. Default 1000. */
@@ -14,19 +17,28 @@ export interface InputBudgetOptions {
 }
 
 export const DEFAULT_INPUT_BUDGET: Required<InputBudgetOptions> = {
-  maxAudioAheadMs: 6_000,
+  maxAudioAheadMs: 2_000,
+  initialAudioAllowanceMs: 6_000,
+  maxDiscardedAudioMs: 5_000,
   maxMessagesPerSecond: 500,
   maxMessageBurst: 1000,
 };
 
+/** What to do with one piece of a client's input. */
+export type InputVerdict = { kind: 'accept' } | { kind: 'discard' } | { kind: 'drop'; reason: string };
+
+const ACCEPT: InputVerdict = { kind: 'accept' };
+const DISCARD: InputVerdict = { kind: 'discard' };
+
 /**
- * The bound on what one client may push into its session. What the pipeline queues (VAD, STT, resampling)
- * stays within a few seconds of audio per client however fast the client sends: a client over budget is told
- * why (the reason) and dropped, rather than buffered for.
+ * The bound on what one client may push into its session. What the pipeline processes and queues (VAD, STT,
+ * resampling) stays within real time plus a couple of seconds per client however fast it sends; a client
+ * that keeps sending over the bound is told why and dropped, rather than buffered and worked for.
  */
 export class InputBudget {
   private readonly config: Required<InputBudgetOptions>;
   private audioTokensMs: number;
+  private discardedMs = 0;
   private messageTokens: number;
   private lastMs: number;
 
@@ -34,17 +46,34 @@ export class InputBudget {
     private readonly now: () => number,
     options: InputBudgetOptions = {},
   ) {
-    const { maxAudioAheadMs, maxMessagesPerSecond, maxMessageBurst } = options;
+    const {
+      maxAudioAheadMs,
+      initialAudioAllowanceMs,
+      maxDiscardedAudioMs,
+      maxMessagesPerSecond,
+      maxMessageBurst,
+    } = options;
     this.config = {
       ...DEFAULT_INPUT_BUDGET,
-      ...definedOnly({ maxAudioAheadMs, maxMessagesPerSecond, maxMessageBurst }),
+      ...definedOnly({
+        maxAudioAheadMs,
+        initialAudioAllowanceMs,
+        maxDiscardedAudioMs,
+        maxMessagesPerSecond,
+        maxMessageBurst,
+      }),
     };
     for (const [key, value] of Object.entries(this.config)) {
       if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${key} must be > 0, got ${value}`);
     }
-    this.audioTokensMs = this.config.maxAudioAheadMs;
+    this.audioTokensMs = Math.max(this.config.initialAudioAllowanceMs, this.config.maxAudioAheadMs);
     this.messageTokens = this.config.maxMessageBurst;
     this.lastMs = now();
+  }
+
+  /** Audio discarded so far for arriving faster than real time, in ms. */
+  get discardedAudioMs(): number {
+    return this.discardedMs;
   }
 
   /** One message arrived; returns why the client is over budget, or undefined. */
@@ -55,19 +84,30 @@ export class InputBudget {
     return `more than ${this.config.maxMessagesPerSecond} messages per second`;
   }
 
-  /** `durationMs` of audio arrived; returns why the client is over budget, or undefined. */
-  audio(durationMs: number): string | undefined {
+  /** `durationMs` of audio arrived: process it, discard it (over budget) or drop the client. */
+  audio(durationMs: number): InputVerdict {
     this.refill();
-    this.audioTokensMs -= durationMs;
-    if (this.audioTokensMs >= 0) return undefined;
-    return `audio arriving faster than real time (more than ${this.config.maxAudioAheadMs} ms ahead)`;
+    if (this.audioTokensMs >= durationMs) {
+      this.audioTokensMs -= durationMs;
+      return ACCEPT;
+    }
+    this.discardedMs += durationMs;
+    if (this.discardedMs <= this.config.maxDiscardedAudioMs) return DISCARD;
+    return {
+      kind: 'drop',
+      reason: `audio arriving faster than real time (${Math.round(this.discardedMs)} ms over the budget)`,
+    };
   }
 
   private refill(): void {
     const now = this.now();
     const elapsedMs = Math.max(0, now - this.lastMs);
     this.lastMs = now;
-    this.audioTokensMs = Math.min(this.config.maxAudioAheadMs, this.audioTokensMs + elapsedMs);
+    // The start-up allowance is spent, never topped up; afterwards the bucket refills to its steady size.
+    const cap = this.config.maxAudioAheadMs;
+    if (this.audioTokensMs < cap) this.audioTokensMs = Math.min(cap, this.audioTokensMs + elapsedMs);
+    // Back under real time with a full bucket: past discards are forgiven.
+    if (this.audioTokensMs >= cap) this.discardedMs = 0;
     this.messageTokens = Math.min(
       this.config.maxMessageBurst,
       this.messageTokens + (elapsedMs * this.config.maxMessagesPerSecond) / 1000,

@@ -292,8 +292,9 @@ export class WebRtcConnection {
 
   private pushAudio(frame: Parameters<AgentSession['pushAudio']>[0]): void {
     if (this.isClosed) return;
-    const over = this.budget.audio((frame.samples.length * 1000) / frame.sampleRate);
-    if (over) return this.drop(over);
+    const verdict = this.budget.audio((frame.samples.length * 1000) / frame.sampleRate);
+    if (verdict.kind === 'drop') return this.drop(verdict.reason);
+    if (verdict.kind === 'discard') return;
     this.session.pushAudio(frame);
   }
 

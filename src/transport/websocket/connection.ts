@@ -89,6 +89,7 @@ export async function attachWebSocketClient(
   const budget = new InputBudget(() => session.clock.now(), options);
 
   let ended = false;
+  let warnedDiscard = false;
   let cancelGrace: (() => void) | undefined;
   const end = () => {
     if (ended) return;
@@ -135,8 +136,14 @@ export async function attachWebSocketClient(
         `audio frame of ${durationMs.toFixed(0)} ms at ${inputRate} Hz exceeds the ${MAX_FRAME_MS} ms limit; send 20 ms frames`,
       );
     }
-    const over = budget.audio(durationMs);
-    if (over) return drop(1008, over);
+    const verdict = budget.audio(durationMs);
+    if (verdict.kind === 'drop') return drop(1008, verdict.reason);
+    if (verdict.kind === 'discard') {
+      // Faster than real time: not worth the pipeline's work. Said once; the client is dropped if it keeps on.
+      if (!warnedDiscard) bridge.sendError('audio arriving faster than real time: the excess is discarded');
+      warnedDiscard = true;
+      return;
+    }
     const timestampMs = timeline.stamp(session.clock.now(), durationMs);
     session.pushAudio({ samples, sampleRate: inputRate, timestampMs });
   };
