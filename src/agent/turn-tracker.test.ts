@@ -4,6 +4,7 @@ import type { TurnDetector } from '../providers/turn/contract.ts';
 import { FixedTurnDetector } from '../providers/turn/fixed.ts';
 import { endpointingDelayMs } from './endpointing-policy.ts';
 import { DEFAULT_ENDPOINTING, type EndpointingOptions } from './options.ts';
+import { timeline } from './timeline.testkit.ts';
 import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
 
 function harness(detector: TurnDetector, endpointing: Partial<EndpointingOptions> = {}) {
@@ -175,5 +176,48 @@ describe('TurnTracker', () => {
     expect(commits).toHaveLength(1);
     expect(commits[0].committedAt).toBe(1000 + endpointingDelayMs(1, options));
     expect(commits[0].endOfTurnProbability).toBe(1);
+  });
+});
+
+describe('a broken turn detector inside a real session', () => {
+  const hanging: TurnDetector = { name: 'hang', endOfTurnProbability: () => new Promise<number>(() => {}) };
+  const throwing: TurnDetector = {
+    name: 'throws',
+    endOfTurnProbability: () => {
+      throw new Error('detector exploded');
+    },
+  };
+
+  it('a hanging detector: the turn commits at maxDelayMs and the agent answers', async () => {
+    const t = timeline({
+      user: [{ startMs: 500, endMs: 1500, text: 'book me a table' }],
+      reply: () => 'Done.',
+      session: { turnDetector: hanging, endpointing: { maxDelayMs: 1200 } },
+    });
+    await t.start();
+    await t.runUntil(6000);
+    const commits = t.log.filter((e) => e.event === 'turnCommitted');
+    expect(commits).toHaveLength(1);
+    expect(t.metrics[0].eouDelayMs).toBe(1200);
+    expect(t.metrics[0].outcome).toBe('completed');
+    expect(t.errors).toEqual([]);
+  });
+
+  it('a throwing detector: reported as a turn error, the word list decides, the session goes on', async () => {
+    const t = timeline({
+      user: [
+        { startMs: 500, endMs: 1500, text: 'book me a table' },
+        { startMs: 5000, endMs: 6000, text: 'thank you' },
+      ],
+      reply: () => 'Done.',
+      session: { turnDetector: throwing },
+    });
+    await t.start();
+    await t.runUntil(12_000);
+    expect(t.log.filter((e) => e.event === 'turnCommitted')).toHaveLength(2);
+    expect(t.metrics.map((m) => m.outcome)).toEqual(['completed', 'completed']);
+    expect(t.errors.map((e) => e.source)).toEqual(['turn', 'turn']);
+    expect(t.errors[0].error.message).toMatch(/exploded/);
+    for (const m of t.metrics) expect(m.eouDelayMs).toBeLessThan(DEFAULT_ENDPOINTING.maxDelayMs);
   });
 });
