@@ -32,3 +32,17 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
   ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund
 fi
+
+# The embedded stack needs a language model to answer. Offered only to a person at a terminal (never in CI) and
+# only when the model host answers within 3 s; otherwise the command to run later is printed.
+if ! ls models/*.gguf >/dev/null 2>&1; then
+  if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ] && curl -sfI --max-time 3 -o /dev/null https://huggingface.co; then
+    read -r -p "setup: download the recommended local model (Qwen2.5-0.5B-Instruct, ~470 MiB) now? [y/N] " answer
+    case "$answer" in
+      [yY]*) ./bin/repartee models pull ;;
+      *) echo "setup: later: ./bin/repartee models pull" ;;
+    esac
+  else
+    echo "setup: no local model yet; when online: ./bin/repartee models pull"
+  fi
+fi

@@ -8,10 +8,15 @@ const USAGE = `repartee — a real-time voice AI agent
 
 Usage:
   repartee serve [--host H] [--port P] [--config F]     start the voice agent server (embedded local stack by default)
-  repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--fast] [--config F]
-                                                        one conversation from a WAV file, reply written to a WAV
-  repartee models list                                  recommended local models and which are downloaded
-  repartee models pull [NAME]                           download a recommended model (default: the first listed)
+  repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--config F]
+                                                        one conversation from a WAV file in real time, reply
+                                                        written to a WAV on the same timeline
+  repartee models list [--models-dir D]                 recommended local models, sizes, which are downloaded
+  repartee models pull [NAME] [--models-dir D]          download a recommended model (default: the recommended one)
+
+  --models-dir D   where GGUF models are kept and looked for (default ./models; REPARTEE_MODELS_DIR). serve and
+                   talk use the first .gguf found there when no --llm is given
+  --config F       a JSON configuration file (default: ./repartee.config.json when it exists)
 
 Provider options (also in repartee.config.json or REPARTEE_* variables):
   --llm SPEC   llama:./models/x.gguf | openai-compatible:<baseURL>#<model> | openai:<model>

@@ -7,6 +7,10 @@ import { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import { runFileConversation, writeConversationFiles } from '../transport/file/file-conversation.ts';
 import { createLogger } from './log.ts';
 
+export const FAST_REMOVED =
+  'repartee talk: --fast is no longer supported (it was not faster and its timings were meaningless: the ' +
+  'silence the VAD waits for and the reply play at speaking speed). Running in real time.\n';
+
 export async function runTalk(
   args: string[],
   options: { out?: string; metrics?: string; fast?: boolean; configOptions: LoadConfigOptions },
@@ -14,9 +18,12 @@ export async function runTalk(
   const log = createLogger();
   const [inputPath] = args;
   if (!inputPath) {
-    process.stderr.write('usage: repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--fast]\n');
+    process.stderr.write('usage: repartee talk IN.wav [--out reply.wav] [--metrics m.json]\n');
     return 1;
   }
+  // Fed faster than real time, the VAD's silence wait, the reply's playout and the tail still run at speaking
+  // speed (it was no faster), and every figure measured against a collapsed timeline (meaningless): dropped.
+  if (options.fast) process.stderr.write(FAST_REMOVED);
   const config = await loadConfig(options.configOptions);
   const input = await readWavFile(inputPath);
   const providers = await createProviders(config, { log });
@@ -29,7 +36,7 @@ export async function runTalk(
   session.on('speechEnded', (e) => log.info({ outcome: e.outcome, text: e.heardText }, 'agent'));
   session.on('error', (e) => log.error({ source: e.source, err: e.error.message }, 'error'));
   const result = await runFileConversation(session, input, {
-    pace: options.fast ? 'fast' : 'realtime',
+    pace: 'realtime',
     greeting: providers.llmSpec ? undefined : NO_LLM_NOTICE,
   });
   await providers.close();

@@ -303,8 +303,37 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Repar
   }
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const fromFile = text !== undefined ? (JSON.parse(text) as unknown) : undefined;
+    const issues = parsed.error.issues.map((issue) => describeIssue(issue, fromFile, file)).join('; ');
     throw new ConfigError(`invalid configuration: ${issues}`);
   }
   return parsed.data;
+}
+
+type Issue = z.ZodError['issues'][number];
+
+/**
+ * One problem, said so the user can find it: the key's path ("top level" rather than an empty path), the unknown
+ * keys by name, and the file when the offending value came from it (an auto-loaded file is easy to forget).
+ */
+function describeIssue(issue: Issue, fileJson: unknown, file: string): string {
+  const where = issue.path.length ? issue.path.join('.') : 'top level';
+  const inFile = (key?: string) => {
+    const path = key === undefined ? issue.path : [...issue.path, key];
+    return hasPath(fileJson, path) ? ` in ${file}` : '';
+  };
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as Issue & { keys: string[] }).keys;
+    return keys.map((key) => `unknown key "${key}" (${where})${inFile(key)}`).join('; ');
+  }
+  return `${where}${inFile()}: ${issue.message}`;
+}
+
+function hasPath(value: unknown, path: readonly PropertyKey[]): boolean {
+  let current = value;
+  for (const key of path) {
+    if (!current || typeof current !== 'object' || !Object.hasOwn(current, key)) return false;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return path.length > 0;
 }

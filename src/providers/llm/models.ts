@@ -18,6 +18,8 @@ export interface ModelEntry {
   sha256?: string;
   checksumSource?: string;
   license: string;
+  /** The download's size in MiB as published, for `models list` (exact bytes are in `sizeBytes` when pinned). */
+  approxSizeMiB?: number;
   /** The model `pull` fetches when given no name. */
   default?: boolean;
 }
@@ -34,6 +36,7 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     checksumSource:
       'two independent public repositories pin this size and sha256 for this exact Hugging Face file; not re-verified here',
     license: 'Apache-2.0',
+    approxSizeMiB: 469,
     default: true,
   },
   {
@@ -45,8 +48,40 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     sha256: '6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e',
     checksumSource: 'one public repository pins this size and sha256; not re-verified here',
     license: 'Apache-2.0',
+    approxSizeMiB: 1066,
+  },
+  // Newer small models with public GGUFs, as alternatives. Neither their sizes nor their speed were measured on
+  // this project's (offline) build machine: no checksum is pinned, so `pull` says the download is unverified.
+  {
+    name: 'qwen3-0.6b',
+    description:
+      'Qwen3 0.6B, Q8_0 (~610 MiB): newer than Qwen2.5 0.5B; thinks aloud unless told /no_think, slower per token',
+    url: 'https://huggingface.co/Qwen/Qwen3-0.6B-GGUF/resolve/main/Qwen3-0.6B-Q8_0.gguf',
+    fileName: 'Qwen3-0.6B-Q8_0.gguf',
+    license: 'Apache-2.0',
+    approxSizeMiB: 610,
+  },
+  {
+    name: 'smollm2-360m-instruct',
+    description: 'SmolLM2 360M Instruct, Q8_0 (~370 MiB): the smallest and fastest here, weaker answers',
+    url: 'https://huggingface.co/HuggingFaceTB/SmolLM2-360M-Instruct-GGUF/resolve/main/smollm2-360m-instruct-q8_0.gguf',
+    fileName: 'smollm2-360m-instruct-q8_0.gguf',
+    license: 'Apache-2.0',
+    approxSizeMiB: 370,
+  },
+  {
+    name: 'llama-3.2-1b-instruct',
+    description:
+      'Llama 3.2 1B Instruct, Q4_K_M (~770 MiB): good English answers, about twice as slow as the default',
+    url: 'https://huggingface.co/bartowski/Llama-3.2-1B-Instruct-GGUF/resolve/main/Llama-3.2-1B-Instruct-Q4_K_M.gguf',
+    fileName: 'Llama-3.2-1B-Instruct-Q4_K_M.gguf',
+    license: 'Llama 3.2 Community License',
+    approxSizeMiB: 770,
   },
 ];
+
+/** The host every registry download comes from (the server checks it is reachable before offering a download). */
+export const MODEL_HOST = 'https://huggingface.co';
 
 export const DEFAULT_MODELS_DIR = './models';
 
