@@ -5,6 +5,12 @@ import type { AdmissionResult } from './admission.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const SESSION_PATH = /^\/rtc\/sessions\/([A-Za-z0-9-]{1,100})$/;
+/**
+ * Ids of sessions that have ended, so a hang-up's DELETE that arrives after the peer connection already closed
+ * (the page closes it first; the server notices within milliseconds) is a clean 204, not a 404. Bounded: the
+ * oldest ids are forgotten first.
+ */
+const ENDED_IDS_KEPT = 4096;
 
 export interface SignallingOptions {
   createSession(): Promise<AgentSession>;
@@ -22,6 +28,7 @@ export interface SignallingOptions {
  */
 export class Signalling {
   private readonly connections = new Map<string, WebRtcConnection>();
+  private readonly endedIds = new Set<string>();
 
   constructor(private readonly options: SignallingOptions) {}
 
@@ -40,13 +47,23 @@ export class Signalling {
     }
     const connection = this.connections.get(match[1]);
     if (!connection) {
-      text(response, 404, 'no such session\n');
+      // Already ended (the usual hang-up order) is done; only an id this server never gave out is unknown.
+      if (this.endedIds.has(match[1])) response.writeHead(204).end();
+      else text(response, 404, 'no such session\n');
       return true;
     }
     await connection.close();
     response.writeHead(204);
     response.end();
     return true;
+  }
+
+  private rememberEnded(id: string): void {
+    this.endedIds.add(id);
+    if (this.endedIds.size > ENDED_IDS_KEPT) {
+      const oldest = this.endedIds.values().next().value;
+      if (oldest !== undefined) this.endedIds.delete(oldest);
+    }
   }
 
   get size(): number {
@@ -101,6 +118,7 @@ export class Signalling {
       this.options.track(session, connection.closed);
       void connection.closed.then(() => {
         this.connections.delete(id);
+        this.rememberEnded(id);
         release();
       });
       response.writeHead(201, {

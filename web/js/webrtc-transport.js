@@ -175,8 +175,9 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
       });
     },
     close() {
-      teardown();
+      // The DELETE goes first, while the session is still there to end (after it the server answers 204 too).
       if (sessionUrl) fetch(sessionUrl, { method: 'DELETE', keepalive: true }).catch(() => {});
+      teardown();
     },
   };
 }
