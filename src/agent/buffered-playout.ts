@@ -241,7 +241,14 @@ export class BufferedPlayout {
           this.staleFrames++;
           continue;
         }
-        this.deps.marks.ttsFirstAudioAt ??= this.deps.clock.now();
+        const { marks } = this.deps;
+        const now = this.deps.clock.now();
+        // The engine's first frame (before a trimmed quiet lead-in) and the first frame with sound in it.
+        marks.ttsFirstAudioAt ??= audio.trim?.firstFrameAtMs ?? now;
+        if (marks.ttsFirstAudibleAt === undefined) {
+          marks.ttsFirstAudibleAt = now;
+          marks.firstAudibleOffsetMs = audio.trim?.audibleOffsetMs ?? 0;
+        }
         this.frames.push({ frame: { ...audio.frame, speechId: this.deps.speechId }, segment: audio.segment });
         if (audio.segment < this.segmentSamples.length)
           this.segmentSamples[audio.segment] += audio.frame.samples.length;

@@ -2,6 +2,7 @@ import type { Clock } from '../metrics/clock.ts';
 import type { TurnMarks } from '../metrics/turn.ts';
 import type { ChatMessage, LLM, ToolCall } from '../providers/llm/contract.ts';
 import type { TTS } from '../providers/tts/contract.ts';
+import { trimLeadingSilence } from '../providers/tts/leading-silence.ts';
 import type { ToolProgress } from '../tools/tool.ts';
 import { Notifier } from '../util/emitter.ts';
 import type { ApologyVia, ApologyVoice } from './apology.ts';
@@ -135,7 +136,11 @@ export class Speech {
     this.playout = new BufferedPlayout({
       speechId: deps.id,
       clock: deps.clock,
-      tts: watchedTts(deps.tts, { clock: deps.clock, stallMs: deps.ttsStallTimeoutMs }),
+      // Every stream starts with sound: the engine's quiet lead-in is cut as it streams (the watchdog inside
+      // still sees every engine frame, so a trimmed lead-in never looks like a stall).
+      tts: trimLeadingSilence(watchedTts(deps.tts, { clock: deps.clock, stallMs: deps.ttsStallTimeoutMs }), {
+        clock: deps.clock,
+      }),
       output: deps.output,
       signal,
       changed: this.changed,

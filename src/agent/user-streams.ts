@@ -47,7 +47,7 @@ export class UserStreams {
   open(): void {
     const { vad, stt, language } = this.deps.options;
     this.vadStream = vad.stream({
-      onSpeechStart: (event) => this.speechStarted(event.atMs),
+      onSpeechStart: (event) => this.speechStarted(event.atMs, event.lookBackMs ?? 0),
       onSpeechEnd: (event) => this.speechEnded(event.atMs),
       onError: (error) => this.deps.onError('vad', error),
     });
@@ -98,13 +98,14 @@ export class UserStreams {
     this.sttStream?.close();
   }
 
-  private speechStarted(atMs: number): void {
+  private speechStarted(atMs: number, lookBackMs: number): void {
     const { tracker, interruptions } = this.deps;
     if (this.deps.isClosed()) return;
     tracker.speechStarted(atMs);
     // The user kept talking: whatever was prepared for the earlier words is stale.
     this.deps.discardPreparedReply();
-    interruptions.userSpeechStarted(atMs, this.deps.activeSpeech());
+    // The interruption's clock starts where the user really began: the VAD's onset less its look-back.
+    interruptions.userSpeechStarted(atMs - lookBackMs, this.deps.activeSpeech());
     this.deps.onChange();
   }
 

@@ -10,9 +10,16 @@ export interface TurnMarks {
   llmLastTokenAt?: number;
   firstSentenceAt?: number;
   ttsFirstTextAt?: number;
+  /** The engine's first frame of the reply, quiet or not. */
   ttsFirstAudioAt?: number;
+  /** Arrival of the frame holding the reply's first audible sample (after the lead-in trim). */
+  ttsFirstAudibleAt?: number;
+  /** Where that sample sits in its frame (quiet kept in front of it), in ms of audio. */
+  firstAudibleOffsetMs?: number;
   firstFrameSentAt?: number;
+  /** The client played the first reply frame (the playout receipt). */
   firstPlayedAt?: number;
+  /** The interrupting speech's start as the VAD placed it, less the look-back it reports (`lookBackMs`). */
   interruptionOnsetAt?: number;
   interruptionStoppedAt?: number;
 }
@@ -53,13 +60,16 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 /**
  * Builds a turn's record from its marks. pipelineOverheadMs is the time after the end of turn that the user
  * waited on Repartee itself: voice-to-voice minus the end-of-turn wait and minus the stretches after commit when
- * a provider was the one working (LLM up to the first speakable sentence, TTS to its first audio, transport to
- * the ear). With preemptive generation, provider work done before commit is not on the critical path.
+ * a provider was the one working (LLM up to the first speakable sentence, TTS to its first audible sample,
+ * transport to the ear, and the quiet pre-roll in front of the sound). Clamped at 0 against rounding. With preemptive generation, provider work done before commit is not on the critical path.
  */
 export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
   const m = input.marks;
   const eou = m.endOfUserSpeechAt;
-  const voiceToVoiceMs = diff(m.firstPlayedAt, eou);
+  // Heard at the ear: the first played frame plus the quiet that was still in front of its sound.
+  const audibleOffset = m.firstAudibleOffsetMs ?? 0;
+  const firstHeardAt = m.firstPlayedAt === undefined ? undefined : m.firstPlayedAt + audibleOffset;
+  const voiceToVoiceMs = diff(firstHeardAt, eou);
   let pipelineOverheadMs: number | null = null;
   if (voiceToVoiceMs !== null && m.committedAt !== undefined && eou !== undefined) {
     const after = (t: number | undefined) =>
@@ -68,9 +78,10 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
       Math.max(0, diff(after(to), after(from)) ?? 0);
     const providers =
       waited(m.firstSentenceAt, m.llmRequestAt) +
-      waited(m.ttsFirstAudioAt, m.ttsFirstTextAt) +
-      waited(m.firstPlayedAt, m.firstFrameSentAt);
-    pipelineOverheadMs = round(voiceToVoiceMs - (m.committedAt - eou) - providers);
+      waited(m.ttsFirstAudibleAt ?? m.ttsFirstAudioAt, m.ttsFirstTextAt) +
+      waited(m.firstPlayedAt, m.firstFrameSentAt) +
+      audibleOffset;
+    pipelineOverheadMs = Math.max(0, round(voiceToVoiceMs - (m.committedAt - eou) - providers));
   }
   const generationMs = diff(m.llmLastTokenAt, m.llmFirstTokenAt);
   return {
@@ -86,6 +97,7 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
         ? round(((input.usage.completionTokens - 1) * 1000) / generationMs)
         : null,
     ttsTtfbMs: diff(m.ttsFirstAudioAt, m.ttsFirstTextAt),
+    ttsTtfaMs: diff(m.ttsFirstAudibleAt ?? m.ttsFirstAudioAt, m.ttsFirstTextAt),
     transportMs: diff(m.firstPlayedAt, m.firstFrameSentAt),
     voiceToVoiceMs,
     interruptionStopMs: diff(m.interruptionStoppedAt, m.interruptionOnsetAt),

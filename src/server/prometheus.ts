@@ -8,12 +8,17 @@ const STAGES = [
   ['eouDelayMs', 'repartee_eou_delay_seconds', 'End of user speech to end of turn committed'],
   ['transcriptionDelayMs', 'repartee_transcription_delay_seconds', 'End of user speech to final transcript'],
   ['llmTtftMs', 'repartee_llm_ttft_seconds', 'LLM request to first token'],
-  ['ttsTtfbMs', 'repartee_tts_ttfb_seconds', 'First text to TTS to first audio'],
-  ['voiceToVoiceMs', 'repartee_voice_to_voice_seconds', 'End of user speech to first agent audio heard'],
+  ['ttsTtfbMs', 'repartee_tts_ttfb_seconds', 'First text to TTS to first audio frame'],
+  ['ttsTtfaMs', 'repartee_tts_ttfa_seconds', 'First text to TTS to first audible sample'],
+  [
+    'voiceToVoiceMs',
+    'repartee_voice_to_voice_seconds',
+    'End of user speech to first audible agent sample heard at the client',
+  ],
   [
     'interruptionStopMs',
     'repartee_interruption_stop_seconds',
-    'User onset to agent audio stopped at the client',
+    'User onset (VAD start less its look-back) to agent audio stopped at the client',
   ],
   [
     'pipelineOverheadMs',

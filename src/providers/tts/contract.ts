@@ -13,6 +13,18 @@ export interface TtsAudio {
   segment: number;
   /** Word timings of the segment, on its first frame, where the engine has them. */
   words?: WordTiming[];
+  /** On a segment's first frame when its quiet lead-in was trimmed (`trimLeadingSilence`). */
+  trim?: TrimReport;
+}
+
+/** What the leading-silence trimmer did to one segment. */
+export interface TrimReport {
+  /** Quiet audio removed from the start of the segment. */
+  trimmedMs: number;
+  /** Where the first audible sample is in this frame (the pre-roll or gap kept in front of it). */
+  audibleOffsetMs: number;
+  /** Session-clock time the engine's first frame of the segment arrived (before any was dropped). */
+  firstFrameAtMs?: number;
 }
 
 export interface TtsStream extends AsyncIterable<TtsAudio> {
@@ -32,6 +44,11 @@ export interface TTS {
   readonly name: string;
   /** Native output rate; transports resample at the edge. */
   readonly sampleRate: number;
+  /**
+   * The engine takes text as it is written and starts speaking before a sentence is complete (ElevenLabs'
+   * WebSocket input streaming): the first text may go to it after a few words. Absent: sentence at a time.
+   */
+  readonly streamingInput?: boolean;
   stream(options: TtsStreamOptions): TtsStream;
   prewarm?(): Promise<void>;
   close?(): Promise<void>;

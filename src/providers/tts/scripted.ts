@@ -14,15 +14,23 @@ export interface ScriptedTtsOptions {
   sampleRate?: number;
   /** Misbehave like a buggy engine: keep emitting this many frames after the stream is aborted. */
   framesAfterAbort?: number;
+  /** Silent audio (zeros) before each segment's tone, as the local engines emit; produced at the same pace. */
+  leadingSilenceMs?: number;
+  /** Claims the streaming-input capability (the chunker then sends the first text after a few words). */
+  streamingInput?: boolean;
 }
 
 /** A test TTS: a tone whose length follows the text, with a TTFB and a real-time factor on the clock. */
 export class ScriptedTts implements TTS {
   readonly name = 'scripted';
   readonly sampleRate: number;
+  readonly streamingInput?: boolean;
   readonly segmentsSynthesized: string[] = [];
+  /** Clock time each segment's first tone (audible) frame was produced. */
+  readonly firstAudibleAt: number[] = [];
   constructor(private readonly options: ScriptedTtsOptions) {
     this.sampleRate = options.sampleRate ?? 16_000;
+    if (options.streamingInput !== undefined) this.streamingInput = options.streamingInput;
   }
 
   stream(options: TtsStreamOptions): TtsStream {
@@ -42,14 +50,15 @@ class ScriptedTtsStream extends SegmentQueueStream {
 
   private async run(): Promise<void> {
     const { clock, ttfbMs = 0, msPerCharacter = 65, realTimeFactor = 0, framesAfterAbort = 0 } = this.config;
+    const silentFrames = Math.round((this.config.leadingSilenceMs ?? 0) / DEFAULT_FRAME_MS);
     const { signal } = this.options;
     const rate = this.tts.sampleRate;
     const frameSamples = samplesForMs(DEFAULT_FRAME_MS, rate);
     let offsetMs = 0;
     let segment = -1;
-    const emit = () => {
+    const emit = (silent = false) => {
       const frame = {
-        samples: toneFrame(frameSamples, rate, offsetMs),
+        samples: silent ? new Int16Array(frameSamples) : toneFrame(frameSamples, rate, offsetMs),
         sampleRate: rate,
         timestampMs: offsetMs,
       };
@@ -63,9 +72,10 @@ class ScriptedTtsStream extends SegmentQueueStream {
         this.tts.segmentsSynthesized.push(text);
         await clock.sleep(ttfbMs, signal);
         const frames = Math.max(1, Math.round((text.length * msPerCharacter) / DEFAULT_FRAME_MS));
-        for (let i = 0; i < frames; i++) {
+        for (let i = 0; i < silentFrames + frames; i++) {
           if (i > 0 && realTimeFactor > 0) await clock.sleep(DEFAULT_FRAME_MS * realTimeFactor, signal);
-          emit();
+          if (i === silentFrames) this.tts.firstAudibleAt.push(clock.now());
+          emit(i < silentFrames);
         }
       }
       this.output.end();

