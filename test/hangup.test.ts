@@ -120,8 +120,10 @@ describe('hang-up while the agent speaks (real server process)', () => {
       expect(latencyMs).toBeLessThan(HEALTH_BOUND_MS);
     }
     await waitUntil('the close', () => closed !== undefined, 10_000);
-    expect(closed?.code, `${JSON.stringify(closed)}\n${stderr}`).toBe(1008);
-    expect(closed?.reason).toMatch(/faster than real time/);
+    // The close frame (1008 and the reason) goes out first; a flooder too busy sending to read it within the
+    // close grace is then cut off, and its kernel may drop the unread frame on the reset (seen under load).
+    expect([1008, 1006], JSON.stringify(closed)).toContain(closed?.code);
+    if (closed?.code === 1008) expect(closed.reason).toMatch(/faster than real time/);
     await waitUntil('the drop logged', () => /client dropped/.test(stderr), 10_000);
     expect(stderr).toMatch(/"reason":"audio arriving faster than real time/);
     await waitUntil('0 sessions', async () => (await health()).sessions === 0, 15_000);

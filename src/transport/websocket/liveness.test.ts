@@ -47,11 +47,12 @@ describe('WebSocket bounded input and output', () => {
     }
     await waitUntil('the flood closed', () => flood.closed() !== undefined);
     const elapsedMs = performance.now() - started;
-    expect(flood.closed()?.code).toBe(1008);
-    expect(flood.closed()?.reason).toMatch(/faster than real time/);
+    // 1008 with the reason goes out first; a flooder too busy to read it in the close grace may see only 1006.
+    const closed = flood.closed();
+    expect([1008, 1006]).toContain(closed?.code);
+    if (closed?.code === 1008) expect(closed.reason).toMatch(/faster than real time/);
     expect(served.drops[0]).toMatchObject({ code: 1008 });
     expect(served.drops[0].reason).toMatch(/faster than real time/);
-    expect(flood.types).toContain('error');
     expect(served.closedSessions()).toBe(1);
     // At most the start-up allowance plus real time reached the pipeline; the rest was discarded unprocessed.
     expect(served.acceptedMs()).toBeLessThanOrEqual(6000 + elapsedMs + 20);
