@@ -98,6 +98,18 @@ export interface AgentSessionOptions {
   /** What the agent says and accepts while a tool runs long. */
   longTools?: Partial<LongToolOptions>;
   chunker?: SentenceChunkerOptions;
+  /**
+   * The sentence budget of one spoken reply: at this many sentences the LLM is stopped and the reply ends there,
+   * at a sentence boundary (what is said and what the history keeps). A voice reply is short; the LLM's token
+   * limit stays as a safety net. Unset or 0: no budget (the configuration's default, for serve and talk, is 3).
+   */
+  maxReplySentences?: number;
+  /**
+   * No LLM is configured: the session says this notice when it starts and answers every turn (typed or spoken)
+   * with it, never asking the LLM. It is spoken to its end (the user talking does not cut it), and a turn that
+   * comes while it is being said is answered by it, not by another.
+   */
+  llmUnavailableNotice?: string;
   /** What happens when a provider fails: the first-token budget and the spoken apology. */
   providerFailure?: Partial<ProviderFailureOptions>;
   /** The synthesized apology, shared with the process's other sessions (one synthesis per voice). */

@@ -43,6 +43,10 @@ interface ActiveSpeech {
   fallbacksAtStart?: number;
   /** The prompt's context counts (LLM replies only). */
   context?: ContextStats;
+  /** Spoken to its end whatever the user does: no barge-in, a turn waits for it (the no-model notice). */
+  holdsFloor?: boolean;
+  /** It is the no-model notice: a turn committed while it plays has been answered by it. */
+  isNotice?: boolean;
 }
 
 /**
@@ -145,7 +149,8 @@ export class AgentSession {
       interruptions: this.interruptions,
       cancelPhrases: this.longTools.cancelPhrases,
       isClosed: () => this.closed,
-      activeSpeech: () => this.active?.speech,
+      // A speech that holds the floor is not the user's to pause or stop.
+      activeSpeech: () => (this.active?.holdsFloor ? undefined : this.active?.speech),
       discardPreparedReply: () => this.preemptive.discard(),
       onTranscript: (event) => this.events.emit('transcript', event),
       onSttFallback: () => this.fallbacks.sttSwitched(),
@@ -171,6 +176,9 @@ export class AgentSession {
     this.output = output;
     this.userStreams.open();
     this.updateState();
+    // Without an LLM the user is told so at once, in full (a failure per turn would tell them nothing new).
+    const notice = this.options.llmUnavailableNotice;
+    if (notice) void this.say(notice, { interruptible: false }).catch(() => undefined);
     await Promise.all([
       this.options.llm.prewarm?.().catch((error) => this.reportError('llm', error)),
       this.options.tts.prewarm?.().catch((error) => this.reportError('tts', error)),
@@ -205,12 +213,18 @@ export class AgentSession {
     });
   }
 
-  /** Speaks a fixed text (a greeting, a notice) and records it in the history. */
-  say(text: string): Promise<SpeechResult> {
+  /**
+   * Speaks a fixed text (a greeting, a notice) and records it in the history. `interruptible: false` keeps it
+   * playing to its end: user speech does not pause or cut it, and a turn waits for it (only `interrupt()` or
+   * another `say()` stops it).
+   */
+  say(text: string, options: { interruptible?: boolean } = {}): Promise<SpeechResult> {
     if (this.closed) throw new SessionClosedError();
     this.interruptActive();
     const speech = this.createSpeech({ kind: 'text', text });
-    this.activate({ speech, turnId: null, preemptive: 'none', sttAudioMs: 0 });
+    const holdsFloor = options.interruptible === false;
+    const isNotice = text === this.options.llmUnavailableNotice;
+    this.activate({ speech, turnId: null, preemptive: 'none', sttAudioMs: 0, holdsFloor, isNotice });
     speech.authorize();
     return speech.finished;
   }
@@ -243,8 +257,8 @@ export class AgentSession {
 
   /** A reply is prepared ahead only while the agent is silent and no interruption is being decided. */
   private prepareReply(transcript: string): void {
-    if (!this.options.preemptiveGeneration || this.closed || this.active || this.interruptions.isPending)
-      return;
+    if (!this.options.preemptiveGeneration || this.options.llmUnavailableNotice) return;
+    if (this.closed || this.active || this.interruptions.isPending) return;
     this.preemptive.prepare(transcript);
   }
 
@@ -262,13 +276,33 @@ export class AgentSession {
     const sttAudioMs = this.userStreams.takeSttAudioMs();
     this.events.emit('turnCommitted', { turnId, transcript: turn.transcript, atMs: turn.committedAt });
     const previous = this.active;
+    // Said while the notice is being said: the notice is this turn's answer too (said once, not twice).
+    const answeredByNotice = previous?.isNotice === true && !previous.speech.isDone;
     if (previous) {
       if (!previous.speech.isDone && !this.interruption.enabled) return; // the agent holds the floor
-      this.interruptActive();
+      if (!previous.holdsFloor) this.interruptActive();
       // finish() was attached to this promise first, so the interrupted reply is in the history after this await.
       await previous.speech.finished.catch(() => undefined);
     }
     if (this.closed) return;
+    const notice = this.options.llmUnavailableNotice;
+    if (notice) {
+      this.appendHistory({ role: 'user', content: turn.transcript });
+      if (answeredByNotice || this.active) return;
+      const speech = this.createSpeech({ kind: 'text', text: notice });
+      this.activate({
+        speech,
+        turnId,
+        turn,
+        preemptive: 'none',
+        sttAudioMs,
+        holdsFloor: true,
+        isNotice: true,
+      });
+      speech.authorize();
+      this.updateState();
+      return;
+    }
     await this.context.prepare(); // resolved since start(); only a turn sent during start() waits here
     if (this.closed) return;
     // Claimed before the user's words enter the history: a prepared reply must have seen the same history.
@@ -298,6 +332,7 @@ export class AgentSession {
       tools: this.tools,
       source,
       chunker: this.options.chunker,
+      maxSentences: this.options.maxReplySentences,
       maxToolSteps: this.options.maxToolSteps ?? 5,
       toolTimeoutMs: this.options.toolTimeoutMs ?? 60_000,
       longTools: this.longTools,

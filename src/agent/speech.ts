@@ -45,6 +45,8 @@ export interface SpeechDeps {
   source: SpeechSource;
   hooks: SpeechHooks;
   chunker?: SentenceChunkerOptions;
+  /** At this many sentences the reply ends (the LLM is stopped); 0 or absent: no budget. */
+  maxSentences?: number;
   maxToolSteps: number;
   toolTimeoutMs: number;
   longTools: LongToolOptions;
@@ -79,6 +81,8 @@ export interface SpeechResult {
 }
 
 const AUDIO_SETTLE_GRACE_MS = 200;
+/** A sentence's end: terminal punctuation, maybe followed by closing quotes or brackets. */
+const ENDS_SENTENCE = /[.!?…]["'”’)\]]*\s*$/;
 /** TTS segments that belong to no LLM step (a long tool's status line): never part of the history. */
 const FILLER_STEP = -1;
 
@@ -246,7 +250,11 @@ export class Speech {
     const { source, llm, tools, clock, maxToolSteps } = this.deps;
     // The speech's abort, or a failure that left nothing to say the rest with.
     const signal = AbortSignal.any([this.controller.signal, this.generation.signal]);
-    const chunker = new SentenceChunker(this.deps.chunker);
+    // A TTS that takes streamed input hears the first clause (or first few words) before the sentence ends.
+    const chunker = new SentenceChunker({
+      streamingInput: this.deps.tts.streamingInput,
+      ...this.deps.chunker,
+    });
     try {
       if (source.kind === 'text') {
         const step: SpeechStep = { text: source.text, toolCalls: [], results: [] };
@@ -256,20 +264,33 @@ export class Speech {
         return;
       }
       const messages = [...source.messages];
+      const budget = this.deps.maxSentences || Number.POSITIVE_INFINITY;
+      let sentences = 0;
       for (let stepIndex = 0; stepIndex < maxToolSteps && !signal.aborted; stepIndex++) {
         const step: SpeechStep = { text: '', toolCalls: [], results: [] };
         this.steps.push(step);
         this.marks.llmRequestAt ??= clock.now();
         const request = { messages, tools: tools.size ? tools.schemas : undefined, signal };
-        const budget = { clock, budgetMs: this.deps.firstTokenBudgetMs };
-        for await (const chunk of withFirstTokenBudget(llm, request, budget)) {
+        const firstToken = { clock, budgetMs: this.deps.firstTokenBudgetMs };
+        // What was sent to the TTS: a reply cut by the sentence budget or the token limit ends here.
+        let spoken = '';
+        let cut = false;
+        for await (const chunk of withFirstTokenBudget(llm, request, firstToken)) {
           if (signal.aborted) break;
           if (chunk.type === 'text') {
             if (!chunk.delta) continue;
             this.marks.llmFirstTokenAt ??= clock.now();
             this.marks.llmLastTokenAt = clock.now();
             step.text += chunk.delta;
-            for (const sentence of chunker.push(chunk.delta)) this.playout.speak(sentence, stepIndex);
+            for (const sentence of chunker.push(chunk.delta)) {
+              this.playout.speak(sentence, stepIndex);
+              spoken = spoken ? `${spoken} ${sentence}` : sentence;
+              // A streaming TTS gets clauses too: only a chunk that ends a sentence counts against the budget.
+              if (ENDS_SENTENCE.test(sentence) && ++sentences >= budget) cut = true;
+              if (cut) break;
+            }
+            // Leaving the loop ends the LLM's stream: generation stops here, not at the token limit.
+            if (cut) break;
           } else if (chunk.type === 'toolCall') {
             this.marks.llmFirstTokenAt ??= clock.now();
             step.toolCalls.push(chunk.call);
@@ -277,11 +298,15 @@ export class Speech {
             this.usage.promptTokens += chunk.promptTokens;
             this.usage.completionTokens += chunk.completionTokens;
             this.usage.cachedTokens += chunk.cachedTokens ?? 0;
+            // Stopped by the token limit: its last words are a fragment, never said nor kept.
+            if (chunk.truncated) cut = true;
           }
         }
         const rest = chunker.flush();
-        if (rest && !signal.aborted) this.playout.speak(rest, stepIndex);
-        if (step.toolCalls.length === 0 || signal.aborted) break;
+        // A reply that is one unfinished sentence is still said: a fragment beats silence.
+        if (cut && spoken) step.text = spoken;
+        else if (rest && !signal.aborted) this.playout.speak(rest, stepIndex);
+        if (cut || step.toolCalls.length === 0 || signal.aborted) break;
         messages.push({ role: 'assistant', content: step.text, toolCalls: step.toolCalls });
         let stopped: SupervisedResult['status'] | undefined;
         for (const call of step.toolCalls) {

@@ -65,13 +65,6 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
       session.on('metrics', (m) =>
         log.info({ session: m.sessionId, turn: m.turnId, voiceToVoiceMs: m.voiceToVoiceMs }, 'turn'),
       );
-      if (!providers.llmSpec) {
-        const off = session.on('state', ({ state }) => {
-          if (state !== 'listening') return;
-          off();
-          void session.say(NO_LLM_NOTICE);
-        });
-      }
       return session;
     },
     onSessionError: (error) => log.error({ err: error.message }, 'session failed to start'),

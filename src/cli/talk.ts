@@ -37,7 +37,6 @@ export async function runTalk(
   session.on('error', (e) => log.error({ source: e.source, err: e.error.message }, 'error'));
   const result = await runFileConversation(session, input, {
     pace: 'realtime',
-    greeting: providers.llmSpec ? undefined : NO_LLM_NOTICE,
   });
   await providers.close();
   await tools?.close();

@@ -54,6 +54,11 @@ export const ConfigSchema = z
     llmThreads: z.number().int().min(1).max(256).optional(),
     /** Upper bound of one reply, in tokens (a spoken answer is short; this stops a rambling model). */
     llmMaxTokens: z.number().int().min(1).max(8192).default(256),
+    /**
+     * A spoken reply ends after this many sentences (the LLM is stopped there; what is said and kept ends at a
+     * sentence). 0: no budget, only `llmMaxTokens`.
+     */
+    maxReplySentences: z.number().int().min(0).max(100).default(3),
     preemptiveGeneration: z.boolean().default(true),
     /**
      * When the LLM or the TTS fails: `firstTokenBudgetMs` is the whole wait for a reply's first token, retries
@@ -223,6 +228,9 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
   },
   REPARTEE_LLM_MAX_TOKENS: (v, c) => {
     c.llmMaxTokens = Number(v);
+  },
+  REPARTEE_MAX_REPLY_SENTENCES: (v, c) => {
+    c.maxReplySentences = Number(v);
   },
   REPARTEE_HOST: (v, c) => {
     c.server = { ...(c.server as object), host: v };

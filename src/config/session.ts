@@ -3,7 +3,7 @@ import { AgentSession } from '../agent/session.ts';
 import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import type { ReparteeConfig } from './config.ts';
-import type { ProviderSet } from './providers.ts';
+import { NO_LLM_NOTICE, type ProviderSet } from './providers.ts';
 import { createConfiguredTurnDetector } from './turn-detector.ts';
 
 interface Closable {
@@ -64,6 +64,9 @@ export async function createConfiguredSession(
         tts: tts ?? providers.tts,
         llm,
         instructions: config.instructions,
+        maxReplySentences: config.maxReplySentences,
+        // No LLM: every turn is answered by the notice, said in full (see AgentSessionOptions).
+        ...(providers.llmSpec ? {} : { llmUnavailableNotice: NO_LLM_NOTICE }),
         language: config.language,
         preemptiveGeneration: config.preemptiveGeneration,
         providerFailure: config.providerFailure,

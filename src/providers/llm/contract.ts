@@ -28,7 +28,14 @@ export interface ToolSchema {
 export type LlmChunk =
   | { type: 'text'; delta: string }
   | { type: 'toolCall'; call: ToolCall }
-  | { type: 'usage'; promptTokens: number; completionTokens: number; cachedTokens?: number };
+  | {
+      type: 'usage';
+      promptTokens: number;
+      completionTokens: number;
+      cachedTokens?: number;
+      /** The reply stopped at the token limit, mid-sentence (the session then ends it at its last sentence). */
+      truncated?: boolean;
+    };
 
 export interface ChatRequest {
   messages: readonly ChatMessage[];

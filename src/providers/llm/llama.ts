@@ -157,7 +157,9 @@ export class LlamaLlm implements LLM {
       if (!signal.aborted) {
         for (const call of toToolCalls(result.functionCalls)) queue.push({ type: 'toolCall', call });
       }
-      queue.push(usage(before, s.sequence, meter));
+      // At the token limit the text stops mid-sentence: said so, so the session can end the reply at a sentence.
+      const truncated = result.metadata.stopReason === 'maxTokens';
+      queue.push({ ...usage(before, s.sequence, meter), ...(truncated ? { truncated } : {}) });
       queue.end();
     } catch (error) {
       if (signal.aborted) queue.end();
