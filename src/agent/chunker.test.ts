@@ -58,3 +58,70 @@ describe('heardText', () => {
     expect(heardText({ texts, samples, steps, step: 0, playedSamples: 0 })).toBe('');
   });
 });
+
+function chunkWords(text: string, options: ConstructorParameters<typeof SentenceChunker>[0]): string[] {
+  const chunker = new SentenceChunker(options);
+  const out: string[] = [];
+  // Token by token as an LLM writes: each word with its trailing space.
+  for (const token of text.match(/\S+\s*/g) ?? []) out.push(...chunker.push(token));
+  const rest = chunker.flush();
+  if (rest) out.push(rest);
+  return out;
+}
+
+describe('SentenceChunker strategies', () => {
+  const REPLY = 'Sure thing, the weather today is sunny and warm. Take a hat with you. Enjoy it!';
+
+  it('streaming-input engines get the first clause early, then whole sentences', () => {
+    expect(chunkWords(REPLY, { streamingInput: true })).toEqual([
+      'Sure thing,',
+      'the weather today is sunny and warm.',
+      'Take a hat with you.',
+      'Enjoy it!',
+    ]);
+  });
+
+  it('without a clause boundary, the first chunk goes after four words', () => {
+    const chunker = new SentenceChunker({ streamingInput: true });
+    expect(chunker.push('The ')).toEqual([]);
+    expect(chunker.push('weather ')).toEqual([]);
+    expect(chunker.push('today ')).toEqual([]);
+    expect(chunker.push('is ')).toEqual(['The weather today is']);
+    expect(chunker.push('sunny ')).toEqual([]);
+    expect(chunker.push('and warm. It ')).toEqual(['sunny and warm.']);
+  });
+
+  it('a short first sentence goes alone at once on a streaming engine ("Hi." is not held for more)', () => {
+    expect(chunkWords('Hi. How can I help you today?', { streamingInput: true })).toEqual([
+      'Hi.',
+      'How can I help you today?',
+    ]);
+  });
+
+  it('sentence-at-a-time engines keep sentences; a long first sentence is cut at a clause', () => {
+    expect(chunkWords(REPLY, {})).toEqual([
+      'Sure thing, the weather today is sunny and warm.',
+      'Take a hat with you.',
+      'Enjoy it!',
+    ]);
+    const long =
+      'The train from the central station leaves every twenty minutes on weekdays, and on Sundays it runs ' +
+      'once an hour from early morning. Check the board.';
+    expect(chunkWords(long, {})).toEqual([
+      'The train from the central station leaves every twenty minutes on weekdays,',
+      'and on Sundays it runs once an hour from early morning.',
+      'Check the board.',
+    ]);
+  });
+
+  it('word strategy hands out every complete word', () => {
+    expect(chunkWords('One two, three.', { strategy: 'word' })).toEqual(['One', 'two,', 'three.']);
+  });
+
+  it('every strategy keeps every word in order', () => {
+    for (const strategy of ['sentence', 'first-clause', 'word'] as const) {
+      const words = chunkWords(REPLY, { strategy }).join(' ').split(/\s+/);
+      expect(words).toEqual(REPLY.split(/\s+/));
+    }
+  });
+});

@@ -27,7 +27,10 @@ export interface CommittedTurn {
 }
 
 export interface TurnTrackerEvents {
-  /** The transcript is final and the user is silent: a reply may be prepared (not played). */
+  /**
+   * The transcript is final (the user is silent, or still inside the VAD's silence wait): a reply may be
+   * prepared (not played).
+   */
   onCandidate(transcript: string): void;
   onCommit(turn: CommittedTurn): void;
   /** Speech ended and no words came of it. */
@@ -156,7 +159,14 @@ export class TurnTracker {
     const text = transcript.text.trim();
     this.interim = '';
     if (text) this.acceptFinal(text);
-    if (this.speaking) return; // the final of an earlier stretch: the current one's is still to come
+    if (this.speaking) {
+      // The STT settled before the VAD declared the end of speech (it waits out its silence): a reply to these
+      // words may start now, held until the commit and thrown away if the user goes on. Not for the final of an
+      // earlier stretch: the current one's words are still to come.
+      const ofCurrent = !(transcript.endMs > 0) || transcript.endMs > this.segmentStartAt;
+      if (text && ofCurrent) this.events.onCandidate(this.transcript);
+      return;
+    }
     // A late final of an earlier stretch does not settle the latest one (its words are still on the way).
     const ofLatest = !(transcript.endMs > 0) || transcript.endMs > this.segmentStartAt;
     if (!ofLatest && this.awaitingFinal) return;

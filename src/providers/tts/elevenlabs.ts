@@ -88,6 +88,8 @@ const ServerMessageSchema = z.object({
 export class ElevenLabsTts implements TTS {
   readonly name: string;
   readonly sampleRate: number;
+  /** Text streams in over the socket: the first clause can go before its sentence is complete. */
+  readonly streamingInput = true;
   private readonly connector: ElevenLabsConnector;
   private readonly retry: RetryPolicy;
 

@@ -35,6 +35,12 @@ export class FallbackTts implements TTS, FallbackState {
     return this.rotation.activeProvider;
   }
 
+  /** The provider in use takes streamed input (a reply's chunking is chosen when it starts). */
+  get streamingInput(): boolean {
+    const active = this.providers.find((p) => p.name === this.rotation.activeProvider) ?? this.providers[0];
+    return active.streamingInput === true;
+  }
+
   get fallbackCount(): number {
     return this.rotation.fallbackCount;
   }
