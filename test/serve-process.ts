@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
@@ -81,18 +82,32 @@ export class ServeProcess {
     return `${this.url.replace(/^http/, 'ws')}/ws`;
   }
 
-  /** GET /health: its latency and session count, or the reason it did not answer within `timeoutMs`. */
-  async health(
-    timeoutMs = 5_000,
-  ): Promise<{ ok: boolean; latencyMs: number; sessions?: number; error?: string }> {
+  /**
+   * GET /health on a fresh connection (no keep-alive socket the server may be closing): its latency and session
+   * count, or the reason it did not answer within `timeoutMs`.
+   */
+  health(timeoutMs = 5_000): Promise<{ ok: boolean; latencyMs: number; sessions?: number; error?: string }> {
     const started = performance.now();
-    try {
-      const response = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(timeoutMs) });
-      const body = (await response.json()) as { sessions?: number };
-      return { ok: response.ok, latencyMs: performance.now() - started, sessions: body.sessions };
-    } catch (error) {
-      return { ok: false, latencyMs: performance.now() - started, error: (error as Error).message };
-    }
+    const elapsed = () => performance.now() - started;
+    return new Promise((done) => {
+      const req = get(`${this.url}/health`, { agent: false, timeout: timeoutMs }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => {
+          try {
+            const { sessions } = JSON.parse(body) as { sessions?: number };
+            done({ ok: res.statusCode === 200, latencyMs: elapsed(), sessions });
+          } catch {
+            done({ ok: false, latencyMs: elapsed(), error: `HTTP ${res.statusCode}: ${body.slice(0, 80)}` });
+          }
+        });
+        res.on('error', (error) => done({ ok: false, latencyMs: elapsed(), error: error.message }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (error) => done({ ok: false, latencyMs: elapsed(), error: error.message }));
+    });
   }
 
   /** Resident memory of the server process (VmRSS from /proc/<pid>/status), in bytes. */
@@ -127,14 +142,17 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
 export interface OpenedSession {
   socket: WebSocket;
   ready: { sessionId: string; inputSampleRate: number; outputSampleRate: number };
+  /** `error` messages the server sent before `ready` (a provider's report; the session goes on). */
+  errors: string[];
 }
 
 /**
  * Opens /ws, sends `config` (16 kHz input) and resolves on `ready`; rejects with the server's reason if it
- * refuses (an HTTP status on the upgrade, an error message, or a close with a reason).
+ * refuses (an HTTP status on the upgrade, or a close with a reason). An `error` message is a report, not a refusal.
  */
 export function openSession(wsUrl: string, timeoutMs = 60_000): Promise<OpenedSession> {
   return new Promise((resolve, reject) => {
+    const errors: string[] = [];
     const socket = new WebSocket(wsUrl);
     const fail = (reason: string) => {
       clearTimeout(timer);
@@ -156,8 +174,8 @@ export function openSession(wsUrl: string, timeoutMs = 60_000): Promise<OpenedSe
         socket.removeAllListeners('close');
         socket.removeAllListeners('error');
         socket.on('error', () => {}); // later errors belong to the test's own handling
-        resolve({ socket, ready: message as unknown as OpenedSession['ready'] });
-      } else if (message.type === 'error') fail(`server error before ready: ${message.message ?? data}`);
+        resolve({ socket, ready: message as unknown as OpenedSession['ready'], errors });
+      } else if (message.type === 'error') errors.push(message.message ?? data.toString());
     });
   });
 }
