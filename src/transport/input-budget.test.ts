@@ -53,6 +53,13 @@ describe('InputBudget', () => {
     expect(verdicts.length * 20).toBeLessThanOrEqual(6000 + 200);
   });
 
+  it('after endStartup the bucket holds at most the steady 2 s', () => {
+    const { b } = budget();
+    b.endStartup();
+    const burst = frames(b, 150);
+    expect(burst.filter((k) => k === 'accept')).toHaveLength(100);
+  });
+
   it('discards are forgiven once the client is back under real time', () => {
     const { b, advance } = budget();
     frames(b, 300 + 200); // 6 s allowance spent, 4 s discarded

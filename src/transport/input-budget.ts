@@ -6,7 +6,10 @@ export interface InputBudgetOptions {
    * pipeline no more than real time. Default 2000 ms.
    */
   maxAudioAheadMs?: number;
-  /** The bucket starts this full: the frames the server held while the session started (≤ 5 s) pass. Default 6000 ms. */
+  /**
+   * Until `endStartup()` (the `ready` message) the bucket holds this much: the frames the server held while
+   * the session started (≤ 5 s) pass. Default 6000 ms.
+   */
   initialAudioAllowanceMs?: number;
   /** A client whose discarded audio passes this (without falling back to real time in between) is dropped. Default 5000 ms. */
   maxDiscardedAudioMs?: number;
@@ -69,6 +72,14 @@ export class InputBudget {
     this.audioTokensMs = Math.max(this.config.initialAudioAllowanceMs, this.config.maxAudioAheadMs);
     this.messageTokens = this.config.maxMessageBurst;
     this.lastMs = now();
+  }
+
+  /**
+   * The session is ready and told the client so: the start-up allowance (for what was held until now) is over,
+   * and from here on the client may be at most `maxAudioAheadMs` ahead.
+   */
+  endStartup(): void {
+    this.audioTokensMs = Math.min(this.audioTokensMs, this.config.maxAudioAheadMs);
   }
 
   /** Audio discarded so far for arriving faster than real time, in ms. */

@@ -269,6 +269,7 @@ export class WebRtcConnection {
     });
     try {
       await this.session.start(this.output);
+      this.budget.endStartup();
       this.bridge.ready(OPUS_SAMPLE_RATE, OPUS_SAMPLE_RATE);
     } catch (error) {
       this.bridge.sendError(

@@ -169,5 +169,7 @@ export async function attachWebSocketClient(
   if (socket.readyState !== socket.OPEN) end();
   if (ended) return;
   await session.start(output);
-  if (!ended) bridge.ready(inputRate, output.sampleRate);
+  if (ended) return;
+  budget.endStartup(); // what the server held while the session started has been replayed by now
+  bridge.ready(inputRate, output.sampleRate);
 }
