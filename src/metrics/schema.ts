@@ -74,6 +74,15 @@ export interface TurnMetrics {
   preemptive: 'reused' | 'discarded' | 'none';
   userTranscript: string;
   agentText: string;
+  /**
+   * Turn-taking behind the commit: the detector's end-of-turn probability (null: it did not answer in time), the
+   * signals it was made of, and the silence the endpointing policy chose to wait. Absent on typed turns.
+   */
+  turnTaking?: {
+    endOfTurnProbability: number | null;
+    endpointingDelayMs: number | null;
+    signals: Record<string, number>;
+  };
 }
 
 export const TURN_METRIC_FIELDS: readonly (keyof TurnMetrics)[] = [
