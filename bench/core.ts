@@ -1,7 +1,9 @@
 /**
  * bench:core — drives scripted turns through AgentSession with zero-latency providers on the real clock and
  * prints the pipeline's own cost: overhead per turn (what the user waits on Repartee itself) and CPU per frame.
- *   npm run bench:core [-- --turns 1000]
+ * Then the scripted workload pass (bench/core/scripted-workload.ts): end of speech to first audio with realistic
+ * provider latencies, per chunking strategy and with preemptive generation on and off.
+ *   npm run bench:core [-- --turns 1000 --workload-turns 6]
  */
 import { parseArgs } from 'node:util';
 import { PacedAudioOutput } from '../src/agent/paced-output.ts';
@@ -14,9 +16,16 @@ import { ScriptedLlm } from '../src/providers/llm/scripted.ts';
 import type { STT, SttListener } from '../src/providers/stt/contract.ts';
 import { ScriptedTts } from '../src/providers/tts/scripted.ts';
 import { EnergyVad } from '../src/providers/vad/energy.ts';
+import { printScriptedWorkload } from './core/workload-report.ts';
 
-const { values } = parseArgs({ options: { turns: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: {
+    turns: { type: 'string', default: '1000' },
+    'workload-turns': { type: 'string', default: '6' },
+  },
+});
 const turns = Number(values.turns);
+const workloadTurns = Number(values['workload-turns']);
 
 /** Finalises "turn N" the moment speech ends: a zero-latency STT. */
 class InstantStt implements STT {
@@ -97,3 +106,5 @@ console.log(
 console.log(
   `target: overhead p95 <= 5 ms -> ${overhead.p95 !== null && overhead.p95 <= 5 ? 'met' : 'NOT met'}`,
 );
+
+await printScriptedWorkload(workloadTurns);

@@ -12,6 +12,9 @@ import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { endpointingDelayMs, UserPauseStats } from './endpointing-policy.ts';
 import type { EndpointingOptions } from './options.ts';
 
+/** A final ending this close before the VAD's end of speech covers the whole stretch. */
+const FINAL_COVERS_END_SLACK_MS = 100;
+
 export interface CommittedTurn {
   transcript: string;
   speechStartAt: number;
@@ -62,6 +65,8 @@ export class TurnTracker {
   private speechStartAt: number | undefined;
   /** Start of the latest stretch of speech: a final that ends before it belongs to an earlier stretch. */
   private segmentStartAt = 0;
+  /** Where the current stretch's final ends, when the STT gave it before the VAD's end of speech. */
+  private stretchFinalEndMs: number | undefined;
   private lastVoicedAt = 0;
   private finalAt: number | undefined;
   private cancelCommit: (() => void) | undefined;
@@ -114,6 +119,7 @@ export class TurnTracker {
     this.speaking = true;
     this.speechStartAt ??= atMs;
     this.segmentStartAt = atMs;
+    this.stretchFinalEndMs = undefined;
     this.prosody = undefined;
     this.sttSignals = undefined;
     this.cancelPending();
@@ -125,8 +131,16 @@ export class TurnTracker {
   speechEnded(atMs: number): void {
     this.speaking = false;
     this.lastVoicedAt = atMs;
-    this.awaitingFinal = true;
     this.cancelFinalTimeout?.();
+    // The final of this stretch came already, reaching to (within a frame or so of) the last voiced audio, and
+    // nothing was heard after it: there is no final to wait for.
+    const finalEnd = this.stretchFinalEndMs;
+    if (finalEnd !== undefined && finalEnd >= atMs - FINAL_COVERS_END_SLACK_MS && !this.interim) {
+      this.awaitingFinal = false;
+      this.evaluate();
+      return;
+    }
+    this.awaitingFinal = true;
     const waitMs = Math.max(0, atMs + this.options.finalTranscriptTimeoutMs - this.clock.now());
     this.cancelFinalTimeout = this.clock.schedule(waitMs, () => {
       this.cancelFinalTimeout = undefined;
@@ -164,7 +178,10 @@ export class TurnTracker {
       // words may start now, held until the commit and thrown away if the user goes on. Not for the final of an
       // earlier stretch: the current one's words are still to come.
       const ofCurrent = !(transcript.endMs > 0) || transcript.endMs > this.segmentStartAt;
-      if (text && ofCurrent) this.events.onCandidate(this.transcript);
+      if (text && ofCurrent) {
+        if (transcript.endMs > 0) this.stretchFinalEndMs = transcript.endMs;
+        this.events.onCandidate(this.transcript);
+      }
       return;
     }
     // A late final of an earlier stretch does not settle the latest one (its words are still on the way).
