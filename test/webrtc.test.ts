@@ -73,7 +73,7 @@ async function connectPeer(running: RunningServer, query = '') {
   }, 20);
 
   await pc.setLocalDescription(await pc.createOffer());
-  await until(() => pc.iceGatheringState === 'complete', 5000, 'ICE gathering');
+  await until(() => pc.iceGatheringState === 'complete', 20_000, 'ICE gathering');
   const response = await fetch(`${running.url}/rtc/offer${query}`, {
     method: 'POST',
     headers: { 'content-type': 'application/sdp' },
@@ -85,7 +85,7 @@ async function connectPeer(running: RunningServer, query = '') {
   const location = response.headers.get('location');
   expect(location).toMatch(/^\/rtc\/sessions\/[\w-]+$/);
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  await until(() => messages.some((m) => m.type === 'ready'), 10_000, 'ready on the control channel');
+  await until(() => messages.some((m) => m.type === 'ready'), 30_000, 'ready on the control channel');
 
   const encoder = new OpusEncoder();
   let sequenceNumber = 1000;
@@ -162,7 +162,7 @@ describe('WebRTC transport', () => {
       client.messages.find(
         (m) => m.type === 'metrics' && (m.metrics as { outcome: string }).outcome === 'completed',
       );
-    await until(() => completed() !== undefined, 30_000, 'a completed turn');
+    await until(() => completed() !== undefined, 90_000, 'a completed turn');
 
     const finals = client.messages.filter((m) => m.type === 'transcript' && m.final).map((m) => m.text);
     const heard = finals.join(' ').toLowerCase().split(/\W+/);
@@ -182,9 +182,9 @@ describe('WebRTC transport', () => {
     expect(server.sessions()).toBe(1);
     const deleted = await fetch(`${server.url}${client.location}`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
-    await until(() => server!.sessions() === 0, 5000, 'the session to close');
+    await until(() => server!.sessions() === 0, 20_000, 'the session to close');
     await client.close();
-  }, 60_000);
+  }, 150_000);
 
   it('refuses malformed offers with 400 and a reason, leaves no session behind, and keeps serving', async () => {
     const clock = new MonotonicClock();
