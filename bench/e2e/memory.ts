@@ -35,9 +35,14 @@ function openIdleSession(url: string): Promise<WebSocket> {
   });
 }
 
-async function settledRss(server: ServerProcess): Promise<number> {
-  // A full collection first, and a moment for the allocator trim after freed decoders: what is still held.
-  await new Promise((r) => setTimeout(r, 2_000));
+/** RSS once `sessions` are open (closing ones have ended), after a full GC and the allocator trim's moment. */
+async function settledRss(server: ServerProcess, sessions = 0): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while ((await server.stats()).sessions !== sessions && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // The native heap is trimmed a second after the last stream closes; on a loaded machine give it longer.
+  await new Promise((r) => setTimeout(r, 5_000));
   return (await server.stats(true)).rssBytes;
 }
 
@@ -49,9 +54,8 @@ async function measure(stack: string, server: ServerProcess, o: PassOptions): Pr
   for (let i = 0; i < IDLE_SESSIONS; i += 8) {
     sockets.push(...(await Promise.all(Array.from({ length: 8 }, () => openIdleSession(server.url)))));
   }
-  const withIdle = await settledRss(server);
+  const withIdle = await settledRss(server, IDLE_SESSIONS);
   for (const socket of sockets) socket.close();
-  await new Promise((r) => setTimeout(r, 1_000));
   const beforeSpeaking = await settledRss(server);
   const speaking = await run(scenario(server, SPEAKING_SESSIONS, { turns: 2 }, 0), server);
   const peak = serverLoad(speaking).peakRssMiB;

@@ -61,8 +61,8 @@ interface Waiter {
   claim(): void;
 }
 
-/** Quiet time after the last stream closed before the heap is trimmed: one trim for a burst of hang-ups. */
-const TRIM_AFTER_CLOSE_MS = 1_000;
+/** Quiet times after the last stream closed at which the heap is trimmed: one pair for a burst of hang-ups. */
+const TRIM_AFTER_CLOSE_MS = [1_000, 10_000];
 
 export class DecoderPool {
   private readonly idle: Decoder[] = [];
@@ -73,7 +73,7 @@ export class DecoderPool {
   private readonly counts = { peakLive: 0, created: 0, freed: 0, queued: 0, refused: 0, timedOut: 0 };
   private trimming: Promise<void> | undefined;
   private trimAgain = false;
-  private trimTimer: ReturnType<typeof setTimeout> | undefined;
+  private trimTimers: ReturnType<typeof setTimeout>[] = [];
 
   constructor(readonly options: DecoderPoolOptions) {
     const o = options;
@@ -221,12 +221,13 @@ export class DecoderPool {
    * (measured: 150 idle local sessions closed left RSS 460 MB up; a trim brought 320 MB back).
    */
   streamClosed(): void {
-    if (this.trimTimer) clearTimeout(this.trimTimer);
-    this.trimTimer = setTimeout(() => {
-      this.trimTimer = undefined;
-      this.trimHeap();
-    }, TRIM_AFTER_CLOSE_MS);
-    this.trimTimer.unref?.();
+    for (const timer of this.trimTimers) clearTimeout(timer);
+    // Twice: what the session frees asynchronously (a llama context's disposal) may land after the first pass.
+    this.trimTimers = TRIM_AFTER_CLOSE_MS.map((ms) => {
+      const timer = setTimeout(() => this.trimHeap(), ms);
+      timer.unref?.();
+      return timer;
+    });
   }
 
   private freeThenTrim(decoders: Decoder[]): void {
