@@ -15,6 +15,8 @@ export const TurnRecord = z.looseObject({
   transcriptionDelayMs: ms,
   llmTtftMs: ms,
   ttsTtfbMs: ms,
+  /** First text to the first audible sample (absent from servers before issue 15). */
+  ttsTtfaMs: ms.default(null),
   transportMs: ms,
   voiceToVoiceMs: ms,
   interruptionStopMs: ms,
@@ -48,6 +50,7 @@ export const LATENCY_METRICS = [
   'transcriptionDelayMs',
   'llmTtftMs',
   'ttsTtfbMs',
+  'ttsTtfaMs',
   'transportMs',
   'voiceToVoiceMs',
   'interruptionStopMs',
