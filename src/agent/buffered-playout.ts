@@ -20,6 +20,8 @@ export interface BufferedPlayoutDeps {
   /** A preemptive speech is generated before its turn is confirmed, but nobody hears it until then. */
   isAuthorized(): boolean;
   onFirstPlayed(atMs: number): void;
+  /** A sentence's first audio went to the output (once per sentence): its text can be shown as it is heard. */
+  onSentencePlaying?(text: string, step: number): void;
   onPlayoutStopped(receipt: PlayoutReceipt): void;
   /** The TTS stream failed (never called after the abort). */
   onError(error: unknown): void;
@@ -56,6 +58,8 @@ interface BufferedFrame {
 export class BufferedPlayout {
   private readonly frames: BufferedFrame[] = [];
   private readonly segmentTexts: string[] = [];
+  /** The last segment whose text was announced as playing (a resumed pause does not announce it again). */
+  private announcedSegment = -1;
   private readonly segmentSteps: number[] = [];
   private readonly segmentSamples: number[] = [];
   private tts: TtsStream | undefined;
@@ -290,6 +294,11 @@ export class BufferedPlayout {
           continue;
         }
         const out = skip > 0 ? { ...frame, samples: frame.samples.subarray(skip) } : frame;
+        const { segment } = this.frames[index - 1];
+        if (segment > this.announcedSegment && segment < this.segmentTexts.length) {
+          this.announcedSegment = segment;
+          this.deps.onSentencePlaying?.(this.segmentTexts[segment], this.segmentSteps[segment]);
+        }
         skip = 0;
         this.outputIdle = false;
         this.deps.marks.firstFrameSentAt ??= this.deps.clock.now();

@@ -14,6 +14,8 @@ export interface AgentSessionEvents extends Record<string, unknown> {
   transcript: { text: string; final: boolean; atMs: number };
   turnCommitted: { turnId: number; transcript: string; atMs: number };
   speechStarted: { speechId: number; turnId: number | null; atMs: number };
+  /** The agent's words as they are spoken: one event per sentence (or chunk) when its audio starts playing. */
+  agentText: { speechId: number; text: string; atMs: number };
   speechEnded: {
     speechId: number;
     outcome: SpeechOutcome;

@@ -342,6 +342,8 @@ export class AgentSession {
       apology: source.kind === 'llm' ? this.apology : undefined,
       hooks: {
         onFirstPlayed: () => this.updateState(),
+        onSentencePlaying: (text) =>
+          this.events.emit('agentText', { speechId: id, text, atMs: this.clock.now() }),
         onPlayoutStopped: (receipt) => {
           this.interruptions.playoutStopped(speech, receipt);
         },

@@ -25,6 +25,8 @@ export type SpeechSource = { kind: 'llm'; messages: ChatMessage[] } | { kind: 't
 
 export interface SpeechHooks {
   onFirstPlayed(atMs: number): void;
+  /** A sentence of the reply started to be sent for playout (its text, as it is heard). */
+  onSentencePlaying?(text: string): void;
   onPlayoutStopped(receipt: PlayoutReceipt): void;
   onToolCall(call: ToolCall): void;
   onToolResult(call: ToolCall, result: ToolResult, durationMs: number): void;
@@ -152,6 +154,7 @@ export class Speech {
       usage: this.usage,
       isAuthorized,
       onFirstPlayed: (atMs) => hooks.onFirstPlayed(atMs),
+      onSentencePlaying: (text) => hooks.onSentencePlaying?.(text),
       onPlayoutStopped: (receipt) => hooks.onPlayoutStopped(receipt),
       onError: (error) => this.fail(error, 'tts'),
       onChange: () => hooks.onChange(),

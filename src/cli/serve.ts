@@ -9,6 +9,7 @@ import {
   LOCAL_DECODER_POOL_BYTES,
   LOCAL_SESSION_BYTES,
 } from '../server/admission.ts';
+import { ModelSetup } from '../server/model-setup.ts';
 import { startServer } from '../server/server.ts';
 import { assertStrongToken } from '../server/token.ts';
 import { createLogger } from './log.ts';
@@ -48,6 +49,7 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
     onEventLoopLag: ({ lagMs, running }) =>
       log.warn({ lagMs, running }, 'event loop blocked: every session waited this long'),
     webRoot: config.server.webRoot,
+    setup: new ModelSetup({ llmSpec: providers.llmSpec, notice: NO_LLM_NOTICE, modelsDir: config.modelsDir }),
     // A client the server drops (flooding, not reading, no heartbeat) is logged with the reason it was given.
     webrtc: {
       ...config.server.webrtc,

@@ -16,6 +16,7 @@ import {
 } from './admission.ts';
 import { HostGuard, isLoopbackName } from './guard.ts';
 import { DEFAULT_LOOP_LAG, LoopLagMonitor, type LoopLagOptions, type LoopLagReport } from './loop-lag.ts';
+import type { ModelSetup } from './model-setup.ts';
 import { ServerMetrics } from './prometheus.ts';
 import { Signalling } from './signalling.ts';
 import { serveStatic } from './static.ts';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   webRoot?: string | false;
   webrtc?: WebRtcOptions;
   websocket?: WebSocketClientOptions;
+  /** The first-run setup API under `/api/setup` (model-setup.ts): what the page shows when no LLM is configured. */
+  setup?: Pick<ModelSetup, 'handle'>;
 }
 
 export interface Health {
@@ -172,7 +175,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       response.end(body);
       return;
     }
-    if (url.pathname.startsWith('/rtc/')) {
+    if (url.pathname === '/api/setup' || url.pathname.startsWith('/api/setup/')) {
+      if (!authorized(request, url)) {
+        request.resume();
+        return plain(response, 401, 'a valid ?token= is needed\n');
+      }
+      if (options.setup && (await options.setup.handle(request, response, url.pathname))) return;
+    } else if (url.pathname.startsWith('/rtc/')) {
       if (!authorized(request, url)) {
         request.resume();
         return plain(response, 401, 'a valid ?token= is needed\n');

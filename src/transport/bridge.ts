@@ -35,6 +35,7 @@ export class ProtocolBridge {
         if (state !== 'idle') send({ type: 'state', state });
       }),
       session.on('transcript', ({ text, final }) => send({ type: 'transcript', text, final })),
+      session.on('agentText', ({ speechId, text }) => send({ type: 'agentText', speechId, text })),
       session.on('conversationItem', (item) =>
         send({
           type: 'conversationItem',

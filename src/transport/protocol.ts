@@ -45,6 +45,7 @@ export type ServerMessage =
     }
   | { type: 'state'; state: AgentState }
   | { type: 'transcript'; text: string; final: boolean }
+  | { type: 'agentText'; speechId: number; text: string }
   | {
       type: 'conversationItem';
       id: number;

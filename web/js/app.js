@@ -2,6 +2,7 @@
 
 import { createAudioEngine, openMicrophone } from './audio.js';
 import { createDebugState, exposeDebug } from './debug.js';
+import { showSetupNotice } from './setup-notice.js';
 import {
   agentStateView,
   conversationView,
@@ -56,6 +57,11 @@ $('#text-form').addEventListener('submit', (event) => {
 });
 
 window.addEventListener('pagehide', () => live && stop(null));
+
+// Without a model the server says so once, here (and the agent speaks it), instead of an error per turn.
+void showSetupNotice($('#setup-notice'), (path) => endpoint(path, 'http')).then((status) =>
+  debug.set({ setup: status ? { llm: status.llm, online: status.online ?? null } : null }),
+);
 
 async function start() {
   starting = true;
@@ -124,6 +130,9 @@ function onMessage(message) {
       break;
     case 'transcript':
       views.transcript.update(String(message.text ?? ''), Boolean(message.final));
+      break;
+    case 'agentText':
+      views.conversation.speak(message.speechId, String(message.text ?? ''));
       break;
     case 'conversationItem':
       views.conversation.add(message);

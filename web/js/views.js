@@ -1,6 +1,6 @@
 // The page's views. Each takes its root element and exposes a few update methods; none knows the protocol.
 
-import { layoutWaterfall } from './waterfall-layout.js';
+import { layoutWaterfall, sharedAxisMs } from './waterfall-layout.js';
 
 const STATE_LABELS = {
   idle: 'Idle',
@@ -54,7 +54,11 @@ export function transcriptView(root) {
         if (clean) finals.push(clean);
         interimPart.textContent = '';
       } else {
-        interimPart.textContent = clean ? `${finals.length ? ' ' : ''}${clean}` : '';
+        // An interim carries the whole turn so far (the finals, then the words still being recognised): only
+        // the part after the finals is new, or the earlier words would show twice.
+        const settled = finals.join(' ');
+        const fresh = settled && clean.startsWith(settled) ? clean.slice(settled.length).trim() : clean;
+        interimPart.textContent = fresh ? `${finals.length ? ' ' : ''}${fresh}` : '';
       }
       render();
     },
@@ -72,9 +76,36 @@ const ROLE_LABELS = { user: 'You', assistant: 'Repartee', tool: 'Tool' };
 
 export function conversationView(list) {
   const items = new Map();
+  /** The reply being spoken, per speech id: its words appear as they are heard, before the history item. */
+  const speaking = new Map();
   return {
+    /** A sentence of speech `speechId` started playing: it joins that reply's live entry. */
+    speak(speechId, text) {
+      let entry = speaking.get(speechId);
+      if (!entry) {
+        entry = document.createElement('li');
+        entry.className = 'message assistant live';
+        entry.dataset.speechId = String(speechId);
+        const who = document.createElement('span');
+        who.className = 'who';
+        who.textContent = ROLE_LABELS.assistant;
+        const body = document.createElement('p');
+        body.className = 'body';
+        entry.append(who, body);
+        speaking.set(speechId, entry);
+        list.append(entry);
+      }
+      const body = entry.querySelector('.body');
+      body.textContent = body.textContent ? `${body.textContent} ${text.trim()}` : text.trim();
+      entry.scrollIntoView({ block: 'nearest' });
+    },
     add(item) {
       if (item.role === 'system') return;
+      // The history item is what was heard: it takes the live entries' place.
+      if (item.role === 'assistant') {
+        for (const entry of speaking.values()) entry.remove();
+        speaking.clear();
+      }
       const entry = items.get(item.id) ?? document.createElement('li');
       entry.className = `message ${item.role}`;
       entry.dataset.id = String(item.id);
@@ -102,6 +133,7 @@ export function conversationView(list) {
     },
     clear() {
       items.clear();
+      speaking.clear();
       list.replaceChildren();
     },
   };
@@ -139,12 +171,29 @@ export function errorsView(root) {
 const MAX_TURNS = 12;
 const formatMs = (ms) => (ms === null ? '—' : `${Math.round(ms)} ms`);
 
-/** One latency waterfall per turn, newest first. */
+/**
+ * One latency waterfall per turn, newest first, all on one time scale: a turn that needs a longer axis redraws
+ * the others on it (a card's width per millisecond is the same everywhere on the page).
+ */
 export function turnsView(list, emptyNote) {
+  const cards = []; // { metrics, rows, axis, turn }, newest first
+  let axisMs = 0;
+  const draw = (card) => {
+    const { bars, ticks } = layoutWaterfall(card.metrics, axisMs);
+    card.turn.dataset.axisMs = String(axisMs);
+    card.rows.replaceChildren(...bars.map((bar) => stageRow(bar, axisMs)));
+    card.axis.replaceChildren(
+      ...ticks.map((tick) => {
+        const mark = document.createElement('span');
+        mark.style.left = `${(tick / axisMs) * 100}%`;
+        mark.textContent = tick === 0 ? '0' : `${Math.round(tick)}`;
+        return mark;
+      }),
+    );
+  };
   return {
     add(metrics) {
       emptyNote.hidden = true;
-      const { bars, axisMs, ticks } = layoutWaterfall(metrics);
       const turn = document.createElement('li');
       turn.className = 'turn';
       turn.dataset.turnId = String(metrics.turnId);
@@ -161,51 +210,52 @@ export function turnsView(list, emptyNote) {
       const rows = document.createElement('ol');
       rows.className = 'waterfall';
       rows.setAttribute('aria-label', `Turn ${metrics.turnId} latency, from the end of your speech`);
-      for (const bar of bars) {
-        const row = document.createElement('li');
-        row.className = 'stage';
-        row.dataset.stage = bar.id;
-        row.dataset.metric = bar.metric;
-        const label = document.createElement('span');
-        label.className = 'label';
-        label.textContent = bar.label;
-        const track = document.createElement('span');
-        track.className = 'track';
-        track.setAttribute('aria-hidden', 'true');
-        if (bar.startMs !== null) {
-          const fill = document.createElement('span');
-          fill.className = 'bar';
-          fill.style.left = `${(bar.startMs / axisMs) * 100}%`;
-          fill.style.width = `max(2px, ${((bar.endMs - bar.startMs) / axisMs) * 100}%)`;
-          fill.title = `${bar.label}: ${Math.round(bar.startMs)}–${Math.round(bar.endMs)} ms`;
-          track.append(fill);
-        }
-        const value = document.createElement('span');
-        value.className = 'value';
-        value.textContent = formatMs(bar.valueMs);
-        row.append(label, track, value);
-        rows.append(row);
-      }
-
       const axis = document.createElement('div');
       axis.className = 'axis';
       axis.setAttribute('aria-hidden', 'true');
-      for (const tick of ticks) {
-        const mark = document.createElement('span');
-        mark.style.left = `${(tick / axisMs) * 100}%`;
-        mark.textContent = tick === 0 ? '0' : `${Math.round(tick)}`;
-        axis.append(mark);
-      }
-
       const foot = document.createElement('p');
       foot.className = 'turn-foot';
       foot.textContent = footnote(metrics);
-
       turn.append(head, rows, axis, foot);
       list.prepend(turn);
-      while (list.children.length > MAX_TURNS) list.lastElementChild.remove();
+
+      cards.unshift({ metrics, rows, axis, turn });
+      while (cards.length > MAX_TURNS) cards.pop().turn.remove();
+      const needed = sharedAxisMs(cards.map((card) => card.metrics));
+      if (needed !== axisMs) {
+        axisMs = needed;
+        for (const card of cards) draw(card);
+      } else {
+        draw(cards[0]);
+      }
     },
   };
+}
+
+function stageRow(bar, axisMs) {
+  const row = document.createElement('li');
+  row.className = 'stage';
+  row.dataset.stage = bar.id;
+  row.dataset.metric = bar.metric;
+  const label = document.createElement('span');
+  label.className = 'label';
+  label.textContent = bar.label;
+  const track = document.createElement('span');
+  track.className = 'track';
+  track.setAttribute('aria-hidden', 'true');
+  if (bar.startMs !== null) {
+    const fill = document.createElement('span');
+    fill.className = 'bar';
+    fill.style.left = `${(bar.startMs / axisMs) * 100}%`;
+    fill.style.width = `max(2px, ${((bar.endMs - bar.startMs) / axisMs) * 100}%)`;
+    fill.title = `${bar.label}: ${Math.round(bar.startMs)}–${Math.round(bar.endMs)} ms`;
+    track.append(fill);
+  }
+  const value = document.createElement('span');
+  value.className = 'value';
+  value.textContent = formatMs(bar.valueMs);
+  row.append(label, track, value);
+  return row;
 }
 
 function footnote(metrics) {

@@ -10,9 +10,16 @@ export interface WaterfallBar extends WaterfallStage {
   endMs: number | null;
 }
 export const STAGES: readonly WaterfallStage[];
-export function layoutWaterfall(metrics: Record<string, unknown>): {
+export function layoutWaterfall(
+  metrics: Record<string, unknown>,
+  sharedAxisMs?: number,
+): {
   bars: WaterfallBar[];
+  /** The end of this turn's furthest bar. */
+  furthestMs: number;
   axisMs: number;
   ticks: number[];
 };
+/** The one axis length for a set of turns. */
+export function sharedAxisMs(metricsList: readonly Record<string, unknown>[]): number;
 export function niceCeiling(ms: number): number;

@@ -1,4 +1,5 @@
-// Where each stage of a turn sits on one time axis that starts at the end of the user's speech (t = 0).
+// Where each stage of a turn sits on one time axis that starts at the end of the user's speech (t = 0); every
+// card on the page shares one axis length, so turns compare at a glance.
 // Durations are the server's measurements; start times follow the pipeline's causal order:
 //   end-of-turn wait and STT both start when the user stops speaking;
 //   the LLM request goes out at the end of the turn, or at the final transcript when a preemptive
@@ -22,7 +23,7 @@ const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
  * Bars for one turn's metrics: `{ id, label, metric, valueMs, startMs, endMs }` per stage, with start and end
  * null where the stage did not run or cannot be placed; plus the axis length and tick marks.
  */
-export function layoutWaterfall(metrics) {
+export function layoutWaterfall(metrics, sharedAxisMs) {
   const value = (name) => (isNumber(metrics[name]) ? Math.max(0, metrics[name]) : null);
   const eou = value('eouDelayMs');
   const stt = value('transcriptionDelayMs');
@@ -56,8 +57,16 @@ export function layoutWaterfall(metrics) {
     const [startMs, endMs] = places[stage.id];
     return { ...stage, valueMs: value(stage.metric), startMs, endMs };
   });
-  const furthest = Math.max(1, ...bars.map((bar) => bar.endMs ?? 0));
-  return { bars, axisMs: niceCeiling(furthest), ticks: ticks(niceCeiling(furthest)) };
+  const furthestMs = Math.max(1, ...bars.map((bar) => bar.endMs ?? 0));
+  // Cards drawn on one shared axis (the page's turns compared at a glance) pass it in; it is never shorter
+  // than this turn needs.
+  const axisMs = niceCeiling(Math.max(furthestMs, sharedAxisMs ?? 0));
+  return { bars, furthestMs, axisMs, ticks: ticks(axisMs) };
+}
+
+/** The one axis for a set of turns: the nice ceiling of the furthest bar among them. */
+export function sharedAxisMs(metricsList) {
+  return niceCeiling(Math.max(1, ...metricsList.map((metrics) => layoutWaterfall(metrics).furthestMs)));
 }
 
 /** The smallest 1, 2, 2.5 or 5 × 10^k at or above `ms`. */
