@@ -8,6 +8,7 @@ packages=(
   pocketsphinx-en-us libpocketsphinx3 libsphinxbase3 pocketsphinx-testdata # STT engine, its US-English model, LibriVox test clips
   flite espeak-ng festival festvox-kallpc16k                                # TTS engines (measured in bench:local)
   sox alsa-utils                                                            # audio tools, test sounds
+  codec2-examples                                                           # other speakers' recordings (bench:local: a decoder's CMN after another speaker)
   chromium fonts-dejavu-core                                                # browser end-to-end tests (playwright-core drives it)
   strace iproute2                                                           # telemetry test: VAD in a network namespace, syscalls traced
 )
