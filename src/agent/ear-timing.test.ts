@@ -5,6 +5,7 @@ import type { TurnMetrics } from '../metrics/schema.ts';
 import { ScriptedLlm } from '../providers/llm/scripted.ts';
 import { ScriptedStt, wordsBetween } from '../providers/stt/scripted.ts';
 import { ScriptedTts } from '../providers/tts/scripted.ts';
+import type { VAD } from '../providers/vad/contract.ts';
 import { ScriptedVad } from '../providers/vad/scripted.ts';
 import { PacedAudioOutput } from './paced-output.ts';
 import { AgentSession } from './session.ts';
@@ -102,5 +103,64 @@ describe('ear-level timing', () => {
     const far = (await oneTurn(40)).metrics[0];
     expect((far.voiceToVoiceMs as number) - (near.voiceToVoiceMs as number)).toBeCloseTo(40, 0);
     expect(far.transportMs).toBe(40);
+  });
+});
+
+/** The story is cut at 5000 ms by "Stop!"; the VAD reports `lookBackMs` of look-back on each speech start. */
+async function interruptedStory(lookBackMs: number | undefined) {
+  const clock = new VirtualClock();
+  const scripted = new ScriptedVad({
+    speech: [
+      { startMs: 500, endMs: 1500 },
+      { startMs: 5000, endMs: 5400 },
+    ],
+    minSilenceMs: 200,
+  });
+  const vad: VAD = {
+    name: 'look-back',
+    stream: (listener) =>
+      scripted.stream({
+        ...listener,
+        onSpeechStart: (event) => listener.onSpeechStart({ ...event, lookBackMs }),
+      }),
+  };
+  const words = [...wordsBetween('Tell me a story.', 500, 1500), ...wordsBetween('Stop!', 5000, 5400)];
+  const session = new AgentSession({
+    clock,
+    vad,
+    stt: new ScriptedStt({ clock, words, finalDelayMs: 50 }),
+    llm: new ScriptedLlm({
+      clock,
+      reply: (messages) =>
+        messages.at(-1)?.content === 'Stop!' ? 'Okay.' : 'Once upon a time there was a fox. '.repeat(8),
+      ttftMs: 100,
+    }),
+    tts: new ScriptedTts({ clock, ttfbMs: 50, realTimeFactor: 0.2 }),
+    interruption: { minWords: 0 },
+    providerFailure: { presynthesizeApology: false },
+  });
+  const metrics: TurnMetrics[] = [];
+  session.on('metrics', (m) => metrics.push(m));
+  await session.start(new PacedAudioOutput({ clock }));
+  const frameSamples = samplesForMs(20, PIPELINE_SAMPLE_RATE);
+  for (let t = 0; t < 8000; t += 20) {
+    await clock.advanceTo(t + 20);
+    session.pushAudio({
+      samples: new Int16Array(frameSamples),
+      sampleRate: PIPELINE_SAMPLE_RATE,
+      timestampMs: t,
+    });
+  }
+  await session.close();
+  return metrics.find((m) => m.outcome === 'interrupted');
+}
+
+describe('interruptionStopMs', () => {
+  it('starts at the VAD onset less the look-back the VAD reports', async () => {
+    const plain = await interruptedStory(undefined);
+    const padded = await interruptedStory(100);
+    expect(plain?.interruptionStopMs).not.toBeNull();
+    expect(plain?.interruptionStopMs).toBeLessThanOrEqual(20);
+    expect((padded?.interruptionStopMs as number) - (plain?.interruptionStopMs as number)).toBe(100);
   });
 });
