@@ -54,6 +54,10 @@ export class ModelSetup {
 
   constructor(private readonly options: ModelSetupOptions) {}
 
+  private get command(): string {
+    return this.options.command ?? 'repartee models pull';
+  }
+
   async status(): Promise<SetupStatus> {
     const { llmSpec, notice } = this.options;
     if (llmSpec) return { llm: llmSpec };
@@ -61,7 +65,7 @@ export class ModelSetup {
     return {
       llm: null,
       notice,
-      command: this.options.command ?? 'repartee models pull',
+      command: this.command,
       model: { name: model.name, approxSizeMiB: model.approxSizeMiB },
       online: await this.isOnline(),
       download: this.download,
