@@ -86,7 +86,7 @@ export class ModelSetup {
         return reply(response, 202, await this.status());
       if (!(await this.isOnline()))
         return reply(response, 503, {
-          error: `the model host is not reachable; run: ${this.options.command}`,
+          error: `the model host is not reachable; when online run: ${this.command}`,
         });
       this.startDownload();
       return reply(response, 202, await this.status());
