@@ -51,6 +51,7 @@ export async function runTalk(
         eouDelayMs: m.eouDelayMs,
         llmTtftMs: m.llmTtftMs,
         ttsTtfbMs: m.ttsTtfbMs,
+        ttsTtfaMs: m.ttsTtfaMs,
       },
       'turn',
     );
