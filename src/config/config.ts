@@ -94,7 +94,7 @@ export const ConfigSchema = z
       .object({
         minDelayMs: durationMs.optional(),
         maxDelayMs: durationMs.optional(),
-        /** Curve of the wait between max (p = 0) and min (p >= confidentAbove); 1 linear, 2 the default. */
+        /** Curve of the wait between max (p = 0) and min (p >= confidentAbove); 1 linear, 0.5 the default. */
         shape: z.number().min(0.1).max(10).optional(),
         confidentAbove: z.number().min(0.05).max(1).optional(),
         /** Dynamic endpointing: learn this user's in-turn pauses within the session. */
