@@ -78,6 +78,12 @@ describe.skipIf(!hasChromium)('first run without a model (Chromium)', () => {
         const first = await waitFor('the first notice to end', () => ended[0], { timeoutMs: 90_000 });
         expect(first).toMatchObject({ outcome: 'completed', heardText: NO_LLM_NOTICE });
 
+        // Its words reached the page as they were spoken, before the speech ended.
+        const log = (await pageDebug(page)).log.filter((m) => m.dir === 'in');
+        const firstText = log.findIndex((m) => m.type === 'agentText');
+        expect(firstText).toBeGreaterThanOrEqual(0);
+        expect(firstText).toBeLessThan(log.findIndex((m) => m.type === 'speechEnded'));
+
         // Heard in full at the page: the played time of the notice against its synthesized length.
         step(`first notice ended: ${JSON.stringify(first)}`);
         const expectedMs = await synthesizedMs(providers.tts, NO_LLM_NOTICE);

@@ -86,6 +86,28 @@ describe('replies shaped for voice', () => {
     expect(t.tts.segmentsSynthesized.join(' ')).not.toContain('Fourth');
   });
 
+  it("the reply's text comes out sentence by sentence as each one starts playing, not after the reply", async () => {
+    const t = timeline({
+      user: [{ startMs: 500, endMs: 1500, text: 'Tell me two things.' }],
+      reply: () => 'The first thing is short. The second thing comes after it.',
+      llm: { tokensPerSecond: 20 },
+    });
+    const texts: { text: string; atMs: number }[] = [];
+    t.session.on('agentText', ({ text, atMs }) => texts.push({ text, atMs }));
+    await t.start();
+    await t.runUntil(15_000);
+    expect(texts.map((e) => e.text)).toEqual([
+      'The first thing is short.',
+      'The second thing comes after it.',
+    ]);
+    const ended = t.log.find((e) => e.event === 'speechEnded')!.payload as { atMs: number };
+    const firstPlayed = t.output.played[0].startMs;
+    // Each sentence when its audio starts: the first with the first audio, the second well before the end.
+    expect(texts[0].atMs).toBeLessThanOrEqual(firstPlayed + 100);
+    expect(texts[1].atMs).toBeGreaterThan(texts[0].atMs + 500);
+    expect(texts[1].atMs).toBeLessThan(ended.atMs - 500);
+  });
+
   it('a reply stopped by the token limit ends at its last whole sentence, not mid-word', async () => {
     const t = timeline({
       user: [{ startMs: 500, endMs: 1500, text: 'Tell me a story.' }],
