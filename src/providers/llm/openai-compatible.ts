@@ -212,6 +212,9 @@ export class OpenAiCompatibleLlm implements LLM {
       const iterator = stream[Symbol.asyncIterator]();
       let finished = false;
       let chunks = 0;
+      // finish_reason "length": the reply stopped at max_tokens, mid-sentence (said on the usage chunk).
+      let truncated = false;
+      let usageSent = false;
       for (;;) {
         arm(chunks === 0);
         const next = await iterator.next();
@@ -227,6 +230,7 @@ export class OpenAiCompatibleLlm implements LLM {
           for (const d of delta?.tool_calls ?? []) calls.add(d);
           if (choice.finish_reason) {
             finished = true;
+            if (choice.finish_reason === 'length') truncated = true;
             for (const call of calls.flush()) yield { type: 'toolCall', call };
           }
         }
@@ -237,9 +241,12 @@ export class OpenAiCompatibleLlm implements LLM {
             promptTokens: chunk.usage.prompt_tokens,
             completionTokens: chunk.usage.completion_tokens,
             ...(cached !== undefined && cached !== null ? { cachedTokens: cached } : {}),
+            ...(truncated ? { truncated } : {}),
           };
+          usageSent = true;
         }
       }
+      if (truncated && !usageSent) yield { type: 'usage', promptTokens: 0, completionTokens: 0, truncated };
       // The SDK ends an aborted stream quietly instead of throwing.
       if (stalled) throw this.stallError(stalled);
       if (!finished) {
