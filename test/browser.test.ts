@@ -5,10 +5,12 @@ import {
   CLIP_AMIABLE,
   CLIP_SHORT,
   hasChromium,
+  installCueableMic,
   launchChromium,
   type PageDebug,
   pageDebug,
   type SessionRecord,
+  speakIntoMic,
   startConversation,
   startTestServer,
   type TestServer,
@@ -130,20 +132,39 @@ describe.skipIf(!hasChromium)('talk page in Chromium (real server, local stack)'
 
     it('stops the agent at the page when the user talks over it', async () => {
       await withTempDir(async (dir) => {
-        // Speech, silence while the agent answers, then speech again over the agent's long reply.
+        // A question, then silence: the barge-in is spoken on cue, once the page is playing the long reply (a
+        // fixed second of a pre-built file is missed on a loaded machine, where the reply starts later).
         const mic = await buildMicWav(dir, 'barge-in', [
           { silenceS: 0.5 },
           { clip: CLIP_SHORT },
-          { silenceS: 6 },
-          { clip: CLIP_AMIABLE },
-          { silenceS: 2 },
+          { silenceS: 90 },
         ]);
         server = await startTestServer({ kind: 'scripted', reply: LONG_REPLY });
         browser = await launchChromium(mic);
         const page = await browser.newPage();
+        await installCueableMic(page);
         const pageErrors = await startConversation(page, server.running.url, transport);
         const record = await waitForSession(server);
         const describe = () => describeState(page, record);
+
+        const playing = await waitFor(
+          'the page to be playing the reply',
+          async () => {
+            const d = await pageDebug(page);
+            const now = await page.evaluate(() => performance.now());
+            const ended = new Set(record.speechEnded.map((e) => e.speechId));
+            const entry = Object.entries(d.agentAudio.speeches).find(
+              ([id, s]) =>
+                s.startedAtMs !== null &&
+                s.stoppedAtMs === null &&
+                !ended.has(Number(id)) &&
+                now - s.startedAtMs > 1000,
+            );
+            return entry ? Number(entry[0]) : undefined;
+          },
+          { timeoutMs: 90_000, describe },
+        );
+        await speakIntoMic(page, CLIP_AMIABLE);
 
         // The reply the user talked over: its playout paused at the user's voice, and the words confirmed it.
         const cut = await waitFor(
@@ -157,6 +178,7 @@ describe.skipIf(!hasChromium)('talk page in Chromium (real server, local stack)'
           { describe },
         );
         expect(turn.outcome).toBe('interrupted');
+        expect(cut.speechId).toBe(playing);
 
         // The page was playing the reply, got the `clear`, dropped what it had buffered and reported the stop.
         const debug: PageDebug = await waitFor(
@@ -251,6 +273,7 @@ async function describeState(page: Page, record: SessionRecord) {
       transcripts: record.transcripts.map((t) => `${t.final ? 'final' : 'interim'}: ${t.text}`),
       metrics: record.metrics.map((m) => ({ turn: m.turnId, outcome: m.outcome, v2v: m.voiceToVoiceMs })),
       speechEnded: record.speechEnded.map((e) => `${e.speechId} ${e.outcome}`),
+      interruptions: record.interruptions.map((e) => `${e.speechId} ${e.kind} at ${Math.round(e.atMs)}`),
       errors: record.errors,
     },
     page: 'log' in debug ? { ...debug, log: debug.log.slice(-40) } : debug,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -220,6 +220,64 @@ export interface PageDebug {
 export function pageDebug(page: Page): Promise<PageDebug> {
   return page.evaluate(() =>
     (window as unknown as { reparteeDebug: { snapshot(): PageDebug } }).reparteeDebug.snapshot(),
+  );
+}
+
+/**
+ * Gives the page a microphone the test can speak into on cue: the page's getUserMedia still opens Chromium's
+ * fake capture device (the WAV given to launchChromium, with its browser-side processing), and its track is
+ * mixed in a Web Audio graph with whatever `speakIntoMic` plays, so a barge-in can start when the page is
+ * actually playing the reply instead of at a fixed second of a pre-built file (which a loaded machine misses).
+ * Call before the page loads.
+ */
+export async function installCueableMic(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const devices = navigator.mediaDevices;
+    const open = devices.getUserMedia.bind(devices);
+    const w = window as unknown as { reparteeTestMic?: { say(b64: string): Promise<number> } };
+    devices.getUserMedia = async (constraints) => {
+      const device = await open(constraints);
+      const context = new AudioContext({ sampleRate: 48_000 });
+      const mix = context.createMediaStreamDestination();
+      context.createMediaStreamSource(device).connect(mix);
+      w.reparteeTestMic = {
+        async say(b64: string) {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const buffer = await context.decodeAudioData(bytes.buffer);
+          const source = context.createBufferSource();
+          source.buffer = buffer;
+          source.connect(mix);
+          const ended = new Promise<void>((resolve) => {
+            source.onended = () => resolve();
+          });
+          source.start();
+          await ended;
+          return buffer.duration;
+        },
+      };
+      // Stopping the page's track stops the device too, as with a real microphone.
+      const [track] = mix.stream.getAudioTracks();
+      const stop = track.stop.bind(track);
+      track.stop = () => {
+        stop();
+        for (const t of device.getTracks()) t.stop();
+        void context.close();
+      };
+      return mix.stream;
+    };
+  });
+}
+
+/** Plays a WAV into the cueable microphone (installCueableMic) and resolves when it has been spoken. */
+export async function speakIntoMic(page: Page, wav: string): Promise<void> {
+  const b64 = (await readFile(wav)).toString('base64');
+  await page.waitForFunction(() => 'reparteeTestMic' in window, undefined, { timeout: 30_000 });
+  await page.evaluate(
+    (data) =>
+      (window as unknown as { reparteeTestMic: { say(b64: string): Promise<number> } }).reparteeTestMic.say(
+        data,
+      ),
+    b64,
   );
 }
 
