@@ -107,4 +107,4 @@ console.log(
   `target: overhead p95 <= 5 ms -> ${overhead.p95 !== null && overhead.p95 <= 5 ? 'met' : 'NOT met'}`,
 );
 
-await printScriptedWorkload(workloadTurns);
+if (workloadTurns > 0) await printScriptedWorkload(workloadTurns);
