@@ -24,6 +24,6 @@ describe('chaos: misbehaving clients against the real server, with a canary', ()
       const result = await runScenario(env, scenario, TEST_BOUNDS);
       expect(result.ok, `${failures(result)}\nobserved: ${JSON.stringify(result.observed)}`).toBe(true);
     },
-    180_000,
+    300_000,
   );
 });

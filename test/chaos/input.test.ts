@@ -24,6 +24,6 @@ describe('chaos: bad input and failing providers against the real server, with a
       const result = await runScenario(env, scenario, TEST_BOUNDS);
       expect(result.ok, `${failures(result)}\nobserved: ${JSON.stringify(result.observed)}`).toBe(true);
     },
-    180_000,
+    300_000,
   );
 });
