@@ -223,6 +223,20 @@ if (only.has('validate')) {
   }
 }
 
+const headlineRows = ['fixed', 'combined'].flatMap((detector) =>
+  SPLITS.flatMap((split) => {
+    const result = audioFronts.get(`${split}:${detector}`);
+    return result ? [{ detector, split, tradeOff: result }] : [];
+  }),
+);
+if (headlineRows.length > 0) {
+  sections.unshift(
+    ['### Headline (audio through the session, policy swept)', '', headlineTable(headlineRows), ''].join(
+      '\n',
+    ),
+  );
+}
+
 await Promise.all(
   detectors.map(({ detector }) => (typeof detector === 'string' ? undefined : detector.close?.())),
 );
