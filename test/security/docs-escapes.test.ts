@@ -1,12 +1,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DocumentRoot } from '../../src/tools/docs-server/root.ts';
-import { createDocsServer } from '../../src/tools/docs-server/server.ts';
+import { connectDocsClient, textOf } from './docs-client.ts';
 
 // Static escapes from the document root, and what the refusals say: never an absolute path, a descriptor path
 // or a library's own wording, only names relative to the root.
@@ -14,6 +12,7 @@ import { createDocsServer } from '../../src/tools/docs-server/server.ts';
 let base: string;
 let docs: string;
 let client: Client;
+let call: (tool: string, args: Record<string, unknown>) => Promise<CallToolResult>;
 
 beforeAll(async () => {
   base = await mkdtemp(path.join(tmpdir(), 'repartee-docs-escape-'));
@@ -29,21 +28,13 @@ beforeAll(async () => {
   await symlink('loop-b', path.join(docs, 'loop-a'));
   await symlink('loop-a', path.join(docs, 'loop-b'));
   await symlink('.', path.join(docs, 'self'));
-  const server = createDocsServer(await DocumentRoot.open(docs));
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: 'escape', version: '1' });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  ({ client, call } = await connectDocsClient(docs, 'escape'));
 });
 
 afterAll(async () => {
   await client?.close();
   await rm(base, { recursive: true, force: true });
 });
-
-const call = async (name: string, args: Record<string, unknown>) =>
-  (await client.callTool({ name, arguments: args })) as CallToolResult;
-const textOf = (result: CallToolResult) =>
-  result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 
 const escapes = () => [
   '../outside/secret.txt',

@@ -3,12 +3,10 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DocumentRoot } from '../../src/tools/docs-server/root.ts';
-import { createDocsServer } from '../../src/tools/docs-server/server.ts';
+import { connectDocsClient, textOf } from './docs-client.ts';
 
 // A FIFO in the document folder used to wedge every file tool (an open(2) of a FIFO waits for a writer). Each
 // call here is bounded: a tool that blocks fails the test by its timeout instead of hanging the suite.
@@ -16,6 +14,7 @@ import { createDocsServer } from '../../src/tools/docs-server/server.ts';
 let base: string;
 let docs: string;
 let client: Client;
+let call: (tool: string, args: Record<string, unknown>) => Promise<CallToolResult>;
 
 beforeAll(async () => {
   base = await mkdtemp(path.join(tmpdir(), 'repartee-docs-fifo-'));
@@ -24,21 +23,13 @@ beforeAll(async () => {
   await writeFile(path.join(docs, 'notes', 'plan.md'), '# Plan\nbudget review\n');
   await promisify(execFile)('mkfifo', [path.join(docs, 'notes', 'pipe.md'), path.join(base, 'outside-pipe')]);
   await symlink('pipe.md', path.join(docs, 'notes', 'pipe-link.md'));
-  const server = createDocsServer(await DocumentRoot.open(docs));
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: 'fifo', version: '1' });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  ({ client, call } = await connectDocsClient(docs, 'fifo', { timeoutMs: 10_000 }));
 });
 
 afterAll(async () => {
   await client?.close();
   await rm(base, { recursive: true, force: true });
 });
-
-const call = async (name: string, args: Record<string, unknown>) =>
-  (await client.callTool({ name, arguments: args }, undefined, { timeout: 10_000 })) as CallToolResult;
-const textOf = (result: CallToolResult) =>
-  result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 
 describe('a FIFO in the document folder', () => {
   it('is refused by every tool, and the tools keep answering', async () => {

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type HttpEndpoint, serveStreamableHttp } from '../../src/tools/docs-server/http.ts';
 import { DocumentRoot } from '../../src/tools/docs-server/root.ts';
 import { createDocsServer } from '../../src/tools/docs-server/server.ts';
+import { textOf } from './docs-client.ts';
 
 // The lost-update races of issue 13: several writers of one document, none of whose changes may vanish.
 
@@ -36,8 +37,6 @@ async function httpClient(): Promise<Client> {
   return client;
 }
 
-const textOf = (result: CallToolResult) =>
-  result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 const versionIn = (readAnswer: string) => {
   const match = /version ([0-9a-f]{16})/.exec(readAnswer);
   if (!match) throw new Error(`no version in: ${readAnswer.slice(-200)}`);

@@ -2,12 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DocumentRoot } from '../../src/tools/docs-server/root.ts';
-import { createDocsServer } from '../../src/tools/docs-server/server.ts';
+import { connectDocsClient, textOf } from './docs-client.ts';
 
 // The confinement race of issue 13: a folder inside the root is flipped, by another process, between a real
 // folder and a symbolic link to a folder outside, while the tools read and write through it. 5 s in CI;
@@ -19,6 +17,7 @@ let base: string;
 let docs: string;
 let outside: string;
 let client: Client;
+let call: (tool: string, args: Record<string, unknown>) => Promise<CallToolResult>;
 
 beforeAll(async () => {
   base = await mkdtemp(path.join(tmpdir(), 'repartee-docs-swap-'));
@@ -32,19 +31,13 @@ beforeAll(async () => {
   // The same for a file: docs/page.txt flips between a real file and a link to the outside file.
   await writeFile(path.join(docs, 'page.txt'), 'inside page\n');
   await symlink(path.join(outside, 'file.txt'), path.join(docs, 'parked-file-link'));
-  const server = createDocsServer(await DocumentRoot.open(docs));
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  client = new Client({ name: 'racer', version: '1' });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  ({ client, call } = await connectDocsClient(docs, 'racer'));
 });
 
 afterAll(async () => {
   await client?.close();
   await rm(base, { recursive: true, force: true });
 });
-
-const textOf = (result: CallToolResult) =>
-  result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 
 /** Flips docs/flip with rename(2) as fast as it can for `ms`, then leaves the real folder in place. */
 function startFlipper(ms: number) {
@@ -94,8 +87,6 @@ describe('confinement under a folder-swap race', () => {
       });
       const tally = { reads: 0, readsInside: 0, writes: 0, writesDone: 0, lists: 0 };
       const leaks: string[] = [];
-      const call = async (name: string, args: Record<string, unknown>) =>
-        (await client.callTool({ name, arguments: args })) as CallToolResult;
       const reader = async () => {
         while (running) {
           const read = await call('read', { path: tally.reads % 2 ? 'flip/file.txt' : 'page.txt' });

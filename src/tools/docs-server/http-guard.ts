@@ -59,13 +59,6 @@ export class HostGuard {
   }
 }
 
-/** True for every loopback address and name (all of 127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (bare === 'localhost' || bare === '::1') return true;
-  return isIP(bare) === 4 && bare.startsWith('127.');
-}
-
 function checkedHost(value: string, port: number): string {
   const normalised = normaliseHost(value, port);
   if (!normalised)
