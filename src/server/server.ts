@@ -5,6 +5,7 @@ import { WebSocketServer } from 'ws';
 import type { AgentSession } from '../agent/session.ts';
 import type { WebRtcOptions } from '../transport/webrtc/peer.ts';
 import type { WebSocketClientOptions } from '../transport/websocket/connection.ts';
+import { definedOnly } from '../util/defined.ts';
 import {
   Admission,
   type AdmissionOptions,
@@ -181,6 +182,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return plain(response, 401, 'a valid ?token= is needed\n');
       }
       if (options.setup && (await options.setup.handle(request, response, url.pathname))) return;
+      // A server embedded without the setup API has nothing to say: no content, not an error the page logs.
+      if (!options.setup) {
+        request.resume();
+        response.writeHead(204, { 'cache-control': 'no-store' }).end();
+        return;
+      }
     } else if (url.pathname.startsWith('/rtc/')) {
       if (!authorized(request, url)) {
         request.resume();
@@ -287,9 +294,4 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, refusal?:
 function plain(response: ServerResponse, status: number, body: string): void {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   response.end(body);
-}
-
-/** Drops keys set to undefined, so they do not override defaults when spread. */
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

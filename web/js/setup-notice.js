@@ -9,7 +9,8 @@ export async function showSetupNotice(root, endpoint) {
   let status;
   try {
     const response = await fetch(endpoint('/api/setup'), { cache: 'no-store' });
-    if (!response.ok) return null; // an older server has no setup API: nothing to show
+    // 204: a server without the setup API (embedded in another program), nothing to show.
+    if (!response.ok || response.status === 204) return null;
     status = await response.json();
   } catch {
     return null;
