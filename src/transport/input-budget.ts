@@ -1,3 +1,5 @@
+import { definedOnly } from '../util/defined.ts';
+
 /** How much a client may send beyond real time. */
 export interface InputBudgetOptions {
   /**
@@ -124,8 +126,4 @@ export class InputBudget {
       this.messageTokens + (elapsedMs * this.config.maxMessagesPerSecond) / 1000,
     );
   }
-}
-
-export function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

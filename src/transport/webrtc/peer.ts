@@ -1,9 +1,10 @@
 import { type RTCDataChannel, RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
 import type { AgentSession } from '../../agent/session.ts';
 import { OPUS_SAMPLE_RATE } from '../../audio/opus.ts';
+import { definedOnly } from '../../util/defined.ts';
 import { ProtocolBridge } from '../bridge.ts';
-import { Heartbeat } from '../heartbeat.ts';
-import { definedOnly, InputBudget, type InputBudgetOptions } from '../input-budget.ts';
+import { DEFAULT_HEARTBEAT, Heartbeat } from '../heartbeat.ts';
+import { InputBudget, type InputBudgetOptions } from '../input-budget.ts';
 import { StreamingAudioOutput } from '../playout.ts';
 import type { ServerMessage } from '../protocol.ts';
 import { PlaybackReceipts } from '../receipts.ts';
@@ -30,7 +31,7 @@ export interface WebRtcOptions extends InputBudgetOptions {
    * session ends. A client that never answers (older than the heartbeat) is judged by ICE alone.
    */
   heartbeatTimeoutMs?: number;
-  /** The server ended a peer (heartbeat lost, flooding): log it here. */
+  /** The server ended a peer (heartbeat lost, flooding, a session that could not start): log it here. */
   onDropped?(drop: { sessionId: string; reason: string }): void;
 }
 
@@ -43,8 +44,8 @@ export const DEFAULT_WEBRTC_OPTIONS: WebRtcSettings = {
   gatheringTimeoutMs: 5_000,
   sendAheadMs: 40,
   receiptTimeoutMs: 1_000,
-  heartbeatIntervalMs: 1_000,
-  heartbeatTimeoutMs: 2_500,
+  heartbeatIntervalMs: DEFAULT_HEARTBEAT.intervalMs,
+  heartbeatTimeoutMs: DEFAULT_HEARTBEAT.timeoutMs,
 };
 
 export const CONTROL_CHANNEL_LABEL = 'control';
@@ -272,10 +273,10 @@ export class WebRtcConnection {
       this.budget.endStartup();
       this.bridge.ready(OPUS_SAMPLE_RATE, OPUS_SAMPLE_RATE);
     } catch (error) {
-      this.bridge.sendError(
-        `session failed to start: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      await this.close();
+      // The cause (a provider's message, a model path) goes to the server log; the client gets our words.
+      this.drop(`the session could not start: ${error instanceof Error ? error.message : String(error)}`, {
+        toClient: 'the session could not start',
+      });
     }
   }
 
@@ -300,14 +301,14 @@ export class WebRtcConnection {
   }
 
   /** Ends this peer for a reason it is told (if its channel still listens) and the server logs. */
-  private drop(reason: string): void {
+  private drop(reason: string, { toClient = reason } = {}): void {
     if (this.isClosed) return;
     try {
       this.given.onDropped?.({ sessionId: this.session.id, reason });
     } catch {
       // A failing logger must not keep a misbehaving peer connected.
     }
-    this.bridge.sendError(`disconnected by the server: ${reason}`);
+    this.bridge.sendError(`disconnected by the server: ${toClient}`);
     void this.close();
   }
 

@@ -1,9 +1,10 @@
 import type { RawData, WebSocket } from 'ws';
 import type { AgentSession } from '../../agent/session.ts';
 import { AudioFormatError, int16FromBytes, MAX_FRAME_MS, PIPELINE_SAMPLE_RATE } from '../../audio/frame.ts';
+import { definedOnly } from '../../util/defined.ts';
 import { ProtocolBridge } from '../bridge.ts';
-import { Heartbeat } from '../heartbeat.ts';
-import { definedOnly, InputBudget, type InputBudgetOptions } from '../input-budget.ts';
+import { DEFAULT_HEARTBEAT, Heartbeat } from '../heartbeat.ts';
+import { InputBudget, type InputBudgetOptions } from '../input-budget.ts';
 import { StreamingAudioOutput } from '../playout.ts';
 import type { ServerMessage } from '../protocol.ts';
 import { PlaybackReceipts } from '../receipts.ts';
@@ -38,7 +39,12 @@ export interface ClientDrop {
   reason: string;
 }
 
-const DEFAULTS = { pingIntervalMs: 1000, pongTimeoutMs: 2500, maxUnsentAudioMs: 5000, closeGraceMs: 1000 };
+const DEFAULTS = {
+  pingIntervalMs: DEFAULT_HEARTBEAT.intervalMs,
+  pongTimeoutMs: DEFAULT_HEARTBEAT.timeoutMs,
+  maxUnsentAudioMs: 5000,
+  closeGraceMs: 1000,
+};
 /** A WebSocket close reason is at most 123 bytes. */
 const MAX_CLOSE_REASON = 120;
 
