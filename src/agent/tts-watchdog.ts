@@ -16,6 +16,10 @@ export function watchedTts(tts: TTS, options: TtsWatchdogOptions): TTS {
   return {
     name: tts.name,
     sampleRate: tts.sampleRate,
+    // Read through, not copied: a fallback list's answer changes with its active provider.
+    get streamingInput() {
+      return tts.streamingInput;
+    },
     stream: (streamOptions) => new WatchedTtsStream(tts, streamOptions, options),
   };
 }
