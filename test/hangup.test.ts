@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { openSession, ServeProcess, TEST_MODEL, waitFor } from './serve-process.ts';
 
 /**
  * Issue 12's reproduction against the real server process: a client that hangs up while the agent speaks
@@ -12,82 +10,38 @@ import WebSocket from 'ws';
  * count is back to 0 and SIGTERM still ends the process.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MODEL = fileURLToPath(new URL('./fixtures/models/stories260K.gguf', import.meta.url));
 /** The issue asks for 100 ms on a quiet machine; CI shares two cores between many jobs. */
 const HEALTH_BOUND_MS = 1000;
 const HEALTH_TIMEOUT_MS = 3000;
 /** 0–400 ms, spread evenly over the range and visited out of order. */
 const CLOSE_DELAYS_MS = [296, 0, 400, 145, 36, 255, 109, 364, 73, 182, 327, 218];
 
-let server: ChildProcess | undefined;
-let baseUrl = '';
-let stderr = '';
+let server: ServeProcess;
 
 beforeAll(async () => {
-  server = spawn(process.execPath, ['bin/repartee', 'serve', '--port', '0', '--llm', `llama:${MODEL}`], {
-    cwd: ROOT,
-    env: { ...process.env, REPARTEE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stderr?.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  baseUrl = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stdout}\n${stderr}`)), 90_000);
-    server?.stdout?.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /Open (http:\/\/[^\s/]+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    server?.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${stdout}\n${stderr}`));
-    });
-  });
-}, 120_000);
+  server = await ServeProcess.start({ args: ['--llm', `llama:${TEST_MODEL}`] });
+}, 150_000);
 
-afterAll(() => {
-  if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+afterAll(async () => {
+  await server?.stop(5_000);
 });
 
+/** GET /health on a fresh connection; throws when it does not answer within HEALTH_TIMEOUT_MS. */
 async function health(): Promise<{ latencyMs: number; sessions: number }> {
-  const started = performance.now();
-  const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-  const body = (await response.json()) as { sessions: number };
-  return { latencyMs: performance.now() - started, sessions: body.sessions };
-}
-
-async function waitUntil(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function rssMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
+  const answer = await server.health(HEALTH_TIMEOUT_MS);
+  if (!answer.ok || answer.sessions === undefined) throw new Error(`/health failed: ${answer.error}`);
+  return { latencyMs: answer.latencyMs, sessions: answer.sessions };
 }
 
 /** One client: config, ready, a text turn, the first audio frame, `delayMs`, close. */
 async function speakAndHangUp(delayMs: number): Promise<void> {
-  const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
-  const events: string[] = [];
-  ws.on('message', (data, isBinary) => events.push(isBinary ? 'audio' : JSON.parse(data.toString()).type));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
+  const { socket: ws } = await openSession(server.wsUrl, 30_000);
+  let audio = false;
+  ws.on('message', (_data, isBinary) => {
+    if (isBinary) audio = true;
   });
-  ws.send(JSON.stringify({ type: 'config', sampleRate: 16000 }));
-  await waitUntil('ready', () => events.includes('ready'), 30_000);
   ws.send(JSON.stringify({ type: 'text', text: 'Hello, tell me a story please.' }));
-  await waitUntil('the first audio frame', () => events.includes('audio'), 30_000);
+  await waitFor('the first audio frame', () => audio, 30_000);
   // The delay is the scenario (where in the reply the client hangs up), not a wait for the code under test.
   if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   ws.close();
@@ -95,18 +49,11 @@ async function speakAndHangUp(delayMs: number): Promise<void> {
 
 describe('hang-up while the agent speaks (real server process)', () => {
   it('a client flooding audio at 150x real time is closed with a reason the server logs; /health keeps answering', async () => {
-    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
-    const events: string[] = [];
+    const { socket: ws } = await openSession(server.wsUrl, 30_000);
     let closed: { code: number; reason: string } | undefined;
-    ws.on('message', (data, isBinary) => events.push(isBinary ? 'audio' : JSON.parse(data.toString()).type));
     ws.on('close', (code, reason) => {
       closed = { code, reason: reason.toString() };
     });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    await waitUntil('ready', () => events.includes('ready'), 30_000);
     const frame = Buffer.alloc(640); // 20 ms at 16 kHz
     const started = performance.now();
     let sentMs = 0;
@@ -126,18 +73,18 @@ describe('hang-up while the agent speaks (real server process)', () => {
     // It answers (health() throws after 3 s); the figure is printed, not asserted: on a loaded machine the
     // flood's 2 s of accepted audio and the megabytes read with it have been seen to take one answer past 1 s.
     expect(floodLatencies.length).toBeGreaterThan(0);
-    await waitUntil('the close', () => closed !== undefined, 10_000);
+    await waitFor('the close', () => closed !== undefined, 10_000);
     // The close frame (1008 and the reason) goes out first; a flooder too busy sending to read it within the
     // close grace is then cut off, and its kernel may drop the unread frame on the reset (seen under load).
     expect([1008, 1006], JSON.stringify(closed)).toContain(closed?.code);
     if (closed?.code === 1008) expect(closed.reason).toMatch(/faster than real time/);
-    await waitUntil('the drop logged', () => /client dropped/.test(stderr), 10_000);
-    expect(stderr).toMatch(/"reason":"audio arriving faster than real time/);
-    await waitUntil('0 sessions', async () => (await health()).sessions === 0, 15_000);
+    await waitFor('the drop logged', () => /client dropped/.test(server.output), 10_000);
+    expect(server.output).toMatch(/"reason":"audio arriving faster than real time/);
+    await waitFor('0 sessions', async () => (await health()).sessions === 0, 15_000);
   }, 60_000);
 
   it('a raw TCP client that upgrades and then never reads nor answers pings is cut off within seconds', async () => {
-    const { port, hostname } = new URL(baseUrl);
+    const { port, hostname } = new URL(server.url);
     const socket = connect(Number(port), hostname);
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.write(
@@ -155,22 +102,21 @@ describe('hang-up while the agent speaks (real server process)', () => {
     socket.on('close', () => {
       ended = true;
     });
-    await waitUntil('the upgrade', () => response.startsWith('HTTP/1.1 101'), 10_000);
-    await waitUntil('its session', async () => (await health()).sessions === 1, 30_000);
+    await waitFor('the upgrade', () => response.startsWith('HTTP/1.1 101'), 10_000);
+    await waitFor('its session', async () => (await health()).sessions === 1, 30_000);
     const started = Date.now();
-    await waitUntil('the session ended', async () => (await health()).sessions === 0, 15_000);
+    await waitFor('the session ended', async () => (await health()).sessions === 0, 15_000);
     console.log(
       `a WebSocket peer that went silent after the upgrade was cut off after ${Date.now() - started} ms`,
     );
     reading = true;
     socket.resume(); // reading again, it sees the server's end of the connection
-    await waitUntil('the socket closed by the server', () => ended, 10_000);
-    expect(stderr).toMatch(/"reason":"no pong for \d+ ms"/);
+    await waitFor('the socket closed by the server', () => ended, 10_000);
+    expect(server.output).toMatch(/"reason":"no pong for \d+ ms"/);
   }, 60_000);
 
   it('12 varied closes: /health answers after each, sessions return to 0, SIGTERM ends the process', async () => {
-    const pid = server?.pid as number;
-    const rssBefore = rssMb(pid);
+    const rssBefore = server.rssBytes() / 2 ** 20;
     const latencies: number[] = [];
     for (const [round, delayMs] of CLOSE_DELAYS_MS.entries()) {
       await speakAndHangUp(delayMs);
@@ -180,20 +126,15 @@ describe('hang-up while the agent speaks (real server process)', () => {
         HEALTH_BOUND_MS,
       );
     }
-    await waitUntil('0 sessions', async () => (await health()).sessions === 0, 15_000);
-    const rssAfter = rssMb(pid);
+    await waitFor('0 sessions', async () => (await health()).sessions === 0, 15_000);
+    const rssAfter = server.rssBytes() / 2 ** 20;
     const sorted = [...latencies].sort((a, b) => a - b);
     console.log(
       `/health after close: max ${sorted.at(-1)?.toFixed(1)} ms, median ${sorted[6].toFixed(1)} ms ` +
         `(${latencies.map((l) => l.toFixed(0)).join(', ')}); RSS ${rssBefore.toFixed(0)} → ${rssAfter.toFixed(0)} MB`,
     );
-    expect(server?.exitCode).toBeNull();
-    const exited = new Promise<number | null>((resolve) => server?.once('exit', (code) => resolve(code)));
-    server?.kill('SIGTERM');
-    const code = await Promise.race([
-      exited,
-      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 20_000)),
-    ]);
-    expect(code, stderr).toBe(0);
+    expect(server.alive).toBe(true);
+    // SIGTERM, and SIGKILL only if it is still running 20 s later.
+    expect(await server.stop(20_000), server.output).toBe('exited (0)');
   }, 180_000);
 });
