@@ -85,6 +85,10 @@ export const frozenClients: Scenario = {
   what: 'client processes frozen (SIGSTOP) mid-reply: no FIN, no reads, no pongs',
   async run(ctx) {
     const n = ctx.form === 'full' ? 4 : 2;
+    // Counted before any is forked, once the canary is connected: the server is done when this many remain
+    // (it may drop the first frozen ones while later ones are still starting).
+    await until(async () => ((await ctx.server.health()).sessions ?? 0) >= 1, 15_000, 100);
+    const base = (await ctx.server.health()).sessions ?? 1;
     const children: ChildProcess[] = [];
     let mid = 0;
     for (let i = 0; i < n; i++) {
@@ -93,8 +97,6 @@ export const frozenClients: Scenario = {
       if (await within(audio, 30_000, false)) mid++;
       child.kill('SIGSTOP');
     }
-    // Counted once all are frozen (the canary is connected by then): the server is done when n fewer remain.
-    const base = ((await ctx.server.health()).sessions ?? n) - n;
     const frozenAt = performance.now();
     // The server should end these sessions on its own (ping without pong), long before TCP would give up.
     const noticed = await until(async () => ((await ctx.server.health()).sessions ?? 0) <= base, 30_000, 200);
