@@ -74,7 +74,7 @@ describe('createProviders', () => {
     expect(providers.specs?.llm).toEqual(['openai:gpt-4o-mini', `llama:${MODELS}stories260K.gguf`]);
     expect(providers.llmSpec).toBe(`openai:gpt-4o-mini > llama:${MODELS}stories260K.gguf`);
     expect(providers.tts).toBeInstanceOf(FallbackTts);
-    expect(providers.tts.name).toBe('openai:gpt-4o-mini-tts > flite:slt');
+    expect(providers.tts.name).toBe('openai:gpt-4o-mini-tts > flite:rms');
     const llm = await providers.createSessionLlm();
     expect(llm.name).toBe(`openai:gpt-4o-mini > llama:${MODELS}stories260K.gguf`);
     await llm.close?.();
@@ -97,7 +97,7 @@ describe('createProviders', () => {
     expect(a).toBeInstanceOf(FallbackTts);
     expect(b).toBeInstanceOf(FallbackTts);
     expect(a).not.toBe(b);
-    expect(a.name).toBe('openai:gpt-4o-mini-tts > flite:slt');
+    expect(a.name).toBe('openai:gpt-4o-mini-tts > flite:rms');
     const [cloudA, localA] = (a as FallbackTts).providers;
     const [cloudB, localB] = (b as FallbackTts).providers;
     expect(cloudA).not.toBe(cloudB);
@@ -113,7 +113,7 @@ describe('createProviders', () => {
     };
     expect(await speak(a)).toBeGreaterThan(0);
     // Session A fell back; session B still starts on its first provider, with no switch to its name.
-    expect(fallbackStateOf(a)).toMatchObject({ activeProvider: 'flite:slt', fallbackCount: 1 });
+    expect(fallbackStateOf(a)).toMatchObject({ activeProvider: 'flite:rms', fallbackCount: 1 });
     expect(fallbackStateOf(b)).toMatchObject({ activeProvider: 'openai:gpt-4o-mini-tts', fallbackCount: 0 });
     expect(fallbackStateOf(providers.tts)?.fallbackCount).toBe(0);
 
@@ -130,7 +130,7 @@ describe('createProviders', () => {
     const config = await loadConfig({ file: '/nonexistent.json', env: {}, overrides: { vad: 'energy' } });
     const providers = await createProviders({ ...config, modelsDir: MODELS }, { env: {} });
     const tts = providers.createSessionTts?.();
-    expect(tts?.name).toBe('flite:slt');
+    expect(tts?.name).toBe('flite:rms');
     expect(tts).not.toBeInstanceOf(FallbackTts);
     expect(tts?.close).toBeUndefined();
     await providers.close();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FliteSynthesizer } from './flite.ts';
 import { describeSentenceSynthesizer } from './synthesizer-conformance.ts';
 
-describeSentenceSynthesizer('flite slt', () => new FliteSynthesizer());
+describeSentenceSynthesizer('flite default voice (rms)', () => new FliteSynthesizer());
 describeSentenceSynthesizer('flite kal (8 kHz)', () => new FliteSynthesizer({ voice: 'kal' }));
 
 describe('FliteSynthesizer options', () => {

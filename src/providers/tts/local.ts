@@ -9,12 +9,12 @@ export type LocalTtsEngine = 'flite' | 'espeak-ng' | 'festival';
 export const LOCAL_TTS_ENGINES: readonly LocalTtsEngine[] = ['flite', 'espeak-ng', 'festival'];
 
 /**
- * Why this default, measured on the 2-core dev box. Time to first audio through the streaming TTS (median of 10
- * sentences, `bench/local/tts.ts`): espeak-ng 0.2 ms, flite kal16 1 ms, festival kal_diphone 6 ms, flite slt 23 ms;
- * all far below an LLM's time to its first sentence. Intelligibility, as the word error rate of a TTS → our STT
- * round trip over 20 Harvard sentences (`bench/local/roundtrip.ts`): festival 26.6 %, flite slt 27.8 %, flite
- * kal16 29.1 %, espeak-ng 74.7 %. flite slt is as clear as festival, runs in-process (festival is a child process)
- * and sounds the most natural, so it is the default.
+ * Why this default (flite, whose default voice is rms), measured by `npm run bench:local` (bench/results/local.md).
+ * Intelligibility, as the word error rate of a TTS → pocketsphinx round trip over our own sentences (numbers,
+ * names, questions, long sentences, addresses; chosen on 36 dev sentences, 30 held back): flite rms 10.1 % dev /
+ * 10.8 % held-back, awb 10.7 / 12.3, kal16 12.5 / 13.1, festival 15.0 / 16.5, slt 17.0 / 15.4, kal 52.1 / 52.4,
+ * espeak-ng 64.0 / 63.0. Time to the first audible sample with the leading-silence trimmer is a few ms of
+ * synthesis to ~0.1 s (flite rms ~0.1 s on the loaded 2-core box), below an LLM's time to its first sentence.
  */
 export const DEFAULT_LOCAL_TTS_ENGINE: LocalTtsEngine = 'flite';
 

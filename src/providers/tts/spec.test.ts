@@ -59,7 +59,7 @@ describe('createTts', () => {
     expect(createTts('elevenlabs-ws:v1', { env })).toBeInstanceOf(ElevenLabsTts);
     const chain = createTts(['openai:gpt-4o-mini-tts', 'local'], { env });
     expect(chain).toBeInstanceOf(FallbackTts);
-    expect(chain.name).toBe('openai:gpt-4o-mini-tts > flite:slt');
+    expect(chain.name).toBe('openai:gpt-4o-mini-tts > flite:rms');
     expect(chain.sampleRate).toBe(24_000);
     await Promise.all([eleven.close?.(), chain.close?.()]);
   });
