@@ -1,9 +1,10 @@
 /**
  * bench:local — measures each engine of the embedded local stack on this machine and writes
  * bench/results/local.json and bench/results/local.md. `--quick` measures fewer sentences and settings (a few
- * minutes instead of tens on a loaded 2-core box). Each part also runs alone: npx tsx bench/local/<part>.ts
+ * minutes instead of tens on a loaded 2-core box); `--only=stt,tts` re-measures those parts and keeps the others'
+ * figures from the last local.json. Each part also runs alone: npx tsx bench/local/<part>.ts
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchConversation } from './local/conversation.ts';
 import { benchLlm } from './local/llm.ts';
@@ -18,7 +19,15 @@ const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
   .split(',');
+// With --only=<parts>, the other parts' figures are kept from the last run's local.json.
+const previous = only
+  ? ((await readFile('bench/results/local.json', 'utf8').then(JSON.parse, () => ({}))) as Record<
+      string,
+      unknown
+    >)
+  : {};
 const results: Record<string, unknown> = {
+  ...previous,
   machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
   date: new Date().toISOString(),
   quick,
