@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AudioOutput, PlayOptions, PlayoutReceipt } from '../agent/io.ts';
 import { AgentSession } from '../agent/session.ts';
 import type { AudioFrame } from '../audio/frame.ts';
+import { Resampler } from '../audio/resampler.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
 import { ScriptedLlm } from '../providers/llm/scripted.ts';
 import { ScriptedStt } from '../providers/stt/scripted.ts';
@@ -107,6 +108,42 @@ describe('a closing output ends the speech', () => {
     }
     const receipt = await output.play(never(), { signal: new AbortController().signal, speechId: 1 });
     expect(receipt).toMatchObject({ outputClosed: true, playedMs: 0, firstPlayedAtMs: null });
+  });
+
+  it('an output destroyed while its resampler is being created frees it (no WebAssembly memory left behind)', async () => {
+    const clock = new MonotonicClock();
+    let open = true;
+    const sink: AudioSink = { sampleRate: 16_000, isOpen: () => open, sendAudio: () => {} };
+    const output = new StreamingAudioOutput({
+      clock,
+      sink,
+      send: () => {},
+      receipts: new PlaybackReceipts(clock),
+    });
+    // The creation is held until the test lets it finish, so the hang-up lands inside it every time.
+    let finishCreation!: (resampler: Resampler) => void;
+    const creating = vi
+      .spyOn(Resampler, 'create')
+      .mockImplementationOnce(() => new Promise((resolve) => (finishCreation = resolve)));
+    const fake = { inputRate: 24_000, destroy: vi.fn(), process: (samples: Int16Array) => samples };
+    async function* oneFrame(): AsyncGenerator<AudioFrame> {
+      // 24 kHz into a 16 kHz sink: the first frame needs a resampler.
+      yield { samples: new Int16Array(480), sampleRate: 24_000, timestampMs: 0, speechId: 1 };
+      await new Promise(() => {});
+    }
+    try {
+      const played = output.play(oneFrame(), { signal: new AbortController().signal, speechId: 1 });
+      await vi.waitFor(() => expect(creating).toHaveBeenCalled());
+      // The client hangs up now: the transport closes and destroys its output mid-creation.
+      open = false;
+      output.destroy();
+      finishCreation(fake as unknown as Resampler);
+      const receipt = await played;
+      expect(receipt.outputClosed).toBe(true);
+      expect(fake.destroy).toHaveBeenCalledTimes(1);
+    } finally {
+      creating.mockRestore();
+    }
   });
 
   it('an output that keeps stopping without playing anything is retried after real waits, then given up', async () => {

@@ -50,6 +50,7 @@ class PlayoutAborted extends Error {}
 export class StreamingAudioOutput implements AudioOutput {
   private readonly config: Required<Omit<StreamingOutputOptions, 'clock' | 'sink' | 'send' | 'receipts'>>;
   private resampler: Resampler | undefined;
+  private destroyed = false;
   private active: { clear(): void } | undefined;
 
   constructor(private readonly options: StreamingOutputOptions) {
@@ -107,7 +108,9 @@ export class StreamingAudioOutput implements AudioOutput {
     this.active?.clear();
   }
 
+  /** Frees the resampler (WebAssembly memory); the output plays nothing more. */
   destroy(): void {
+    this.destroyed = true;
     this.resampler?.destroy();
     this.resampler = undefined;
   }
@@ -145,8 +148,16 @@ export class StreamingAudioOutput implements AudioOutput {
   private async toOutputRate(frame: AudioFrame): Promise<Int16Array> {
     if (frame.sampleRate === this.sampleRate) return frame.samples;
     if (this.resampler?.inputRate !== frame.sampleRate) {
+      if (this.destroyed) throw new PlayoutAborted();
       this.resampler?.destroy();
-      this.resampler = await Resampler.create(frame.sampleRate, this.sampleRate);
+      this.resampler = undefined;
+      const created = await Resampler.create(frame.sampleRate, this.sampleRate);
+      // Destroyed while it was being created (the client hung up): it must not outlive the output.
+      if (this.destroyed) {
+        created.destroy();
+        throw new PlayoutAborted();
+      }
+      this.resampler = created;
     }
     return this.resampler.process(frame.samples);
   }
