@@ -5,6 +5,7 @@ import type { ToolCall } from '../providers/llm/contract.ts';
 import type { ToolProgress } from '../tools/tool.ts';
 import type { SpeechOutcome } from './speech.ts';
 import type { ToolResult } from './tool-runner.ts';
+import type { TurnMergedEvent } from './turn-merge.ts';
 
 export type AgentState = 'idle' | 'listening' | 'userSpeaking' | 'thinking' | 'speaking';
 
@@ -13,6 +14,12 @@ export interface AgentSessionEvents extends Record<string, unknown> {
   /** Live user transcript: interim hypotheses and finals. */
   transcript: { text: string; final: boolean; atMs: number };
   turnCommitted: { turnId: number; transcript: string; atMs: number };
+  /**
+   * A committed turn was taken back: the user had resumed before (or right after) the commit and had not heard
+   * its reply. The reply was discarded, the user's history item removed (its `conversationItem` id is gone);
+   * the turn continues and its next `turnCommitted` carries the same turn id and the whole transcript.
+   */
+  turnMerged: TurnMergedEvent;
   speechStarted: { speechId: number; turnId: number | null; atMs: number };
   /** The agent's words as they are spoken: one event per sentence (or chunk) when its audio starts playing. */
   agentText: { speechId: number; text: string; atMs: number };

@@ -19,6 +19,17 @@ export interface EndpointingOptions extends EndpointingPolicyOptions {
   turnCompleteThreshold?: number;
   /** How long to wait for the STT's final transcript after speech ends before giving the turn up. */
   finalTranscriptTimeoutMs: number;
+  /**
+   * New speech that really began before a commit, or at most this long after it, continues the committed turn
+   * when its reply has not been heard (the VAD confirms speech ~100-200 ms after it begins, so a commit can
+   * land in between and split one sentence in two). 0: only speech that began before the commit.
+   */
+  resumeMergeGraceMs: number;
+  /**
+   * A committed turn is taken back only while its reply has played at the client for no more than this: past
+   * it the user has heard the agent, and the interruption rules decide.
+   */
+  resumeMergeMaxHeardMs: number;
 }
 
 export interface InterruptionOptions {
@@ -123,6 +134,8 @@ export interface AgentSessionOptions {
 export const DEFAULT_ENDPOINTING: EndpointingOptions = {
   ...DEFAULT_ENDPOINTING_POLICY,
   finalTranscriptTimeoutMs: 2000,
+  resumeMergeGraceMs: 200,
+  resumeMergeMaxHeardMs: 400,
 };
 
 export const DEFAULT_INTERRUPTION: InterruptionOptions = {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AudioFrame } from '../audio/frame.ts';
-import { ChatHistory } from '../context/history.ts';
+import { ChatHistory, type HistoryItem } from '../context/history.ts';
 import { ContextManager } from '../context/manager.ts';
 import type { ContextStats } from '../context/window.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
@@ -30,6 +30,7 @@ import { ProviderFallbacks } from './provider-fallbacks.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
 import { heardTextOf, historyEntriesOf, turnMetricsOf } from './speech-record.ts';
 import { ToolRunner } from './tool-runner.ts';
+import { type CommitRecord, TurnMerger } from './turn-merge.ts';
 import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
 import { UserStreams } from './user-streams.ts';
 
@@ -70,6 +71,8 @@ export class AgentSession {
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
   private readonly tracker: TurnTracker;
+  /** Takes a commit back when the user was still speaking and has not heard its reply (turn-merge.ts). */
+  private readonly merges: TurnMerger;
   private readonly userStreams: UserStreams;
   private readonly preemptive: PreemptiveGeneration;
   private readonly fallbacks: ProviderFallbacks;
@@ -123,6 +126,13 @@ export class AgentSession {
       (frame) => this.userStreams.push(frame),
       (error) => this.reportError('session', error),
     );
+    this.merges = new TurnMerger({
+      clock: this.clock,
+      history: this.history,
+      maxHeardMs: this.endpointing.resumeMergeMaxHeardMs,
+      enabled: !options.llmUnavailableNotice,
+      onMerged: (event) => this.events.emit('turnMerged', event),
+    });
     this.tracker = new TurnTracker(
       this.clock,
       this.endpointing,
@@ -130,9 +140,10 @@ export class AgentSession {
       () => this.history.toMessages(),
       {
         onCandidate: (transcript) => this.prepareReply(transcript),
-        onCommit: (turn) => this.enqueueCommit(turn),
+        onCommit: (turn) => this.enqueueCommit(turn, this.merges.track(turn)),
         onNoise: () => this.updateState(),
         onDetectorError: (error) => this.reportError('turn', error),
+        onResumeAfterCommit: (turn, onsetMs) => this.merges.takeBack(turn, onsetMs),
       },
       { language: options.language },
     );
@@ -202,6 +213,7 @@ export class AgentSession {
     if (this.closed) throw new SessionClosedError();
     if (typeof text !== 'string' || !text.trim()) throw new TypeError('sendText needs a non-empty string');
     this.tracker.reset();
+    this.merges.forget();
     this.preemptive.discard();
     const now = this.clock.now();
     this.enqueueCommit({
@@ -262,18 +274,24 @@ export class AgentSession {
     this.preemptive.prepare(transcript);
   }
 
-  private enqueueCommit(turn: CommittedTurn): void {
+  /** `record`: a voice commit, which the merger may take back (it is then stopped wherever it has got to). */
+  private enqueueCommit(turn: CommittedTurn, record?: CommitRecord): void {
     // Commits run one at a time so the history sees each interrupted reply before the turn that cut it off.
     this.commits = this.commits.then(
-      () => this.commitTurn(turn),
-      () => this.commitTurn(turn),
+      () => this.commitTurn(turn, record),
+      () => this.commitTurn(turn, record),
     );
   }
 
-  private async commitTurn(turn: CommittedTurn): Promise<void> {
-    if (this.closed) return;
-    const turnId = ++this.turnCount;
-    const sttAudioMs = this.userStreams.takeSttAudioMs();
+  private async commitTurn(turn: CommittedTurn, record?: CommitRecord): Promise<void> {
+    if (this.closed || record?.withdrawn) return;
+    // A turn continued after a taken-back commit keeps that commit's number and its STT audio.
+    const turnId = record?.carried?.turnId ?? ++this.turnCount;
+    const sttAudioMs = this.userStreams.takeSttAudioMs() + (record?.carried?.sttAudioMs ?? 0);
+    if (record) {
+      record.turnId = turnId;
+      record.sttAudioMs = sttAudioMs;
+    }
     this.events.emit('turnCommitted', { turnId, transcript: turn.transcript, atMs: turn.committedAt });
     const previous = this.active;
     // Said while the notice is being said: the notice is this turn's answer too (said once, not twice).
@@ -284,7 +302,7 @@ export class AgentSession {
       // finish() was attached to this promise first, so the interrupted reply is in the history after this await.
       await previous.speech.finished.catch(() => undefined);
     }
-    if (this.closed) return;
+    if (this.closed || record?.withdrawn) return;
     const notice = this.options.llmUnavailableNotice;
     if (notice) {
       this.appendHistory({ role: 'user', content: turn.transcript });
@@ -304,17 +322,19 @@ export class AgentSession {
       return;
     }
     await this.context.prepare(); // resolved since start(); only a turn sent during start() waits here
-    if (this.closed) return;
+    if (this.closed || record?.withdrawn) return;
     // Claimed before the user's words enter the history: a prepared reply must have seen the same history.
     const { preemptive, ...prepared } = this.preemptive.claim(turn.transcript);
     let { speech, context } = prepared;
-    this.appendHistory({ role: 'user', content: turn.transcript });
+    const userItem = this.appendHistory({ role: 'user', content: turn.transcript });
+    if (record) record.userItemId = userItem.id;
     if (!speech) {
       const prompt = this.context.prompt(this.history.messages);
       speech = this.createSpeech({ kind: 'llm', messages: prompt.messages });
       context = prompt.stats;
     }
     this.activate({ speech, turnId, turn, preemptive, sttAudioMs, context });
+    if (record) record.speech = speech;
     speech.authorize();
     this.updateState();
   }
@@ -382,7 +402,9 @@ export class AgentSession {
   }
 
   private finish(entry: ActiveSpeech, result: SpeechResult): void {
-    for (const message of historyEntriesOf(result)) this.appendHistory(message);
+    // A reply taken back with its commit leaves nothing: the turn goes on and gets one reply, with one record.
+    const takenBack = this.merges.wasTakenBack(entry.speech);
+    if (!takenBack) for (const message of historyEntriesOf(result)) this.appendHistory(message);
     const heardText = heardTextOf(result);
     this.events.emit('speechEnded', {
       speechId: entry.speech.id,
@@ -391,7 +413,7 @@ export class AgentSession {
       droppedStaleFrames: result.droppedStaleFrames,
       atMs: this.clock.now(),
     });
-    if (entry.turnId !== null && entry.turn) {
+    if (entry.turnId !== null && entry.turn && !takenBack) {
       const context = {
         ...entry,
         turnId: entry.turnId,
@@ -409,8 +431,10 @@ export class AgentSession {
     if (!this.closed) this.context.maybeSummarize(this.history.messages);
   }
 
-  private appendHistory(message: ChatMessage): void {
-    this.events.emit('conversationItem', this.history.append(message, this.clock.now()));
+  private appendHistory(message: ChatMessage): HistoryItem {
+    const item = this.history.append(message, this.clock.now());
+    this.events.emit('conversationItem', item);
+    return item;
   }
 
   private requireOutput(): AudioOutput {

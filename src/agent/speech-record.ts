@@ -85,6 +85,7 @@ export function turnMetricsOf(
       endOfTurnProbability: turn.endOfTurnProbability ?? null,
       endpointingDelayMs: turn.endpointingDelayMs,
       signals: turn.turnSignals ?? {},
+      resumeMerges: turn.resumeMerges ?? 0,
     };
   }
   return record;

@@ -25,7 +25,8 @@ export interface TimelineOptions {
   llm?: { ttftMs?: number; tokensPerSecond?: number };
   tts?: Omit<ScriptedTtsOptions, 'clock'>;
   stt?: { finalDelayMs?: number; interimDelayMs?: number };
-  vad?: { minSilenceMs?: number };
+  /** `minSpeechMs`, `lookBackMs`: a start confirmed late and placed late, as a model VAD does (scripted.ts). */
+  vad?: { minSilenceMs?: number; minSpeechMs?: number; lookBackMs?: number };
   outputLatencyMs?: number;
   outputStopLatencyMs?: number;
   session?: Partial<Omit<AgentSessionOptions, 'vad' | 'stt' | 'llm' | 'tts' | 'clock'>>;
@@ -43,6 +44,8 @@ export function timeline(options: TimelineOptions) {
   const vad = new ScriptedVad({
     speech: options.user.map(({ startMs, endMs }) => ({ startMs, endMs })),
     minSilenceMs: options.vad?.minSilenceMs ?? 200,
+    minSpeechMs: options.vad?.minSpeechMs,
+    lookBackMs: options.vad?.lookBackMs,
   });
   const stt = new ScriptedStt({ clock, words, finalDelayMs: 50, ...options.stt });
   const llm = new ScriptedLlm({

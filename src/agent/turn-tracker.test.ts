@@ -179,6 +179,67 @@ describe('TurnTracker', () => {
   });
 });
 
+describe('TurnTracker: speech resumed right at a commit', () => {
+  /** Part 1 committed at 1400 ms (sure detector: 400 ms after its end), then speech placed at `vadAtMs`. */
+  async function resumeAt(vadAtMs: number, lookBackMs: number, answer: () => boolean) {
+    const clock = new VirtualClock();
+    const commits: CommittedTurn[] = [];
+    const asked: number[] = [];
+    const tracker = new TurnTracker(clock, DEFAULT_ENDPOINTING, new FixedTurnDetector(1), () => [], {
+      onCandidate: () => {},
+      onCommit: (turn) => commits.push(turn),
+      onNoise: () => {},
+      onResumeAfterCommit: (_turn, onsetMs) => {
+        asked.push(onsetMs);
+        return answer();
+      },
+    });
+    const step = async (ms: number, action: () => void) => {
+      await clock.advanceTo(ms);
+      action();
+    };
+    await step(0, () => tracker.speechStarted(0));
+    await step(1000, () => tracker.speechEnded(1000));
+    await step(1050, () => tracker.finalReceived({ text: 'book a table', startMs: 0, endMs: 1000 }));
+    await step(vadAtMs + 64, () => tracker.speechStarted(vadAtMs, lookBackMs));
+    await step(vadAtMs + 800, () => tracker.speechEnded(vadAtMs + 800));
+    const end = vadAtMs + 800;
+    await step(end + 50, () => tracker.finalReceived({ text: 'for two', startMs: vadAtMs, endMs: end }));
+    await clock.advanceTo(end + 5000);
+    return { commits, asked };
+  }
+
+  it('taken back: the turn goes on and commits once more with the whole transcript', async () => {
+    // Placed at 1440 ms with 100 ms of look-back: the user really began at 1340, before the commit.
+    const { commits, asked } = await resumeAt(1440, 100, () => true);
+    expect(asked).toEqual([1340]);
+    expect(commits.map((c) => c.transcript)).toEqual(['book a table', 'book a table for two']);
+    expect(commits[0].committedAt).toBe(1400);
+    expect(commits[1]).toMatchObject({ speechStartAt: 0, resumeMerges: 1 });
+    expect(commits[0].resumeMerges).toBeUndefined();
+  });
+
+  it('refused or throwing: the commit stands and the new speech is a turn of its own', async () => {
+    const refused = await resumeAt(1440, 100, () => false);
+    const thrown = await resumeAt(1440, 100, () => {
+      throw new Error('listener fault');
+    });
+    for (const { commits } of [refused, thrown]) {
+      expect(commits.map((c) => c.transcript)).toEqual(['book a table', 'for two']);
+      expect(commits[1].resumeMerges).toBeUndefined();
+    }
+  });
+
+  it('speech that began past the grace is not offered for a merge', async () => {
+    const grace = DEFAULT_ENDPOINTING.resumeMergeGraceMs;
+    const { commits, asked } = await resumeAt(1400 + grace + 1 + 100, 100, () => true);
+    expect(asked).toEqual([]);
+    expect(commits).toHaveLength(2);
+    const { asked: atGrace } = await resumeAt(1400 + grace + 100, 100, () => true);
+    expect(atGrace).toEqual([1400 + grace]);
+  });
+});
+
 describe('a broken turn detector inside a real session', () => {
   const hanging: TurnDetector = { name: 'hang', endOfTurnProbability: () => new Promise<number>(() => {}) };
   const throwing: TurnDetector = {

@@ -27,6 +27,11 @@ export interface CommittedTurn {
   endpointingDelayMs?: number;
   /** The signals the probability was made of, when the detector explains itself. */
   turnSignals?: TurnSignalValues;
+  /**
+   * Earlier commits of this turn taken back because the user resumed before hearing the reply (the VAD confirms
+   * new speech ~100-200 ms after it begins, so a commit can land in between). Absent: none.
+   */
+  resumeMerges?: number;
 }
 
 export interface TurnTrackerEvents {
@@ -40,6 +45,12 @@ export interface TurnTrackerEvents {
   onNoise(): void;
   /** The detector threw, rejected or returned no number; the word list decided instead. */
   onDetectorError?(error: unknown): void;
+  /**
+   * The user began speaking again at `onsetMs`, no later than `resumeMergeGraceMs` after `turn` was committed.
+   * Return true when the commit was taken back (its reply cancelled, unheard): the tracker then continues that
+   * turn, and the words that follow join it. False (or a throw): the commit stands and this is new speech.
+   */
+  onResumeAfterCommit?(turn: CommittedTurn, onsetMs: number): boolean;
 }
 
 export interface TurnTrackerInputs {
@@ -77,6 +88,10 @@ export class TurnTracker {
   private prosody: ProsodyFeatures | undefined;
   private sttSignals: SttTurnSignals | undefined;
   private lastCommitVoicedAt: number | undefined;
+  /** The latest commit, until the next speech: it may be taken back if that speech began right at it. */
+  private lastCommit: CommittedTurn | undefined;
+  /** Commits taken back into the current turn. */
+  private resumeMerges = 0;
   private readonly fallbackDetector = new HeuristicTurnDetector();
   /** This user's in-turn pauses, for dynamic endpointing; lives and dies with the session. */
   readonly userPauses: UserPauseStats;
@@ -105,7 +120,12 @@ export class TurnTracker {
     return this.speaking;
   }
 
-  speechStarted(atMs: number): void {
+  /**
+   * The VAD's speech start. `lookBackMs`: how far before `atMs` the speech may really have begun (the VAD scores
+   * a soft onset as speech only some tens of ms in); the real onset decides whether a commit is taken back.
+   */
+  speechStarted(atMs: number, lookBackMs = 0): void {
+    this.resumeCommittedTurn(atMs - Math.max(0, lookBackMs));
     if (this.speechStartAt !== undefined && !this.speaking) {
       this.userPauses.record(atMs - this.lastVoicedAt); // a pause inside the turn: the user went on
     } else if (
@@ -195,6 +215,8 @@ export class TurnTracker {
 
   /** Forgets the current turn (noise, a backchannel, or a turn taken over by typed text). */
   reset(): void {
+    this.lastCommit = undefined;
+    this.resumeMerges = 0;
     this.cancelPending();
     this.cancelFinalTimeout?.();
     this.cancelFinalTimeout = undefined;
@@ -307,10 +329,38 @@ export class TurnTracker {
       endOfTurnProbability: this.decision?.probability,
       endpointingDelayMs: this.decision?.delayMs,
       turnSignals: this.decision?.signals,
+      ...(this.resumeMerges > 0 ? { resumeMerges: this.resumeMerges } : {}),
     };
     this.lastCommitVoicedAt = this.lastVoicedAt;
     this.reset();
+    this.lastCommit = turn;
     this.events.onCommit(turn);
+  }
+
+  /**
+   * New speech whose real onset is before, or within the grace after, the latest commit: when the session takes
+   * that commit back (nobody has heard its reply yet), the turn it committed continues, as if the commit had
+   * waited for the VAD to confirm the speech. One user sentence, one turn, one reply.
+   */
+  private resumeCommittedTurn(onsetMs: number): void {
+    const turn = this.lastCommit;
+    this.lastCommit = undefined;
+    if (!turn || this.speechStartAt !== undefined || this.speaking) return;
+    if (onsetMs > turn.committedAt + this.options.resumeMergeGraceMs) return;
+    let taken = false;
+    try {
+      taken = this.events.onResumeAfterCommit?.(turn, onsetMs) === true;
+    } catch {
+      taken = false; // a listener's fault leaves the commit standing
+    }
+    if (!taken) return;
+    this.finals = [turn.transcript];
+    this.speechStartAt = turn.speechStartAt;
+    this.lastVoicedAt = turn.endOfSpeechAt;
+    this.finalAt = turn.finalTranscriptAt;
+    this.resumeMerges = (turn.resumeMerges ?? 0) + 1;
+    // The pause is learnt once, below, as a pause the user spoke through (not also as a cut-off).
+    this.lastCommitVoicedAt = undefined;
   }
 
   private cancelPending(): void {

@@ -101,7 +101,7 @@ export class UserStreams {
   private speechStarted(atMs: number, lookBackMs: number): void {
     const { tracker, interruptions } = this.deps;
     if (this.deps.isClosed()) return;
-    tracker.speechStarted(atMs);
+    tracker.speechStarted(atMs, lookBackMs);
     // The user kept talking: whatever was prepared for the earlier words is stale.
     this.deps.discardPreparedReply();
     // The interruption's clock starts where the user really began: the VAD's onset less its look-back.

@@ -22,6 +22,16 @@ export class ChatHistory {
     return item;
   }
 
+  /**
+   * Takes back the latest item, and only the latest (nothing said after it can have depended on it being gone):
+   * a committed user turn that the user turned out to be still speaking, merged into what they say next.
+   */
+  removeLatest(id: number): boolean {
+    if (this.items.at(-1)?.id !== id) return false;
+    this.items.pop();
+    return true;
+  }
+
   get messages(): readonly HistoryItem[] {
     return this.items;
   }

@@ -82,6 +82,11 @@ export interface TurnMetrics {
     endOfTurnProbability: number | null;
     endpointingDelayMs: number | null;
     signals: Record<string, number>;
+    /**
+     * Commits of this turn taken back because the user resumed before hearing the reply (0: none). Each is a
+     * split of one sentence into two turns that the session undid.
+     */
+    resumeMerges?: number;
   };
 }
 

@@ -14,6 +14,11 @@ export interface ScriptedVadOptions {
   minSilenceMs?: number;
   /** Voiced audio needed before reporting a start. */
   minSpeechMs?: number;
+  /**
+   * As a model VAD does (Silero scores a soft onset as speech only some tens of ms in): the start is placed this
+   * much after the scripted onset, and reported with this look-back. 0 by default: placed at the onset.
+   */
+  lookBackMs?: number;
 }
 
 /** A test VAD driven by a script: events fire when the pushed audio's timestamps pass the scripted times. */
@@ -22,7 +27,7 @@ export class ScriptedVad implements VAD {
   constructor(private readonly options: ScriptedVadOptions) {}
 
   stream(listener: VadListener): VadStream {
-    const { speech, minSilenceMs = 300, minSpeechMs = 0 } = this.options;
+    const { speech, minSilenceMs = 300, minSpeechMs = 0, lookBackMs = 0 } = this.options;
     let index = 0;
     let speaking = false;
     let closed = false;
@@ -32,9 +37,10 @@ export class ScriptedVad implements VAD {
         const frameEnd = frame.timestampMs + frameDurationMs(frame);
         while (index < speech.length) {
           const segment = speech[index];
-          if (!speaking && frameEnd >= segment.startMs + minSpeechMs) {
+          if (!speaking && frameEnd >= segment.startMs + lookBackMs + minSpeechMs) {
             speaking = true;
-            listener.onSpeechStart({ atMs: segment.startMs, probability: 0.9 });
+            const atMs = segment.startMs + lookBackMs;
+            listener.onSpeechStart({ atMs, probability: 0.9, ...(lookBackMs > 0 ? { lookBackMs } : {}) });
           }
           if (speaking && frameEnd >= segment.endMs + minSilenceMs) {
             speaking = false;
