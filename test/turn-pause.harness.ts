@@ -59,6 +59,10 @@ export interface SpokenTurnResult {
   userMessages: string[];
   errors: unknown[];
   metrics: TurnMetrics[];
+  /** Commits taken back because the user resumed right at them (turn-merge.ts). */
+  merged: { transcript: string; onsetMs: number; heardMs: number }[];
+  /** Each reply's outcome, in order. */
+  outcomes: string[];
 }
 
 export async function speakToSession(
@@ -94,7 +98,11 @@ export async function speakToSession(
     userMessages: [],
     errors: [],
     metrics: [],
+    merged: [],
+    outcomes: [],
   };
+  session.on('turnMerged', (e) => result.merged.push(e));
+  session.on('speechEnded', (e) => result.outcomes.push(e.outcome));
   session.on('turnCommitted', (e) => result.commits.push({ transcript: e.transcript, atMs: e.atMs }));
   session.on('transcript', (e) => {
     if (e.final) result.finals.push({ text: e.text, atMs: e.atMs });
