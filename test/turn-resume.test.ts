@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type TimelineOptions, timeline } from '../src/agent/timeline.testkit.ts';
+import { loadConfig } from '../src/config/config.ts';
 import type { ChatMessage } from '../src/providers/llm/contract.ts';
 import { FixedTurnDetector } from '../src/providers/turn/fixed.ts';
 import { defineTool } from '../src/tools/tool.ts';
@@ -188,5 +189,15 @@ describe('a user who resumes right at the commit (virtual clock)', () => {
     expect(calls.length).toBeGreaterThanOrEqual(1);
     expect(merged).toEqual([]);
     expect(t.history().some((m) => m.role === 'tool')).toBe(true);
+  });
+
+  it('the configuration takes the merge options, typed, and refuses bad ones', async () => {
+    const file = '/nonexistent/repartee.config.json';
+    const endpointing = { resumeMergeGraceMs: 0, resumeMergeMaxHeardMs: 250 };
+    const config = await loadConfig({ file, env: {}, overrides: { endpointing } });
+    expect(config.endpointing).toMatchObject(endpointing);
+    await expect(
+      loadConfig({ file, env: {}, overrides: { endpointing: { resumeMergeGraceMs: -1 } } }),
+    ).rejects.toThrow(/resumeMergeGraceMs/);
   });
 });

@@ -102,6 +102,10 @@ export const ConfigSchema = z
         userPauseQuantile: z.number().min(0.5).max(1).optional(),
         userFloorCapMs: durationMs.optional(),
         finalTranscriptTimeoutMs: durationMs.optional(),
+        /** New speech this soon after a commit (real onset) takes the commit back while its reply is unheard. */
+        resumeMergeGraceMs: z.number().int().min(0).max(2_000).optional(),
+        /** ...as long as the reply has played for no more than this at the client. */
+        resumeMergeMaxHeardMs: z.number().int().min(0).max(5_000).optional(),
       })
       .strict()
       .default({}),
