@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { AudioFrame } from '../audio/frame.ts';
 import { ChatHistory, type HistoryItem } from '../context/history.ts';
 import { ContextManager } from '../context/manager.ts';
-import type { ContextStats } from '../context/window.ts';
 import { type Clock, MonotonicClock } from '../metrics/clock.ts';
-import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { TypedEmitter } from '../util/emitter.ts';
+import type { ActiveSpeech } from './active-speech.ts';
 import { ApologyVoice } from './apology.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
@@ -30,25 +29,9 @@ import { ProviderFallbacks } from './provider-fallbacks.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
 import { heardTextOf, historyEntriesOf, turnMetricsOf } from './speech-record.ts';
 import { ToolRunner } from './tool-runner.ts';
-import { type CommitRecord, TurnMerger } from './turn-merge.ts';
-import { type CommittedTurn, TurnTracker } from './turn-tracker.ts';
+import { TurnCommits } from './turn-commits.ts';
+import { TurnTracker } from './turn-tracker.ts';
 import { UserStreams } from './user-streams.ts';
-
-interface ActiveSpeech {
-  speech: Speech;
-  turnId: number | null;
-  turn?: CommittedTurn;
-  preemptive: TurnMetrics['preemptive'];
-  sttAudioMs: number;
-  /** Provider switches (all kinds) counted when the speech became active. */
-  fallbacksAtStart?: number;
-  /** The prompt's context counts (LLM replies only). */
-  context?: ContextStats;
-  /** Spoken to its end whatever the user does: no barge-in, a turn waits for it (the no-model notice). */
-  holdsFloor?: boolean;
-  /** It is the no-model notice: a turn committed while it plays has been answered by it. */
-  isNotice?: boolean;
-}
 
 /**
  * One conversation: audio in → VAD and STT in parallel → end of turn → LLM → sentences → TTS → audio out,
@@ -71,8 +54,6 @@ export class AgentSession {
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
   private readonly tracker: TurnTracker;
-  /** Takes a commit back when the user was still speaking and has not heard its reply (turn-merge.ts). */
-  private readonly merges: TurnMerger;
   private readonly userStreams: UserStreams;
   private readonly preemptive: PreemptiveGeneration;
   private readonly fallbacks: ProviderFallbacks;
@@ -81,10 +62,10 @@ export class AgentSession {
   private currentState: AgentState = 'idle';
   private closed = false;
   private nextSpeechId = 1;
-  private turnCount = 0;
   private active: ActiveSpeech | undefined;
   private readonly interruptions: InterruptionArbiter;
-  private commits: Promise<void> = Promise.resolve();
+  /** Committed turns become replies, one at a time (turn-commits.ts). */
+  private readonly commits: TurnCommits;
 
   constructor(options: AgentSessionOptions) {
     this.options = options;
@@ -126,13 +107,6 @@ export class AgentSession {
       (frame) => this.userStreams.push(frame),
       (error) => this.reportError('session', error),
     );
-    this.merges = new TurnMerger({
-      clock: this.clock,
-      history: this.history,
-      maxHeardMs: this.endpointing.resumeMergeMaxHeardMs,
-      enabled: !options.llmUnavailableNotice,
-      onMerged: (event) => this.events.emit('turnMerged', event),
-    });
     this.tracker = new TurnTracker(
       this.clock,
       this.endpointing,
@@ -140,10 +114,10 @@ export class AgentSession {
       () => this.history.toMessages(),
       {
         onCandidate: (transcript) => this.prepareReply(transcript),
-        onCommit: (turn) => this.enqueueCommit(turn, this.merges.track(turn)),
+        onCommit: (turn) => this.commits.enqueueVoice(turn),
         onNoise: () => this.updateState(),
         onDetectorError: (error) => this.reportError('turn', error),
-        onResumeAfterCommit: (turn, onsetMs) => this.merges.takeBack(turn, onsetMs),
+        onResumeAfterCommit: (turn, onsetMs) => this.commits.takeBack(turn, onsetMs),
       },
       { language: options.language },
     );
@@ -166,6 +140,25 @@ export class AgentSession {
       onTranscript: (event) => this.events.emit('transcript', event),
       onSttFallback: () => this.fallbacks.sttSwitched(),
       onError: (source, error) => this.reportError(source, error),
+      onChange: () => this.updateState(),
+    });
+    this.commits = new TurnCommits({
+      clock: this.clock,
+      context: this.context,
+      history: this.history,
+      preemptive: this.preemptive,
+      interruptionEnabled: this.interruption.enabled,
+      resumeMergeMaxHeardMs: this.endpointing.resumeMergeMaxHeardMs,
+      llmUnavailableNotice: options.llmUnavailableNotice,
+      isClosed: () => this.closed,
+      active: () => this.active,
+      interruptActive: () => this.interruptActive(),
+      takeSttAudioMs: () => this.userStreams.takeSttAudioMs(),
+      appendHistory: (message) => this.appendHistory(message),
+      createSpeech: (source) => this.createSpeech(source),
+      activate: (entry) => this.activate(entry),
+      onCommitted: (event) => this.events.emit('turnCommitted', event),
+      onMerged: (event) => this.events.emit('turnMerged', event),
       onChange: () => this.updateState(),
     });
   }
@@ -213,10 +206,10 @@ export class AgentSession {
     if (this.closed) throw new SessionClosedError();
     if (typeof text !== 'string' || !text.trim()) throw new TypeError('sendText needs a non-empty string');
     this.tracker.reset();
-    this.merges.forget();
+    this.commits.forgetMerges();
     this.preemptive.discard();
     const now = this.clock.now();
-    this.enqueueCommit({
+    this.commits.enqueueText({
       transcript: text.trim(),
       speechStartAt: now,
       endOfSpeechAt: now,
@@ -272,71 +265,6 @@ export class AgentSession {
     if (!this.options.preemptiveGeneration || this.options.llmUnavailableNotice) return;
     if (this.closed || this.active || this.interruptions.isPending) return;
     this.preemptive.prepare(transcript);
-  }
-
-  /** `record`: a voice commit, which the merger may take back (it is then stopped wherever it has got to). */
-  private enqueueCommit(turn: CommittedTurn, record?: CommitRecord): void {
-    // Commits run one at a time so the history sees each interrupted reply before the turn that cut it off.
-    this.commits = this.commits.then(
-      () => this.commitTurn(turn, record),
-      () => this.commitTurn(turn, record),
-    );
-  }
-
-  private async commitTurn(turn: CommittedTurn, record?: CommitRecord): Promise<void> {
-    if (this.closed || record?.withdrawn) return;
-    // A turn continued after a taken-back commit keeps that commit's number and its STT audio.
-    const turnId = record?.carried?.turnId ?? ++this.turnCount;
-    const sttAudioMs = this.userStreams.takeSttAudioMs() + (record?.carried?.sttAudioMs ?? 0);
-    if (record) {
-      record.turnId = turnId;
-      record.sttAudioMs = sttAudioMs;
-    }
-    this.events.emit('turnCommitted', { turnId, transcript: turn.transcript, atMs: turn.committedAt });
-    const previous = this.active;
-    // Said while the notice is being said: the notice is this turn's answer too (said once, not twice).
-    const answeredByNotice = previous?.isNotice === true && !previous.speech.isDone;
-    if (previous) {
-      if (!previous.speech.isDone && !this.interruption.enabled) return; // the agent holds the floor
-      if (!previous.holdsFloor) this.interruptActive();
-      // finish() was attached to this promise first, so the interrupted reply is in the history after this await.
-      await previous.speech.finished.catch(() => undefined);
-    }
-    if (this.closed || record?.withdrawn) return;
-    const notice = this.options.llmUnavailableNotice;
-    if (notice) {
-      this.appendHistory({ role: 'user', content: turn.transcript });
-      if (answeredByNotice || this.active) return;
-      const speech = this.createSpeech({ kind: 'text', text: notice });
-      this.activate({
-        speech,
-        turnId,
-        turn,
-        preemptive: 'none',
-        sttAudioMs,
-        holdsFloor: true,
-        isNotice: true,
-      });
-      speech.authorize();
-      this.updateState();
-      return;
-    }
-    await this.context.prepare(); // resolved since start(); only a turn sent during start() waits here
-    if (this.closed || record?.withdrawn) return;
-    // Claimed before the user's words enter the history: a prepared reply must have seen the same history.
-    const { preemptive, ...prepared } = this.preemptive.claim(turn.transcript);
-    let { speech, context } = prepared;
-    const userItem = this.appendHistory({ role: 'user', content: turn.transcript });
-    if (record) record.userItemId = userItem.id;
-    if (!speech) {
-      const prompt = this.context.prompt(this.history.messages);
-      speech = this.createSpeech({ kind: 'llm', messages: prompt.messages });
-      context = prompt.stats;
-    }
-    this.activate({ speech, turnId, turn, preemptive, sttAudioMs, context });
-    if (record) record.speech = speech;
-    speech.authorize();
-    this.updateState();
   }
 
   private createSpeech(source: SpeechSource): Speech {
@@ -403,7 +331,7 @@ export class AgentSession {
 
   private finish(entry: ActiveSpeech, result: SpeechResult): void {
     // A reply taken back with its commit leaves nothing: the turn goes on and gets one reply, with one record.
-    const takenBack = this.merges.wasTakenBack(entry.speech);
+    const takenBack = this.commits.wasTakenBack(entry.speech);
     if (!takenBack) for (const message of historyEntriesOf(result)) this.appendHistory(message);
     const heardText = heardTextOf(result);
     this.events.emit('speechEnded', {
