@@ -27,6 +27,9 @@ export function acceptWebSocket(ws: WebSocket, options: AcceptWebSocketOptions):
   let earlyBytes = 0;
   let dropped = 0;
   const hold = (data: RawData, isBinary: boolean) => {
+    // Liveness is answered from the moment the socket is accepted: a session start slower than the page's
+    // silence timeout (model warm-up under load) must not read as a dead server.
+    if (!isBinary && answerPing(ws, data)) return;
     const bytes = rawLength(data);
     if (early.length < MAX_EARLY_MESSAGES && earlyBytes + bytes <= MAX_EARLY_BYTES) {
       early.push([data, isBinary]);
@@ -57,6 +60,24 @@ export function acceptWebSocket(ws: WebSocket, options: AcceptWebSocketOptions):
         ws.send(JSON.stringify({ type: 'error', message: 'the session could not start' }));
       ws.close(1011, 'session failed to start');
     });
+}
+
+/** Answers a protocol `ping` (docs/protocol.md) with its `pong`; false for any other message. */
+function answerPing(ws: WebSocket, data: RawData): boolean {
+  if (rawLength(data) > 200) return false;
+  let message: unknown;
+  try {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+    message = JSON.parse(bytes.toString());
+  } catch {
+    return false; // held; the session's bridge reports it
+  }
+  if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'ping')
+    return false;
+  const t = (message as { t?: unknown }).t;
+  if (ws.readyState === ws.OPEN)
+    ws.send(JSON.stringify(typeof t === 'number' ? { type: 'pong', t } : { type: 'pong' }));
+  return true;
 }
 
 function rawLength(data: RawData): number {

@@ -28,6 +28,18 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** A session of scripted providers that answers every request with LONG_TEXT. */
+export function scriptedSession(clock = new MonotonicClock()): AgentSession {
+  return new AgentSession({
+    vad: new ScriptedVad({ speech: [] }),
+    stt: new ScriptedStt({ clock, words: [] }),
+    llm: new ScriptedLlm({ clock, reply: () => LONG_TEXT }),
+    tts: new ScriptedTts({ clock, ttfbMs: 5, realTimeFactor: 0.01 }),
+    clock,
+    providerFailure: { presynthesizeApology: false },
+  });
+}
+
 /** Every server started; close them after each test. */
 export const servers: Served[] = [];
 
@@ -47,14 +59,7 @@ export async function serve(options: WebSocketClientOptions = {}, unixSocket = f
   const closed = new Set<AgentSession>();
   let acceptedMs = 0;
   wss.on('connection', (ws) => {
-    const session = new AgentSession({
-      vad: new ScriptedVad({ speech: [] }),
-      stt: new ScriptedStt({ clock, words: [] }),
-      llm: new ScriptedLlm({ clock, reply: () => LONG_TEXT }),
-      tts: new ScriptedTts({ clock, ttfbMs: 5, realTimeFactor: 0.01 }),
-      clock,
-      providerFailure: { presynthesizeApology: false },
-    });
+    const session = scriptedSession(clock);
     const push = session.pushAudio.bind(session);
     session.pushAudio = (frame: AudioFrame) => {
       acceptedMs += (frame.samples.length * 1000) / frame.sampleRate;
