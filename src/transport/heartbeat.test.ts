@@ -67,4 +67,31 @@ describe('Heartbeat', () => {
     heartbeat.stop();
     expect(pending).toBeUndefined();
   });
+
+  it('with answerTimeoutMs, a peer that keeps sending but answers no ping is judged unanswered once', async () => {
+    const clock = new VirtualClock();
+    const unanswered: number[] = [];
+    const timeouts: number[] = [];
+    const heartbeat = new Heartbeat({
+      clock,
+      intervalMs: 1000,
+      timeoutMs: 2500,
+      answerTimeoutMs: 7500,
+      sendPing: () => {},
+      onTimeout: (silentMs) => timeouts.push(silentMs),
+      onUnanswered: (ms) => unanswered.push(ms),
+    });
+    // Answers for a while, then only sends (heard, never a pong).
+    for (let t = 500; t <= 3500; t += 1000) {
+      await clock.advanceTo(t);
+      heartbeat.pong();
+    }
+    for (let t = 4000; t <= 20_000; t += 200) {
+      await clock.advanceTo(t);
+      heartbeat.heard();
+    }
+    expect(timeouts).toEqual([]);
+    expect(unanswered).toEqual([8500]); // last pong at 3500, judged at the tick of 12000
+    expect(clock.pendingTimers).toBe(0);
+  });
 });

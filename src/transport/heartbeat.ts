@@ -20,6 +20,12 @@ export interface HeartbeatDeps extends HeartbeatOptions {
    * transport's own detection). Default false: every peer answers (WebSocket pongs are automatic).
    */
   enforceAfterFirstAnswer?: boolean;
+  /**
+   * A peer that keeps sending but has not answered a ping (`pong()`) this long is not reading what we send:
+   * `onUnanswered` is called once and the heartbeat stops. Default: off (only silence is judged).
+   */
+  answerTimeoutMs?: number;
+  onUnanswered?(unansweredMs: number): void;
 }
 
 /**
@@ -32,6 +38,7 @@ export class Heartbeat {
   private readonly timeoutMs: number;
   private lastHeardMs: number;
   private lastTickMs: number;
+  private lastAnswerMs: number;
   private answered = false;
   private cancelTick: (() => void) | undefined;
   private stopped = false;
@@ -46,6 +53,7 @@ export class Heartbeat {
     }
     this.lastHeardMs = deps.clock.now();
     this.lastTickMs = this.lastHeardMs;
+    this.lastAnswerMs = this.lastHeardMs;
     this.schedule();
   }
 
@@ -58,6 +66,7 @@ export class Heartbeat {
   pong(): void {
     this.answered = true;
     this.heard();
+    this.lastAnswerMs = this.lastHeardMs;
   }
 
   stop(): void {
@@ -75,12 +84,21 @@ export class Heartbeat {
     const now = this.deps.clock.now();
     const stalled = now - this.lastTickMs > 2 * this.intervalMs;
     this.lastTickMs = now;
-    if (stalled) this.lastHeardMs = Math.max(this.lastHeardMs, now - this.intervalMs);
+    if (stalled) {
+      this.lastHeardMs = Math.max(this.lastHeardMs, now - this.intervalMs);
+      this.lastAnswerMs = Math.max(this.lastAnswerMs, now - this.intervalMs);
+    }
     const judged = this.answered || !this.deps.enforceAfterFirstAnswer;
     const silentMs = now - this.lastHeardMs;
     if (judged && silentMs > this.timeoutMs) {
       this.stop();
       this.deps.onTimeout(silentMs);
+      return;
+    }
+    const unansweredMs = now - this.lastAnswerMs;
+    if (this.deps.answerTimeoutMs !== undefined && unansweredMs > this.deps.answerTimeoutMs) {
+      this.stop();
+      this.deps.onUnanswered?.(unansweredMs);
       return;
     }
     this.deps.sendPing(now);

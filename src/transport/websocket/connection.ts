@@ -130,6 +130,13 @@ export async function attachWebSocketClient(
       if (socket.readyState === socket.OPEN) socket.ping();
     },
     onTimeout: (silentMs) => drop(1006, `no pong for ${Math.round(silentMs)} ms`),
+    // A client that keeps sending (so is never silent) but answers no ping is not reading: on loopback the
+    // kernel's buffers absorb megabytes of audio before bufferedAmount grows, so maxUnsentAudioMs alone misses
+    // it. Every WebSocket client answers pings as it reads; one that reads, even slowly behind the allowed
+    // backlog, gets its ping after at most that backlog.
+    answerTimeoutMs: config.maxUnsentAudioMs + config.pongTimeoutMs,
+    onUnanswered: (unansweredMs) =>
+      drop(1008, `not reading: no pong for ${(unansweredMs / 1000).toFixed(1)} s while it kept sending`),
   });
   socket.on('pong', () => heartbeat.pong());
 
@@ -157,7 +164,8 @@ export async function attachWebSocketClient(
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (ended) return;
     // A peer whose data keeps arriving is alive even if its pong is stuck behind that data (a fast sender):
-    // the input budget judges it, not the heartbeat. A peer that stops reading is bounded by maxUnsentAudioMs.
+    // the input budget judges it, not the heartbeat. A peer that stops reading is bounded by maxUnsentAudioMs
+    // and by the pongs it owes (answerTimeoutMs).
     heartbeat.heard();
     const over = budget.message();
     if (over) return drop(1008, over);
