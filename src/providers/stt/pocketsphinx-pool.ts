@@ -63,6 +63,8 @@ interface Waiter {
 
 /** Quiet times after the last stream closed at which the heap is trimmed: one pair for a burst of hang-ups. */
 const TRIM_AFTER_CLOSE_MS = [1_000, 10_000];
+/** The owner of a decoder acquired without one: never equal to a later owner, so the next acquire resets it. */
+const ANONYMOUS = Object.freeze({});
 
 export class DecoderPool {
   private readonly idle: Decoder[] = [];
@@ -103,8 +105,31 @@ export class DecoderPool {
     };
   }
 
-  /** A decoder for one utterance; give it back with release() (or discard() if a native call on it failed). */
-  acquire(signal?: AbortSignal): Promise<Decoder> {
+  /**
+   * A decoder for one utterance; give it back with release() (or discard() if a native call on it failed).
+   * `owner` (the stream) keeps the live CMN estimate across its own utterances: a decoder that last served another
+   * owner, or an acquire without one, has the estimate reset to the model's initial value first, so one speaker's
+   * channel never skews the next speaker's recognition.
+   */
+  acquire(signal?: AbortSignal, owner?: object): Promise<Decoder> {
+    return this.acquireAny(signal).then((decoder) => this.handTo(decoder, owner));
+  }
+
+  private handTo(decoder: Decoder, owner: object | undefined): Decoder {
+    if (decoder.owner !== undefined && (owner === undefined || decoder.owner !== owner)) {
+      try {
+        decoder.resetCmn();
+      } catch (error) {
+        this.discard(decoder);
+        throw error;
+      }
+    }
+    // A fresh decoder (no owner yet) is already at the model's estimate; an owner-less acquire marks it shared.
+    decoder.owner = owner ?? ANONYMOUS;
+    return decoder;
+  }
+
+  private acquireAny(signal?: AbortSignal): Promise<Decoder> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const idle = this.idle.pop();
     if (idle) return Promise.resolve(idle);

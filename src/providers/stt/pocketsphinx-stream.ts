@@ -161,7 +161,7 @@ export class PocketsphinxStream implements SttStream {
   private acquire(): void {
     const controller = new AbortController();
     this.acquiring = controller;
-    this.pool.acquire(controller.signal).then(
+    this.pool.acquire(controller.signal, this).then(
       (decoder) => {
         this.acquiring = undefined;
         this.decoder = decoder;
