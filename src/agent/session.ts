@@ -116,6 +116,8 @@ export class AgentSession {
         onCandidate: (transcript) => this.prepareReply(transcript),
         onCommit: (turn) => this.commits.enqueueVoice(turn),
         onNoise: () => this.updateState(),
+        onInterimPromoted: (text) =>
+          this.events.emit('transcript', { text, final: true, atMs: this.clock.now() }),
         onDetectorError: (error) => this.reportError('turn', error),
         onResumeAfterCommit: (turn, onsetMs) => this.commits.takeBack(turn, onsetMs),
       },

@@ -45,6 +45,29 @@ describe('TurnTracker', () => {
     expect(commits.map((c) => c.transcript)).toEqual(['in his power to do for']);
   });
 
+  it('an STT that never settles: its last interim stands in for the final, and listeners are told', async () => {
+    const clock = new VirtualClock();
+    const commits: CommittedTurn[] = [];
+    const promoted: string[] = [];
+    const options = { ...DEFAULT_ENDPOINTING };
+    const tracker = new TurnTracker(clock, options, new FixedTurnDetector(1), () => [], {
+      onCandidate: () => {},
+      onCommit: (turn) => commits.push(turn),
+      onNoise: () => {},
+      onInterimPromoted: (text) => promoted.push(text),
+    });
+    tracker.speechStarted(0);
+    await clock.advanceTo(500);
+    tracker.interimReceived({ text: 'book a table', startMs: 0, endMs: 500 });
+    await clock.advanceTo(800);
+    tracker.speechEnded(800);
+    await clock.advanceTo(800 + options.finalTranscriptTimeoutMs - 1);
+    expect(promoted).toEqual([]);
+    await clock.advanceTo(800 + options.finalTranscriptTimeoutMs + options.maxDelayMs + 1);
+    expect(promoted).toEqual(['book a table']);
+    expect(commits.map((c) => c.transcript)).toEqual(['book a table']);
+  });
+
   it('a late final of an earlier stretch does not commit the turn before the latest final', async () => {
     const { tracker, commits, at, word, clock } = harness(new FixedTurnDetector(1));
     await at(0, () => tracker.speechStarted(0));

@@ -43,6 +43,11 @@ export interface TurnTrackerEvents {
   onCommit(turn: CommittedTurn): void;
   /** Speech ended and no words came of it. */
   onNoise(): void;
+  /**
+   * The STT never settled within `finalTranscriptTimeoutMs`, so its last interim stands in for the final: clients
+   * shown the interims must be told it is final now, or what they show never settles.
+   */
+  onInterimPromoted?(text: string): void;
   /** The detector threw, rejected or returned no number; the word list decided instead. */
   onDetectorError?(error: unknown): void;
   /**
@@ -167,7 +172,10 @@ export class TurnTracker {
       if (!this.awaitingFinal || this.speaking) return;
       // The STT never settled: fall back on its last hypothesis rather than drop what the user said.
       this.awaitingFinal = false;
-      if (this.interim) this.acceptFinal(this.interim);
+      if (this.interim) {
+        this.acceptFinal(this.interim);
+        this.events.onInterimPromoted?.(this.interim);
+      }
       this.interim = '';
       this.evaluate();
     });
