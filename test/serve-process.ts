@@ -8,34 +8,57 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { countSockets, type SocketCounts } from './process-sockets.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export type { SocketCounts } from './process-sockets.ts';
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const TEST_MODEL = fileURLToPath(new URL('./fixtures/models/stories260K.gguf', import.meta.url));
 
 export interface ServeOptions {
+  /** Extra CLI flags, e.g. `['--llm', 'openai-compatible:http://127.0.0.1:1234/v1#m']`. */
   args?: string[];
   env?: Record<string, string>;
+  /** Start from an environment holding only PATH and HOME (no API keys leak in from the caller's), then `env`. */
+  cleanEnv?: boolean;
   startTimeoutMs?: number;
+}
+
+export interface HealthAnswer {
+  ok: boolean;
+  latencyMs: number;
+  status?: string;
+  sessions?: number;
+  error?: string;
 }
 
 export class ServeProcess {
   exit: { code: number | null; signal: string | null } | undefined;
 
+  readonly port: number;
+
   private constructor(
     readonly child: ChildProcess,
     readonly url: string,
-    private readonly readLog: () => string,
-  ) {}
+    private readonly written: { text(): string; total(): number },
+  ) {
+    this.port = Number(new URL(url).port);
+  }
 
   static async start(options: ServeOptions = {}): Promise<ServeProcess> {
-    const child = spawn(process.execPath, ['bin/repartee', 'serve', '--port', '0', ...(options.args ?? [])], {
-      cwd: ROOT,
-      env: { ...process.env, REPARTEE_LOG_LEVEL: 'warn', ...options.env },
+    const base = options.cleanEnv
+      ? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' }
+      : { ...process.env, REPARTEE_LOG_LEVEL: 'warn' };
+    const args = ['bin/repartee', 'serve', '--host', '127.0.0.1', '--port', '0', ...(options.args ?? [])];
+    const child = spawn(process.execPath, args, {
+      cwd: REPO,
+      env: { ...base, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    let total = 0;
     const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-100_000);
+      total += chunk.length;
+      output = (output + chunk.toString()).slice(-200_000);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -58,16 +81,31 @@ export class ServeProcess {
         reject(new Error(`repartee serve exited (${code ?? signal}) before listening:\n${output}`));
       });
     });
-    const server = new ServeProcess(child, url, () => output);
+    const server = new ServeProcess(child, url, { text: () => output, total: () => total });
     child.on('exit', (code, signal) => {
       server.exit = { code, signal };
     });
     return server;
   }
 
-  /** The last 100 kB the server wrote (its log). */
+  /** The last 200 kB the server wrote (its log). */
   get output(): string {
-    return this.readLog();
+    return this.written.text();
+  }
+
+  /** What the server wrote since `mark()` returned `since`, as far as the last 200 kB reach. */
+  log(since = 0): string {
+    const text = this.written.text();
+    return text.slice(Math.max(0, text.length - (this.written.total() - since)));
+  }
+
+  /** A position in the log, for `log(since)`. */
+  mark(): number {
+    return this.written.total();
+  }
+
+  sockets(): SocketCounts {
+    return countSockets(this.pid, this.port);
   }
 
   get pid(): number {
@@ -83,10 +121,10 @@ export class ServeProcess {
   }
 
   /**
-   * GET /health on a fresh connection (no keep-alive socket the server may be closing): its latency and session
-   * count, or the reason it did not answer within `timeoutMs`.
+   * GET /health on a fresh connection (no keep-alive socket the server may be closing): its latency, status and
+   * session count, or the reason it did not answer within `timeoutMs`. Never throws: a frozen server is an answer.
    */
-  health(timeoutMs = 5_000): Promise<{ ok: boolean; latencyMs: number; sessions?: number; error?: string }> {
+  health(timeoutMs = 5_000): Promise<HealthAnswer> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     return new Promise((done) => {
@@ -97,8 +135,8 @@ export class ServeProcess {
         });
         res.on('end', () => {
           try {
-            const { sessions } = JSON.parse(body) as { sessions?: number };
-            done({ ok: res.statusCode === 200, latencyMs: elapsed(), sessions });
+            const { status, sessions } = JSON.parse(body) as { status?: string; sessions?: number };
+            done({ ok: res.statusCode === 200, latencyMs: elapsed(), status, sessions });
           } catch {
             done({ ok: false, latencyMs: elapsed(), error: `HTTP ${res.statusCode}: ${body.slice(0, 80)}` });
           }

@@ -6,7 +6,7 @@
 import type { ServerStats } from '../../../bench/e2e/ipc.ts';
 import { runClient } from '../../../bench/e2e/processes.ts';
 import { summarize } from '../../../src/metrics/stats.ts';
-import type { ServerProcess } from './server-process.ts';
+import type { ServeProcess } from '../../serve-process.ts';
 
 export interface CanaryResult {
   turns: number;
@@ -36,7 +36,7 @@ export interface CanaryOptions {
 }
 
 /** The bench client samples server stats; here they come from outside the process (/health and /proc). */
-function statsSource(server: ServerProcess) {
+function statsSource(server: ServeProcess) {
   return {
     url: server.url,
     pid: server.pid,
@@ -58,7 +58,7 @@ function statsSource(server: ServerProcess) {
   };
 }
 
-export async function runCanary(server: ServerProcess, options: CanaryOptions): Promise<CanaryResult> {
+export async function runCanary(server: ServeProcess, options: CanaryOptions): Promise<CanaryResult> {
   const turnTimeoutMs = options.turnTimeoutMs ?? 20_000;
   const { result } = await runClient(
     {

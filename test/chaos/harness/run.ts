@@ -6,7 +6,7 @@
 import { type CanaryResult, runCanary } from './canary.ts';
 import { FaultLlm } from './fault-llm.ts';
 import type { ChaosForm, Scenario } from './scenario.ts';
-import { ServerProcess, type SocketCounts } from './server-process.ts';
+import { ServeProcess, type SocketCounts } from '../../serve-process.ts';
 import { until, type WatchResult, watchServer } from './watch.ts';
 
 export interface ChaosBounds {
@@ -49,7 +49,7 @@ export const BENCH_BOUNDS: ChaosBounds = {
 };
 
 export interface ChaosEnv {
-  server: ServerProcess;
+  server: ServeProcess;
   llm: FaultLlm;
   form: ChaosForm;
   canaryTurns: number;
@@ -94,9 +94,10 @@ export async function startChaos(options: {
 }): Promise<ChaosEnv> {
   const log = options.log ?? (() => undefined);
   const llm = await FaultLlm.start();
-  const server = await ServerProcess.start({
+  const server = await ServeProcess.start({
     args: ['--llm', llm.spec, '--stt', 'local', '--tts', 'local', '--vad', 'silero'],
     env: { REPARTEE_LLM_MAX_TOKENS: '64' },
+    cleanEnv: true,
   });
   log(`server ${server.url} (pid ${server.pid}); LLM fake on :${llm.port}`);
   try {
@@ -126,7 +127,7 @@ export async function startChaos(options: {
   }
 }
 
-const settled = (server: ServerProcess, before: SocketCounts) => async () => {
+const settled = (server: ServeProcess, before: SocketCounts) => async () => {
   if (!server.alive) return true;
   const health = await server.health();
   const now = server.sockets();

@@ -1,11 +1,11 @@
 /** What a chaos scenario is given and gives back. */
 import type { FaultLlm } from './fault-llm.ts';
-import type { ServerProcess } from './server-process.ts';
+import type { ServeProcess } from '../../serve-process.ts';
 
 export type ChaosForm = 'short' | 'full';
 
 export interface ScenarioContext {
-  server: ServerProcess;
+  server: ServeProcess;
   llm: FaultLlm;
   form: ChaosForm;
   /** Resolves when the canary has played all its turns: a scenario that holds connections holds them until then. */

@@ -3,7 +3,7 @@
  * failure), and the server's RSS at its peak. Polling runs until `stop()`; each answer is awaited before the
  * next, so a frozen server shows as one long answer, not a pile of requests.
  */
-import type { ServerProcess } from './server-process.ts';
+import type { ServeProcess } from '../../serve-process.ts';
 
 export interface WatchResult {
   polls: number;
@@ -14,7 +14,7 @@ export interface WatchResult {
   peakRssBytes: number;
 }
 
-export function watchServer(server: ServerProcess, options: { everyMs?: number; boundMs: number }) {
+export function watchServer(server: ServeProcess, options: { everyMs?: number; boundMs: number }) {
   const everyMs = options.everyMs ?? 100;
   const t0 = performance.now();
   const result: WatchResult = { polls: 0, maxHealthMs: 0, slow: [], failures: 0, peakRssBytes: 0 };
