@@ -3,10 +3,11 @@
  * through it, and after it the checks — the canary's v2v p95 against the baseline and its missed replies, the
  * worst /health answer, RSS back near where it started, and no session, client socket or UDP socket left.
  */
+
+import { ServeProcess, type SocketCounts } from '../../serve-process.ts';
 import { type CanaryResult, runCanary } from './canary.ts';
 import { FaultLlm } from './fault-llm.ts';
 import type { ChaosForm, Scenario } from './scenario.ts';
-import { ServeProcess, type SocketCounts } from '../../serve-process.ts';
 import { until, type WatchResult, watchServer } from './watch.ts';
 
 export interface ChaosBounds {

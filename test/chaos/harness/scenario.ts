@@ -1,6 +1,7 @@
 /** What a chaos scenario is given and gives back. */
-import type { FaultLlm } from './fault-llm.ts';
+
 import type { ServeProcess } from '../../serve-process.ts';
+import type { FaultLlm } from './fault-llm.ts';
 
 export type ChaosForm = 'short' | 'full';
 
