@@ -4,17 +4,19 @@ import type { LLM } from './contract.ts';
 import { LlmError } from './errors.ts';
 import { FallbackLlm } from './fallback.ts';
 import type { FallbackOptions } from './fallback-rotation.ts';
+import { AnthropicLlm, type AnthropicOptions } from './anthropic.ts';
 import { LlamaLlm, type LlamaLlmOptions } from './llama.ts';
 import { OpenAiCompatibleLlm, type OpenAiCompatibleOptions, type ProviderLog } from './openai-compatible.ts';
 
 export type LlmSpec =
   | { kind: 'llama'; modelPath: string }
   | { kind: 'openai-compatible'; baseURL: string; model: string }
-  | { kind: 'openai'; model: string };
+  | { kind: 'openai'; model: string }
+  | { kind: 'anthropic'; model: string };
 
 const EXAMPLES =
   'expected one of "llama:./models/model.gguf", "openai-compatible:http://127.0.0.1:11434/v1#qwen2.5", ' +
-  '"openai:gpt-4o-mini"';
+  '"openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"';
 
 /** Parses an `llm` spec string; throws LlmError('bad-spec') with the accepted forms. */
 export function parseLlmSpec(spec: string): LlmSpec {
@@ -45,6 +47,7 @@ export function parseLlmSpec(spec: string): LlmSpec {
       return { kind, baseURL, model };
     }
     case 'openai':
+    case 'anthropic':
       if (!rest) throw bad('missing the model name');
       return { kind, model: rest };
     default:
@@ -57,9 +60,12 @@ export interface CreateLlmOptions {
   llama?: Omit<LlamaLlmOptions, 'modelPath'>;
   /** Options for `openai:` and `openai-compatible:` specs (timeouts, retries, …). */
   openai?: Omit<OpenAiCompatibleOptions, 'model' | 'baseURL'>;
+  /** Options for `anthropic:` specs (timeouts, retries, prompt caching, …). */
+  anthropic?: Omit<AnthropicOptions, 'model' | 'apiKey'>;
   /**
    * Secrets come from here only: OPENAI_API_KEY for `openai:`, REPARTEE_LLM_API_KEY (optional) for
-   * `openai-compatible:` servers started with a key. Default `process.env`.
+   * `openai-compatible:` servers started with a key, ANTHROPIC_API_KEY (and optional ANTHROPIC_BASE_URL) for
+   * `anthropic:`. Default `process.env`.
    */
   env?: Record<string, string | undefined>;
   /** Relative `llama:` paths resolve against this. Default the working directory. */
@@ -136,6 +142,21 @@ async function createOneLlm(spec: string, options: CreateLlmOptions): Promise<LL
         apiKey,
         name: options.openai?.name ?? spec,
         log: options.openai?.log ?? options.log,
+      });
+    }
+    case 'anthropic': {
+      const apiKey = env.ANTHROPIC_API_KEY;
+      if (!apiKey) {
+        throw new LlmError('missing-api-key', `"${spec}" needs the ANTHROPIC_API_KEY environment variable`);
+      }
+      return new AnthropicLlm({
+        maxTokens: options.openai?.maxTokens,
+        ...options.anthropic,
+        baseURL: options.anthropic?.baseURL ?? (env.ANTHROPIC_BASE_URL || undefined),
+        model: parsed.model,
+        apiKey,
+        name: options.anthropic?.name ?? spec,
+        log: options.anthropic?.log ?? options.log,
       });
     }
   }
