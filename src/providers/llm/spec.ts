@@ -1,10 +1,10 @@
 import { access } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import { AnthropicLlm, type AnthropicOptions } from './anthropic.ts';
 import type { LLM } from './contract.ts';
 import { LlmError } from './errors.ts';
 import { FallbackLlm } from './fallback.ts';
 import type { FallbackOptions } from './fallback-rotation.ts';
-import { AnthropicLlm, type AnthropicOptions } from './anthropic.ts';
 import { LlamaLlm, type LlamaLlmOptions } from './llama.ts';
 import { OpenAiCompatibleLlm, type OpenAiCompatibleOptions, type ProviderLog } from './openai-compatible.ts';
 
