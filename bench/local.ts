@@ -7,6 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchConversation } from './local/conversation.ts';
+import { benchLanguages } from './local/languages.ts';
 import { benchLlm } from './local/llm.ts';
 import { localReport } from './local/report.ts';
 import { benchRoundTrip } from './local/roundtrip.ts';
@@ -43,6 +44,7 @@ const parts: [string, () => Promise<Record<string, unknown>>][] = [
   ],
   ['conversation', () => benchConversation({ quick })],
   ['llm', () => benchLlm()],
+  ['languages', () => benchLanguages()],
 ];
 for (const [name, run] of parts) {
   if (only && !only.includes(name)) continue;

@@ -4,6 +4,7 @@
  */
 
 import type { PaddingRow } from './conversation.ts';
+import { languagesReport } from './languages.ts';
 import type { RoundTripRow } from './roundtrip.ts';
 import type { ModeFigures } from './stt.ts';
 
@@ -116,5 +117,6 @@ export function localReport(results: Record<string, unknown>): string {
       );
     out.push('');
   }
+  out.push(...languagesReport(results.languages as Record<string, unknown> | undefined));
   return `${out.join('\n')}\n`;
 }
