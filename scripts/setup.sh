@@ -34,6 +34,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund
 fi
 
+# The official MCP conformance suite needs Node 22: it and a Node 22 binary (both npm packages) live in their own
+# folder, so that Node 22 never shadows the project's Node 20 in node_modules/.bin (npm run conformance).
+c=scripts/conformance
+if [ ! -d $c/node_modules ] || [ $c/package-lock.json -nt $c/node_modules/.package-lock.json ]; then
+  npm install --prefix $c --no-audit --no-fund
+fi
+
 # The embedded stack needs a language model to answer. Offered only to a person at a terminal (never in CI) and
 # only when the model host answers within 3 s; otherwise the command to run later is printed.
 if ! ls models/*.gguf >/dev/null 2>&1; then
