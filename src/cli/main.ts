@@ -3,11 +3,16 @@ import { ConfigError } from '../config/config.ts';
 import { runModels } from './models.ts';
 import { runServe } from './serve.ts';
 import { runTalk } from './talk.ts';
+import { runWorker, runWorkers } from './worker.ts';
 
 const USAGE = `repartee — a real-time voice AI agent
 
 Usage:
   repartee serve [--host H] [--port P] [--config F]     start the voice agent server (embedded local stack by default)
+  repartee serve --workers N --redis URL                N worker processes on ports P+1..P+N behind HAProxy on P
+  repartee worker --redis URL [--agent-port A] [--worker-id ID] [--advertise-url U]
+                                                        one worker of a cluster (serve + Redis registry, stored and
+                                                        resumable conversations, HAProxy agent-check, drain on SIGTERM)
   repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--config F]
                                                         one conversation from a WAV file in real time, reply
                                                         written to a WAV on the same timeline
@@ -55,6 +60,11 @@ async function main(argv: string[]): Promise<number> {
       docs: { type: 'string' },
       'allowed-hosts': { type: 'string' },
       'max-sessions': { type: 'string' },
+      workers: { type: 'string' },
+      redis: { type: 'string' },
+      'worker-id': { type: 'string' },
+      'agent-port': { type: 'string' },
+      'advertise-url': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -90,7 +100,21 @@ async function main(argv: string[]): Promise<number> {
     case 'talk':
       return runTalk(rest, { ...values, configOptions });
     case 'serve':
+      if (values.workers !== undefined)
+        return runWorkers(
+          argv,
+          Number(values.workers),
+          Number(values.port ?? 8080),
+          values.host ?? '127.0.0.1',
+        );
       return runServe(configOptions);
+    case 'worker':
+      return runWorker(configOptions, {
+        redis: values.redis,
+        workerId: values['worker-id'],
+        agentPort: values['agent-port'] === undefined ? undefined : Number(values['agent-port']),
+        advertiseUrl: values['advertise-url'],
+      });
     case 'models':
       return runModels(rest, { modelsDir: values['models-dir'] });
     default:

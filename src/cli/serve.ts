@@ -10,11 +10,20 @@ import {
   LOCAL_SESSION_BYTES,
 } from '../server/admission.ts';
 import { ModelSetup } from '../server/model-setup.ts';
-import { startServer } from '../server/server.ts';
+import { type RunningServer, type ServerOptions, startServer } from '../server/server.ts';
 import { assertStrongToken } from '../server/token.ts';
 import { createLogger } from './log.ts';
 
-export async function runServe(configOptions: LoadConfigOptions): Promise<number> {
+/** What `repartee worker` adds to serve (cli/worker.ts): the cluster's session wrapper, health, drain. */
+export interface ServeHooks {
+  wrapCreateSession?(create: ServerOptions['createSession']): ServerOptions['createSession'];
+  healthExtra?: ServerOptions['healthExtra'];
+  started?(running: RunningServer, log: ReturnType<typeof createLogger>): Promise<void>;
+  /** On SIGTERM/SIGINT, before the server closes: a worker drains here. */
+  stopping?(running: RunningServer): Promise<void>;
+}
+
+export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHooks = {}): Promise<number> {
   const log = createLogger();
   const config = await loadConfig(configOptions);
   // A weak token is a start-up error, before anything slow is loaded.
@@ -59,7 +68,8 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
       ...config.server.websocket,
       onDropped: (drop) => log.warn({ ...drop, transport: 'websocket' }, 'client dropped'),
     },
-    createSession: async () => {
+    healthExtra: hooks.healthExtra,
+    createSession: (hooks.wrapCreateSession ?? ((create) => create))(async () => {
       const session = await createConfiguredSession(config, providers, metricsLog, tools ? [tools] : []);
       session.on('error', ({ source, error }) =>
         log.error({ session: session.id, source, err: error.message }, 'session error'),
@@ -68,7 +78,7 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
         log.info({ session: m.sessionId, turn: m.turnId, voiceToVoiceMs: m.voiceToVoiceMs }, 'turn'),
       );
       return session;
-    },
+    }),
     onSessionError: (error) => log.error({ err: error.message }, 'session failed to start'),
   });
   const page = pageUrl(running.url, config.server.host, running.token);
@@ -106,11 +116,13 @@ export async function runServe(configOptions: LoadConfigOptions): Promise<number
         'and list its name in server.allowedHosts.\n',
     );
   }
+  await hooks.started?.(running, log);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await hooks.stopping?.(running);
   await running.close();
   await tools?.close();
   await providers.close();

@@ -163,6 +163,19 @@ export const ConfigSchema = z
             receiptTimeoutMs: z.number().int().positive(),
             heartbeatIntervalMs: z.number().int().positive(),
             heartbeatTimeoutMs: z.number().int().positive(),
+            /** Deployment: STUN/TURN servers (coturn), the UDP port range to open, addresses to advertise. */
+            iceServers: z.array(
+              z
+                .object({
+                  urls: z.string().min(1),
+                  username: z.string().optional(),
+                  credential: z.string().optional(),
+                })
+                .strict(),
+            ),
+            icePortRange: z
+              .tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)])
+              .refine(([min, max]) => min < max, 'icePortRange: min must be below max'),
             ...clientInputBounds,
           })
           .partial()
@@ -186,6 +199,27 @@ export const ConfigSchema = z
       .default({ host: '127.0.0.1', port: 8080 }),
     /** Append every turn's metrics as JSON lines to this file. */
     metricsLog: z.string().optional(),
+    /** Scale-out (src/cluster): a worker registered in Redis; its conversations stored there and resumable. */
+    cluster: z
+      .object({
+        redisUrl: z.string().min(1),
+        workerId: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+          .optional(),
+        /** This worker's address as others reach it (default: its listen address). */
+        advertiseUrl: z.string().url().optional(),
+        /** HAProxy agent-check port (0: any free one). */
+        agentPort: z.number().int().min(0).max(65535).optional(),
+        heartbeatMs: z.number().int().min(50).max(60_000).optional(),
+        workerTtlMs: z.number().int().min(100).max(600_000).optional(),
+        conversationTtlMs: z.number().int().min(1000).optional(),
+        maxClockSkewMs: z.number().int().min(1).max(3_600_000).optional(),
+        drainTimeoutMs: z.number().int().min(0).optional(),
+        prefix: z.string().min(1).max(64).optional(),
+      })
+      .strict()
+      .optional(),
     /** The prompt's token budget, summarisation and pruning (see src/context/policy.ts for the defaults). */
     context: contextPolicySchema.optional(),
     /** An LLM spec for summaries (a cheaper model); unset: the session's own LLM, on a second context. */

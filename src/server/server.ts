@@ -10,6 +10,7 @@ import {
   Admission,
   type AdmissionOptions,
   type AdmissionRefusal,
+  type AdmissionResult,
   DEFAULT_ADMISSION,
   defaultMaxSessions,
   LOCAL_DECODER_POOL_BYTES,
@@ -19,8 +20,10 @@ import { HostGuard, isLoopbackName } from './guard.ts';
 import { DEFAULT_LOOP_LAG, LoopLagMonitor, type LoopLagOptions, type LoopLagReport } from './loop-lag.ts';
 import type { ModelSetup } from './model-setup.ts';
 import { ServerMetrics } from './prometheus.ts';
+import { type SessionRequest, SessionRequestError, sessionRequestOf } from './session-request.ts';
 import { Signalling } from './signalling.ts';
 import { serveStatic } from './static.ts';
+import { type TelephonyOptions, TelephonyRoutes } from './telephony.ts';
 import { assertStrongToken, generateToken, TokenVerifier, tokenFingerprint } from './token.ts';
 import { acceptWebSocket } from './ws-accept.ts';
 
@@ -43,14 +46,19 @@ export interface ServerOptions {
   loopLag?: Partial<LoopLagOptions>;
   /** Called for every lag above `loopLag.logAboveMs`, with the sessions and their states at that moment. */
   onEventLoopLag?(report: LoopLagReport): void;
-  createSession(): Promise<AgentSession>;
+  /** A session for this request: its conversation id (resume), token and client info (session-request.ts). */
+  createSession(request: SessionRequest): Promise<AgentSession>;
   onSessionError?(error: Error): void;
+  /** More for /health (the cluster's state); a `reason` makes the status "degraded". */
+  healthExtra?(): { reason?: string } & Record<string, unknown>;
   /** Folder of the web client served at `/`; false serves none. Default: the repository's `web/`. */
   webRoot?: string | false;
   webrtc?: WebRtcOptions;
   websocket?: WebSocketClientOptions;
   /** The first-run setup API under `/api/setup` (model-setup.ts): what the page shows when no LLM is configured. */
   setup?: Pick<ModelSetup, 'handle'>;
+  /** Phone calls: Twilio, Telnyx and Vonage webhooks and media streams under `/telephony/` (telephony.ts). */
+  telephony?: TelephonyOptions;
 }
 
 export interface Health {
@@ -61,6 +69,8 @@ export interface Health {
   eventLoopLagMs: number;
   eventLoopDelayP99Ms: number;
   reason?: string;
+  /** From `healthExtra` (a cluster worker: Redis, resume, clock skew, draining). */
+  cluster?: Record<string, unknown>;
 }
 
 export interface RunningServer {
@@ -71,6 +81,8 @@ export interface RunningServer {
   tokenFingerprint: string | undefined;
   sessions(): number;
   health(): Health;
+  /** Takes no new session from now on (503 "draining"); the live ones go on. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -81,8 +93,13 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   if (options.token !== undefined) assertStrongToken(options.token);
+  // The providers' requests name the public host of the telephony webhooks.
+  const allowedHosts = [
+    ...(options.allowedHosts ?? []),
+    ...(options.telephony ? [new URL(options.telephony.publicUrl).host] : []),
+  ];
   // Bad allowedHosts entries fail here, before anything listens.
-  new HostGuard({ bindHost: options.host, port: options.port, allowedHosts: options.allowedHosts });
+  new HostGuard({ bindHost: options.host, port: options.port, allowedHosts });
   const token = options.token ?? (isLoopbackName(options.host) ? undefined : generateToken());
   const verifier = token === undefined ? undefined : new TokenVerifier(token);
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
@@ -95,6 +112,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...definedOnly(options.admission ?? {}),
   });
   const live = new Set<AgentSession>();
+  let draining = false;
+  const DRAINING: AdmissionResult = {
+    ok: false,
+    refusal: { status: 503, reason: 'draining: this worker takes no new sessions', retryAfterSeconds: 1 },
+  };
+  const admit = (request: IncomingMessage): AdmissionResult =>
+    draining ? DRAINING : admission.admit(request);
   const loopLag = new LoopLagMonitor(
     { ...DEFAULT_LOOP_LAG, ...definedOnly(options.loopLag ?? {}) },
     {
@@ -112,13 +136,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     prometheus.observe(session);
     void closed.then(() => live.delete(session));
   };
+  // Webhooks are authenticated by the provider's signature, streams by the one-time token of that answer.
+  const telephony = options.telephony ? new TelephonyRoutes(options.telephony, track) : undefined;
   const signalling = new Signalling({
     createSession: options.createSession,
     webrtc: options.webrtc,
     track,
     onSessionError: options.onSessionError,
     admit: (request) => {
-      const result = admission.admit(request);
+      const result = admit(request);
       if (!result.ok) prometheus.refused(result.refusal.status === 503 ? 'capacity' : 'client');
       return result;
     },
@@ -142,18 +168,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const health = (): Health => {
     const lag = loopLag.snapshot();
-    const degraded = lag.degraded;
+    const extra = options.healthExtra?.();
+    const degraded = lag.degraded || extra?.reason !== undefined;
     return {
       status: degraded ? 'degraded' : 'ok',
       sessions: live.size,
       maxSessions: admission.options.maxSessions,
       eventLoopLagMs: lag.recentMaxMs,
       eventLoopDelayP99Ms: lag.p99Ms,
-      ...(degraded
+      ...(lag.degraded
         ? {
             reason: `event-loop lag above ${loopLag.options.degradedAboveMs} ms within the last ${loopLag.options.degradedHoldMs} ms`,
           }
-        : {}),
+        : extra?.reason !== undefined
+          ? { reason: extra.reason }
+          : {}),
+      ...(extra ? { cluster: extra } : {}),
     };
   };
 
@@ -188,6 +218,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         response.writeHead(204, { 'cache-control': 'no-store' }).end();
         return;
       }
+    } else if (telephony && url.pathname.startsWith('/telephony/')) {
+      if (await telephony.handle(request, response, url)) return;
     } else if (url.pathname.startsWith('/rtc/')) {
       if (!authorized(request, url)) {
         request.resume();
@@ -208,13 +240,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  // The conversation id goes back on the upgrade's answer: a client that named none learns the one made for it.
+  const requests = new WeakMap<IncomingMessage, SessionRequest>();
+  wss.on('headers', (headers, request) => {
+    const conversation = requests.get(request)?.conversationId;
+    if (conversation) headers.push(`X-Repartee-Conversation: ${conversation}`);
+  });
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const verdict = guarded(request);
     if (!verdict.ok) return refuseUpgrade(socket, verdict.status, verdict.reason);
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (telephony?.isStream(url)) {
+      const admitted = admit(request);
+      if (!admitted.ok)
+        return refuseUpgrade(socket, admitted.refusal.status, admitted.refusal.reason, admitted.refusal);
+      socket.once('close', admitted.ticket.release);
+      return telephony.upgrade(wss, request, socket, head, url);
+    }
     if (url.pathname !== '/ws') return refuseUpgrade(socket, 404, 'not found');
     if (!authorized(request, url)) return refuseUpgrade(socket, 401, 'a valid ?token= is needed');
-    const admitted = admission.admit(request);
+    let sessionRequest: SessionRequest;
+    try {
+      sessionRequest = sessionRequestOf(request, 'websocket');
+    } catch (error) {
+      if (error instanceof SessionRequestError) return refuseUpgrade(socket, 400, error.message);
+      throw error;
+    }
+    requests.set(request, sessionRequest);
+    const admitted = admit(request);
     if (!admitted.ok) {
       prometheus.refused(admitted.refusal.status === 503 ? 'capacity' : 'client');
       return refuseUpgrade(socket, admitted.refusal.status, admitted.refusal.reason, admitted.refusal);
@@ -224,6 +277,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     wss.handleUpgrade(request, socket, head, (ws) =>
       acceptWebSocket(ws, {
         createSession: options.createSession,
+        request: sessionRequest,
         track,
         onSessionError: options.onSessionError,
         websocket: options.websocket,
@@ -246,7 +300,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  guard = new HostGuard({ bindHost: options.host, port, allowedHosts: options.allowedHosts });
+  guard = new HostGuard({ bindHost: options.host, port, allowedHosts });
   loopLag.start();
   return {
     server,
@@ -255,6 +309,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenFingerprint: token === undefined ? undefined : tokenFingerprint(token),
     sessions: () => live.size,
     health,
+    drain: () => {
+      draining = true;
+    },
     close: async () => {
       loopLag.stop();
       for (const client of wss.clients) client.terminate();

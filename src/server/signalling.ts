@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentSession } from '../agent/session.ts';
 import { checkOffer, OfferError, WebRtcConnection, type WebRtcOptions } from '../transport/webrtc/peer.ts';
 import type { AdmissionResult } from './admission.ts';
+import { type SessionRequest, sessionRequestOf } from './session-request.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const SESSION_PATH = /^\/rtc\/sessions\/([A-Za-z0-9-]{1,100})$/;
@@ -13,7 +14,7 @@ const SESSION_PATH = /^\/rtc\/sessions\/([A-Za-z0-9-]{1,100})$/;
 const ENDED_IDS_KEPT = 4096;
 
 export interface SignallingOptions {
-  createSession(): Promise<AgentSession>;
+  createSession(request: SessionRequest): Promise<AgentSession>;
   webrtc?: WebRtcOptions;
   /** Counts the session as live until it closes. */
   track(session: AgentSession, closed: Promise<void>): void;
@@ -94,6 +95,13 @@ export class Signalling {
       text(response, 400, `${asError(error).message}\n`);
       return;
     }
+    let sessionRequest: SessionRequest;
+    try {
+      sessionRequest = sessionRequestOf(request, 'webrtc');
+    } catch (error) {
+      text(response, 400, `${asError(error).message}\n`);
+      return;
+    }
     const admitted = this.options.admit?.(request);
     if (admitted && !admitted.ok) {
       const { status, reason, retryAfterSeconds } = admitted.refusal;
@@ -103,7 +111,7 @@ export class Signalling {
     const release = admitted?.ticket.release ?? (() => {});
     let session: AgentSession;
     try {
-      session = await this.options.createSession();
+      session = await this.options.createSession(sessionRequest);
     } catch (error) {
       release();
       // The cause (a provider's message, a path) goes to the log; the client gets our words.
@@ -124,6 +132,8 @@ export class Signalling {
       response.writeHead(201, {
         'content-type': 'application/sdp',
         location: `/rtc/sessions/${encodeURIComponent(id)}`,
+        // The client reconnects with it (docs/protocol.md) when this worker is lost.
+        'x-repartee-conversation': sessionRequest.conversationId,
         'cache-control': 'no-store',
       });
       response.end(answerSdp);

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import type { AgentSession } from '../agent/session.ts';
 import { attachWebSocketClient, type WebSocketClientOptions } from '../transport/websocket/connection.ts';
+import type { SessionRequest } from './session-request.ts';
 
 /** Messages held while a session is created (a few seconds of 20 ms audio frames). */
 const MAX_EARLY_MESSAGES = 250;
@@ -8,7 +10,9 @@ const MAX_EARLY_MESSAGES = 250;
 const MAX_EARLY_BYTES = 1 << 20;
 
 export interface AcceptWebSocketOptions {
-  createSession(): Promise<AgentSession>;
+  createSession(request: SessionRequest): Promise<AgentSession>;
+  /** What the client asked for (conversation id, token, client info), read from the upgrade request. */
+  request?: SessionRequest;
   /** Counts the session as live until it closes. */
   track(session: AgentSession, closed: Promise<void>): void;
   onSessionError?(error: Error): void;
@@ -38,7 +42,13 @@ export function acceptWebSocket(ws: WebSocket, options: AcceptWebSocketOptions):
   };
   ws.on('message', hold);
   options
-    .createSession()
+    .createSession(
+      options.request ?? {
+        conversationId: randomUUID(),
+        conversationGiven: false,
+        client: { transport: 'websocket' },
+      },
+    )
     .then(async (session) => {
       if (ws.readyState !== ws.OPEN) return void session.close();
       options.track(session, new Promise((resolve) => ws.once('close', () => resolve())));

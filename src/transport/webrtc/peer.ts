@@ -14,6 +14,10 @@ import { OpusRtpSink } from './rtp-sink.ts';
 export interface WebRtcOptions extends InputBudgetOptions {
   /** Host addresses offered as ICE candidates besides the machine's interfaces; loopback for a local browser. */
   iceAdditionalHostAddresses?: string[];
+  /** STUN/TURN servers (e.g. coturn) for peers behind NAT: `{ urls: 'turn:host:3478', username, credential }`. */
+  iceServers?: { urls: string; username?: string; credential?: string }[];
+  /** The UDP ports ICE binds, [min, max] (min < max), to open in a firewall; undefined: any free port. */
+  icePortRange?: [number, number];
   /** A peer whose control channel is not open this long after the answer is given up. */
   connectTimeoutMs?: number;
   /** A peer that stays `disconnected` this long is closed (`failed` or `closed` close it at once). */
@@ -35,7 +39,10 @@ export interface WebRtcOptions extends InputBudgetOptions {
   onDropped?(drop: { sessionId: string; reason: string }): void;
 }
 
-type WebRtcSettings = Required<Omit<WebRtcOptions, 'onDropped' | keyof InputBudgetOptions>>;
+type WebRtcSettings = Required<
+  Omit<WebRtcOptions, 'onDropped' | 'iceServers' | 'icePortRange' | keyof InputBudgetOptions>
+> &
+  Pick<WebRtcOptions, 'iceServers' | 'icePortRange'>;
 
 export const DEFAULT_WEBRTC_OPTIONS: WebRtcSettings = {
   iceAdditionalHostAddresses: ['127.0.0.1'],
@@ -115,6 +122,8 @@ export class WebRtcConnection {
         ],
       },
       iceAdditionalHostAddresses: options.iceAdditionalHostAddresses,
+      ...(options.iceServers ? { iceServers: options.iceServers } : {}),
+      ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}),
     });
     this.receipts = new PlaybackReceipts(session.clock, true); // a WebRTC client always sends receipts
     this.bridge = new ProtocolBridge({
