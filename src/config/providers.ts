@@ -190,7 +190,10 @@ class SessionTtsFactory {
     private readonly specs: readonly string[],
     private readonly options: CreateTtsOptions,
   ) {
-    this.perSession = specs.length > 1 || specs.some((spec) => parseTtsSpec(spec).kind === 'elevenlabs');
+    // A socket client keeps one connection per session, so a fault on it never reaches another session.
+    this.perSession =
+      specs.length > 1 ||
+      specs.some((spec) => ['elevenlabs', 'cartesia', 'deepgram-aura'].includes(parseTtsSpec(spec).kind));
   }
 
   create(): TTS {

@@ -1,5 +1,11 @@
 import type { FallbackOptions } from '../llm/fallback-rotation.ts';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
+import {
+  CARTESIA_DEFAULT_MODEL,
+  CARTESIA_DEFAULT_VOICE,
+  type CartesiaOptions,
+  CartesiaTts,
+} from './cartesia.ts';
 import type { TTS } from './contract.ts';
 import {
   ELEVENLABS_DEFAULT_MODEL,
@@ -16,7 +22,8 @@ export type TtsSpec =
   | { kind: 'local' }
   | { kind: 'engine'; engine: LocalTtsEngine; voice?: string }
   | { kind: 'openai'; model: string; voice?: string }
-  | { kind: 'elevenlabs' | 'elevenlabs-ws' | 'elevenlabs-http'; voiceId: string; modelId: string };
+  | { kind: 'elevenlabs' | 'elevenlabs-ws' | 'elevenlabs-http'; voiceId: string; modelId: string }
+  | { kind: 'cartesia'; voiceId: string; modelId: string };
 
 export class TtsSpecError extends Error {
   override readonly name = 'TtsSpecError';
@@ -30,7 +37,7 @@ export class TtsSpecError extends Error {
 
 const EXAMPLES =
   'expected "local", flite|espeak-ng|festival[:voice], "openai[:<model>[:<voice>]]" or ' +
-  '"elevenlabs[:<voice_id>[:<model_id>]]" (also elevenlabs-ws:, elevenlabs-http:)';
+  '"elevenlabs[:<voice_id>[:<model_id>]]" (also elevenlabs-ws:, elevenlabs-http:), "cartesia[:<voice_id>[:<model_id>]]"';
 
 /** Parses one `tts` spec; throws TtsSpecError('bad-spec') naming the accepted forms. */
 export function parseTtsSpec(spec: string): TtsSpec {
@@ -56,13 +63,18 @@ export function parseTtsSpec(spec: string): TtsSpec {
       modelId: args[1] ?? ELEVENLABS_DEFAULT_MODEL,
     };
   }
+  if (kind === 'cartesia') {
+    if (args.length > 2) throw bad('cartesia takes a voice id and a model id');
+    return { kind, voiceId: args[0] ?? CARTESIA_DEFAULT_VOICE, modelId: args[1] ?? CARTESIA_DEFAULT_MODEL };
+  }
   throw bad(kind ? `unknown provider "${kind}"` : 'empty');
 }
 
 export interface CreateTtsOptions {
   /**
    * Secrets and endpoints come from here only: OPENAI_API_KEY (+ optional OPENAI_BASE_URL) for `openai`,
-   * ELEVENLABS_API_KEY (+ optional ELEVENLABS_BASE_URL) for `elevenlabs`. Default `process.env`.
+   * ELEVENLABS_API_KEY (+ optional ELEVENLABS_BASE_URL) for `elevenlabs`, CARTESIA_API_KEY (+ optional
+   * CARTESIA_BASE_URL) for `cartesia`. Default `process.env`.
    */
   env?: Record<string, string | undefined>;
   log?: ProviderLog;
@@ -70,6 +82,7 @@ export interface CreateTtsOptions {
   fallback?: FallbackOptions;
   openai?: Partial<Omit<OpenAiTtsOptions, 'apiKey' | 'model' | 'voice'>>;
   elevenlabs?: Partial<Omit<ElevenLabsOptions, 'apiKey' | 'voiceId' | 'modelId'>>;
+  cartesia?: Partial<Omit<CartesiaOptions, 'apiKey' | 'voiceId' | 'modelId'>>;
 }
 
 /**
@@ -108,6 +121,16 @@ function createOneTts(spec: string, options: CreateTtsOptions): TTS {
         ...(parsed.voice ? { voice: parsed.voice } : {}),
         baseURL: options.openai?.baseURL ?? (env.OPENAI_BASE_URL || undefined),
         name: options.openai?.name ?? spec,
+      });
+    case 'cartesia':
+      return new CartesiaTts({
+        log: options.log,
+        ...options.cartesia,
+        apiKey: key('CARTESIA_API_KEY'),
+        voiceId: parsed.voiceId,
+        modelId: parsed.modelId,
+        baseUrl: options.cartesia?.baseUrl ?? (env.CARTESIA_BASE_URL || undefined),
+        name: options.cartesia?.name ?? spec,
       });
     default: {
       const common = {
