@@ -269,7 +269,7 @@ export class AgentSession {
     this.preemptive.prepare(transcript);
   }
 
-  private createSpeech(source: SpeechSource): Speech {
+  protected createSpeech(source: SpeechSource): Speech {
     const id = this.nextSpeechId++;
     // Ready before this reply can fail, at no cost to a connection that never asks anything.
     if (source.kind === 'llm' && this.providerFailure.presynthesizeApology) this.apology.prepare();
@@ -313,7 +313,7 @@ export class AgentSession {
     return speech;
   }
 
-  private activate(entry: ActiveSpeech): void {
+  protected activate(entry: ActiveSpeech): void {
     entry.fallbacksAtStart = this.fallbacks.count;
     this.active = entry;
     this.events.emit('speechStarted', {

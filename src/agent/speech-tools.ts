@@ -58,6 +58,9 @@ export class SpeechTools {
         onProgress: (progress) => {
           if (!signal.aborted) hooks.onToolProgress(call, progress);
         },
+        say: (text) => {
+          if (!signal.aborted && text.trim()) this.deps.sayFiller(text.trim());
+        },
       });
       this.record(call, outcome.result, started);
       return outcome;

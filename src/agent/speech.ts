@@ -323,7 +323,8 @@ export class Speech {
           }
         }
         if (stopped === 'timeout') this.toolCalls.apologize();
-        if (stopped) break;
+        // A tool that ended the reply (a handoff): the next agent speaks, not another round of this one.
+        if (stopped || step.results.some((r) => r.result.endsReply)) break;
       }
     } catch (error) {
       if (!signal.aborted) this.fail(error, 'llm');

@@ -1,10 +1,19 @@
 import type { Clock } from '../metrics/clock.ts';
 import type { ToolCall, ToolSchema } from '../providers/llm/contract.ts';
-import { isToolSource, type Tool, type ToolEntry, type ToolProgress, toolSchema } from '../tools/tool.ts';
+import {
+  isReplyEnding,
+  isToolSource,
+  type Tool,
+  type ToolEntry,
+  type ToolProgress,
+  toolSchema,
+} from '../tools/tool.ts';
 
 export interface ToolResult {
   content: string;
   isError: boolean;
+  /** The tool ended the reply (a handoff): no further LLM round. */
+  endsReply?: boolean;
 }
 
 export interface SupervisionOptions {
@@ -15,6 +24,8 @@ export interface SupervisionOptions {
   slowAfterMs: number;
   onSlow(): void;
   onProgress?(progress: ToolProgress): void;
+  /** Lets the tool speak a status line while it runs. */
+  say?(text: string): void;
 }
 
 /** `done`: the tool answered (possibly with an error); `timeout`: the hard limit ended it; `cancelled`: the caller's signal did. */
@@ -84,8 +95,9 @@ export class ToolRunner {
     call: ToolCall,
     signal: AbortSignal,
     onProgress?: (progress: ToolProgress) => void,
+    say?: (text: string) => void,
   ): Promise<ToolResult> {
-    const result = await this.runUncapped(call, signal, onProgress);
+    const result = await this.runUncapped(call, signal, onProgress, say);
     return { ...result, content: capToolResult(result.content, this.maxResultChars) };
   }
 
@@ -93,6 +105,7 @@ export class ToolRunner {
     call: ToolCall,
     signal: AbortSignal,
     onProgress?: (progress: ToolProgress) => void,
+    say?: (text: string) => void,
   ): Promise<ToolResult> {
     const tool = this.tools.find((t) => t.name === call.name);
     if (!tool) return { content: `Error: no tool named "${call.name}"`, isError: true };
@@ -110,7 +123,8 @@ export class ToolRunner {
       return { content: `Error: invalid arguments for ${call.name}: ${issues}`, isError: true };
     }
     try {
-      const value = await tool.execute(parsed.data, { signal, onProgress });
+      const value = await tool.execute(parsed.data, { signal, onProgress, say });
+      if (isReplyEnding(value)) return { content: value.content, isError: false, endsReply: true };
       return { content: typeof value === 'string' ? value : JSON.stringify(value ?? null), isError: false };
     } catch (error) {
       if (signal.aborted) throw error;
@@ -148,7 +162,7 @@ export class ToolRunner {
     });
     aborted.catch(() => undefined);
     try {
-      const result = await Promise.race([this.run(call, combined, options.onProgress), aborted]);
+      const result = await Promise.race([this.run(call, combined, options.onProgress, options.say), aborted]);
       return { status: 'done', result };
     } catch (error) {
       if (signal.aborted) {

@@ -32,6 +32,14 @@ export class ChatHistory {
     return true;
   }
 
+  /** New instructions (a handoff to another agent): the system item is replaced, the conversation kept. */
+  replaceInstructions(systemPrompt: string, atMs: number): void {
+    const index = this.items.findIndex((item) => item.role === 'system');
+    const item: HistoryItem = { role: 'system', content: systemPrompt, id: this.nextId++, createdAtMs: atMs };
+    if (index >= 0) this.items[index] = item;
+    else this.items.unshift(item);
+  }
+
   get messages(): readonly HistoryItem[] {
     return this.items;
   }

@@ -12,6 +12,25 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Called as a long tool reports progress. */
   onProgress?(progress: ToolProgress): void;
+  /** Speaks a short status line now, while the tool runs (not recorded in the history). */
+  say?(text: string): void;
+}
+
+const ENDS_REPLY: unique symbol = Symbol.for('repartee.endsReply');
+
+/** A tool's output after which the reply ends: the LLM is not asked again (a handoff to another agent). */
+export interface ReplyEndingOutput {
+  readonly [ENDS_REPLY]: true;
+  readonly content: string;
+}
+
+/** Wraps a tool's output so the reply ends with it (no further LLM round in this reply). */
+export function endsReply(content: string): ReplyEndingOutput {
+  return { [ENDS_REPLY]: true, content };
+}
+
+export function isReplyEnding(value: unknown): value is ReplyEndingOutput {
+  return typeof value === 'object' && value !== null && (value as ReplyEndingOutput)[ENDS_REPLY] === true;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds tools of every argument type
