@@ -54,6 +54,9 @@ export interface HttpEndpoint {
 }
 
 const MCP_PATH = '/mcp';
+/** JSON-RPC error codes: the body is not JSON; the body is not a request this endpoint accepts here. */
+const PARSE_ERROR = -32700;
+const INVALID_REQUEST = -32600;
 
 /**
  * Hosts an MCP server over Streamable HTTP at `/mcp`. Each client session gets its own server instance (the SDK
@@ -120,11 +123,12 @@ export async function serveStreamableHttp(
     const sessionId = header(req, 'mcp-session-id');
     if (req.method === 'POST') {
       const body = await readJson(req, maxBodyBytes);
-      if (!body.ok) return reply(res, body.status, body.message);
+      if (!body.ok) return reply(res, body.status, body.message, body.code);
       const existing = sessionId ? sessions.get(sessionId) : undefined;
       if (existing) return handleInSession(existing, req, res, body.value);
       if (sessionId) return sessionNotFound(res);
-      if (!isInitializeRequest(body.value)) return reply(res, 400, 'the first request must be initialize');
+      if (!isInitializeRequest(body.value))
+        return reply(res, 400, 'the first request must be initialize', INVALID_REQUEST);
       if (sessions.size + opening >= maxSessions) {
         res.setHeader('retry-after', '5');
         return reply(
@@ -235,7 +239,7 @@ function sessionNotFound(res: ServerResponse): void {
 async function readJson(
   req: IncomingMessage,
   maxBytes: number,
-): Promise<{ ok: true; value: unknown } | { ok: false; status: number; message: string }> {
+): Promise<{ ok: true; value: unknown } | { ok: false; status: number; message: string; code?: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -246,6 +250,12 @@ async function readJson(
   try {
     return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
   } catch {
-    return { ok: false, status: 400, message: 'the request body is not valid JSON' };
+    // JSON-RPC's parse error, as the specification asks for malformed JSON.
+    return {
+      ok: false,
+      status: 400,
+      message: 'Parse error: the request body is not valid JSON',
+      code: PARSE_ERROR,
+    };
   }
 }

@@ -3,6 +3,9 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { type AnalysisReport, type AnalyzeOptions, analyzeDocuments, formatReport } from './analyze.ts';
 import { unifiedDiff } from './diff.ts';
+import { clientLog } from './logging.ts';
+import { registerDocumentPrompts } from './prompts.ts';
+import { registerDocumentResources } from './resources.ts';
 import { DocsError, type DocumentRoot } from './root.ts';
 import { searchDocuments } from './search.ts';
 import { normaliseVersion } from './versions.ts';
@@ -58,9 +61,19 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
         'Documents (plain text and Markdown) under one folder. Paths are relative to that folder; nothing ' +
         'outside it can be read or written. read and list give each document a version; edit needs the version ' +
         'its change is based on and refuses with a conflict if the document changed since (then read it again ' +
-        'and redo the change). Edits keep the replaced version as <name>.bak.',
+        'and redo the change). Edits keep the replaced version as <name>.bak. Each document is also a resource ' +
+        'docs:///<path> (subscribe to hear of changes); prompts summarize, proofread, revise and compare.',
+      capabilities: { logging: {} },
     },
   );
+  const log = clientLog(server);
+  const stopWatching = registerDocumentResources(server, root, log);
+  registerDocumentPrompts(server, root);
+  const closed = server.server.onclose;
+  server.server.onclose = () => {
+    stopWatching();
+    closed?.();
+  };
 
   server.registerTool(
     'list',
@@ -217,6 +230,7 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
       const summary = written.created
         ? `Created ${written.path} (version ${written.version}).`
         : `Updated ${written.path} (now version ${written.version})${backup}.${merged}`;
+      log('info', summary);
       return text(diff ? `${summary}\n${diff}` : `${summary} (no change in content)`);
     }),
   );
