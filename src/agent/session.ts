@@ -32,6 +32,7 @@ import { ToolRunner } from './tool-runner.ts';
 import { TurnCommits } from './turn-commits.ts';
 import { TurnTracker } from './turn-tracker.ts';
 import { UserStreams } from './user-streams.ts';
+import { VoiceQuestions } from './voice-questions.ts';
 
 /**
  * One conversation: audio in → VAD and STT in parallel → end of turn → LLM → sentences → TTS → audio out,
@@ -53,6 +54,7 @@ export class AgentSession {
   private readonly apology: ApologyVoice;
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
+  private readonly questions = new VoiceQuestions();
   private readonly tracker: TurnTracker;
   private readonly userStreams: UserStreams;
   private readonly preemptive: PreemptiveGeneration;
@@ -87,7 +89,7 @@ export class AgentSession {
     this.events = new TypedEmitter((error) =>
       this.events.emit('error', { source: 'listener', error: asError(error) }),
     );
-    this.tools = new ToolRunner(options.tools);
+    this.tools = new ToolRunner(options.tools, { nextAnswer: (signal) => this.questions.nextAnswer(signal) });
     this.apology = new ApologyVoice({
       tts: options.tts,
       clock: this.clock,
@@ -114,7 +116,7 @@ export class AgentSession {
       () => this.history.toMessages(),
       {
         onCandidate: (transcript) => this.prepareReply(transcript),
-        onCommit: (turn) => this.commits.enqueueVoice(turn),
+        onCommit: (turn) => this.questions.offer(turn.transcript) || this.commits.enqueueVoice(turn),
         onNoise: () => this.updateState(),
         onInterimPromoted: (text) =>
           this.events.emit('transcript', { text, final: true, atMs: this.clock.now() }),

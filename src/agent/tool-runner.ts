@@ -43,6 +43,11 @@ export const DEFAULT_MAX_TOOL_RESULT_CHARS = 16_000;
 export interface ToolRunnerOptions {
   /** Tool results longer than this many characters are cut, with a marker saying so. Default 16,000. */
   maxResultChars?: number;
+  /**
+   * The user's next answer (their next committed turn), for a tool that asks a question aloud (`context.ask`);
+   * see voice-questions.ts. Without it tools cannot ask.
+   */
+  nextAnswer?(signal: AbortSignal): Promise<string>;
 }
 
 /** `content` cut to `maxChars` characters, with a marker that says how much there was. */
@@ -63,9 +68,11 @@ export function capToolResult(content: string, maxChars: number): string {
 export class ToolRunner {
   private readonly entries: readonly ToolEntry[];
   readonly maxResultChars: number;
+  private readonly nextAnswer: ToolRunnerOptions['nextAnswer'];
 
   constructor(entries: readonly ToolEntry[] = [], options: ToolRunnerOptions = {}) {
     this.entries = entries;
+    this.nextAnswer = options.nextAnswer;
     const max = options.maxResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
     if (!Number.isInteger(max) || max < 1)
       throw new RangeError(`maxResultChars must be a positive integer, got ${max}`);
@@ -123,7 +130,18 @@ export class ToolRunner {
       return { content: `Error: invalid arguments for ${call.name}: ${issues}`, isError: true };
     }
     try {
-      const value = await tool.execute(parsed.data, { signal, onProgress, say });
+      const nextAnswer = this.nextAnswer;
+      // A question is spoken like a status line, then the user's next turn is its answer.
+      const ask =
+        nextAnswer && say
+          ? (question: string) => {
+              if (signal.aborted) return Promise.reject(signal.reason);
+              const answer = nextAnswer(signal);
+              say(question);
+              return answer;
+            }
+          : undefined;
+      const value = await tool.execute(parsed.data, { signal, onProgress, say, ask });
       if (isReplyEnding(value)) return { content: value.content, isError: false, endsReply: true };
       return { content: typeof value === 'string' ? value : JSON.stringify(value ?? null), isError: false };
     } catch (error) {

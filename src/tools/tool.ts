@@ -14,6 +14,11 @@ export interface ToolContext {
   onProgress?(progress: ToolProgress): void;
   /** Speaks a short status line now, while the tool runs (not recorded in the history). */
   say?(text: string): void;
+  /**
+   * Asks the user a question aloud and resolves with what they say next (their whole turn, as transcribed);
+   * rejects when the call is cancelled. Only where a voice session runs the tool (an MCP server's elicitation).
+   */
+  ask?(question: string): Promise<string>;
 }
 
 const ENDS_REPLY: unique symbol = Symbol.for('repartee.endsReply');
