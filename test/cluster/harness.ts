@@ -105,7 +105,9 @@ export interface WorkerProc extends Proc {
 export interface WorkerSpec {
   id: string;
   redisPort: number;
-  /** The proxy's host name clients use (allowed on the worker). */
+  /** Fixed ports (a worker started again in a slot HAProxy knows); free ones otherwise. */
+  port?: number;
+  agentPort?: number;
   extraArgs?: string[];
   env?: Record<string, string>;
   /** Run it under `faketime` (a machine whose clock is off), e.g. '+30s'. */
@@ -113,8 +115,8 @@ export interface WorkerSpec {
 }
 
 export async function startWorker(spec: WorkerSpec): Promise<WorkerProc> {
-  const port = await freePort();
-  const agentPort = await freePort();
+  const port = spec.port ?? (await freePort());
+  const agentPort = spec.agentPort ?? (await freePort());
   const args = [
     'bin/repartee',
     'worker',
@@ -197,14 +199,21 @@ export function httpGet(
   });
 }
 
-export async function health(url: string): Promise<Record<string, any>> {
+export interface HealthBody {
+  status: string;
+  sessions?: number;
+  reason?: string;
+  cluster?: { redis: string; resume: boolean; reason?: string; clockSkewMs?: number; draining: boolean };
+}
+
+export async function health(url: string): Promise<HealthBody> {
   const answer = await httpGet(`${url}/health`);
-  return answer.status === 200 ? JSON.parse(answer.body) : { status: 'unreachable', code: answer.status };
+  return answer.status === 200 ? JSON.parse(answer.body) : { status: `unreachable (${answer.status})` };
 }
 
 /** A WebSocket conversation as a client holds it: messages, audio received, the worker that took it. */
 export class WsConversation {
-  readonly messages: Record<string, any>[] = [];
+  readonly messages: Record<string, unknown>[] = [];
   audioBytes = 0;
   worker: string | undefined;
   closedAt: number | undefined;
