@@ -11,6 +11,7 @@ packages=(
   codec2-examples                                                           # other speakers' recordings (bench:local: a decoder's CMN after another speaker)
   chromium fonts-dejavu-core                                                # browser end-to-end tests (playwright-core drives it)
   strace iproute2                                                           # telemetry test: VAD in a network namespace, syscalls traced
+  redis-server haproxy faketime                                             # scale-out tests (test/cluster): own Redis + HAProxy on loopback, a worker with a skewed clock
 )
 missing=()
 for p in "${packages[@]}"; do
