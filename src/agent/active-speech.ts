@@ -1,5 +1,6 @@
 import type { ContextStats } from '../context/window.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
+import type { AgentState } from './events.ts';
 import type { Speech } from './speech.ts';
 import type { CommittedTurn } from './turn-tracker.ts';
 
@@ -10,6 +11,8 @@ export interface ActiveSpeech {
   turn?: CommittedTurn;
   preemptive: TurnMetrics['preemptive'];
   sttAudioMs: number;
+  /** The session language when the speech became active (its turn record's `language`). */
+  language?: string;
   /** Provider switches (all kinds) counted when the speech became active. */
   fallbacksAtStart?: number;
   /** The prompt's context counts (LLM replies only). */
@@ -18,4 +21,18 @@ export interface ActiveSpeech {
   holdsFloor?: boolean;
   /** It is the no-model notice: a turn committed while it plays has been answered by it. */
   isNotice?: boolean;
+}
+
+/** The session state: what the active speech is doing, else whether the user is speaking. */
+export function agentStateOf(
+  idle: boolean,
+  active: ActiveSpeech | undefined,
+  userSpeaking: boolean,
+): AgentState {
+  if (idle) return 'idle';
+  const speech = active?.speech;
+  if (speech?.isAuthorized && !speech.isDone && !speech.isPaused) {
+    return speech.hasPlayed && !speech.isWaitingForTool ? 'speaking' : 'thinking';
+  }
+  return userSpeaking ? 'userSpeaking' : 'listening';
 }

@@ -21,9 +21,37 @@ export interface SentenceChunkerOptions {
   firstChunkWords?: number;
   /** `sentence`: a first sentence is cut at a clause boundary when the clause is at least this long. Default 60. */
   firstClauseMinChars?: number;
+  /** The reply's language (ISO 639-1): its abbreviations and ordinal dots do not end a sentence. Default `en`. */
+  language?: string;
 }
 
 const ABBREVIATIONS = /\b(?:mr|mrs|ms|dr|prof|sr|jr|st|vs|etc|e\.g|i\.e|no|approx)\.$/i;
+
+/** Per-language rules: abbreviations that end in a dot, and whether "3." is an ordinal (German "am 3. Mai"). */
+const LANGUAGE_RULES: Record<string, { abbreviations: string[]; ordinalDot?: boolean }> = {
+  es: { abbreviations: ['sr', 'sra', 'srta', 'dr', 'dra', 'ud', 'uds', 'etc', 'pág', 'núm', 'av', 'aprox'] },
+  fr: { abbreviations: ['m', 'mme', 'mlle', 'dr', 'etc', 'p\\.ex', 'av', 'env', 'cf'] },
+  de: {
+    abbreviations: ['z\\.b', 'bzw', 'usw', 'nr', 'str', 'dr', 'ca', 'u\\.a', 'd\\.h', 'evtl', 'ggf'],
+    ordinalDot: true,
+  },
+  it: { abbreviations: ['sig', 'sig\\.ra', 'dott', 'ecc', 'prof', 'n'] },
+  pt: { abbreviations: ['sr', 'sra', 'dr', 'dra', 'etc', 'av', 'n\\.º'] },
+  nl: { abbreviations: ['dhr', 'mevr', 'bijv', 'nr', 'enz', 'o\\.a', 'd\\.w\\.z'] },
+  ru: { abbreviations: ['т\\.е', 'т\\.д', 'т\\.п', 'г', 'ул', 'др'] },
+  cs: { abbreviations: ['např', 'tj', 'atd', 'č', 'ul', 'tzv'], ordinalDot: true },
+  fi: { abbreviations: ['esim', 'jne', 'ns', 'ks', 'n', 'klo'], ordinalDot: true },
+  ca: { abbreviations: ['sr', 'sra', 'dr', 'dra', 'etc', 'núm', 'pàg'] },
+};
+
+/** The test "the text so far ends in an abbreviation's dot" for `language`. */
+function abbreviationsOf(language: string | undefined): RegExp {
+  const rules = LANGUAGE_RULES[(language ?? 'en').split(/[-_]/)[0].toLowerCase()];
+  if (!rules) return ABBREVIATIONS;
+  const words = rules.abbreviations.join('|');
+  const ordinal = rules.ordinalDot ? '|\\d{1,3}' : '';
+  return new RegExp(`(?:^|[^\\p{L}\\p{N}.])(?:${words}${ordinal})\\.$`, 'iu');
+}
 
 /**
  * Cuts streamed LLM text into sentences for TTS. A sentence ends at . ! ? or a newline followed by whitespace,
@@ -36,6 +64,7 @@ export class SentenceChunker {
   readonly strategy: ChunkStrategy;
   private readonly firstChunkWords: number;
   private readonly firstClauseMinChars: number;
+  private readonly abbreviations: RegExp;
   /** Chunks handed out so far (the first one is the one that may go early). */
   private emitted = 0;
 
@@ -45,6 +74,7 @@ export class SentenceChunker {
     this.strategy = options.strategy ?? (options.streamingInput ? 'first-clause' : 'sentence');
     this.firstChunkWords = options.firstChunkWords ?? 4;
     this.firstClauseMinChars = options.firstClauseMinChars ?? 60;
+    this.abbreviations = abbreviationsOf(options.language);
   }
 
   /** Adds text; returns the chunks (sentences, or an early first clause) it completed. */
@@ -137,11 +167,11 @@ export class SentenceChunker {
   }
 
   private findBoundary(from: number): number {
-    const re = /[.!?]+["')\]]*(?=\s)|\n/g;
+    const re = /(?:[.!?]+|[।॥])["')\]»”]*(?=\s)|\n/g;
     re.lastIndex = from;
     for (let m = re.exec(this.buffer); m; m = re.exec(this.buffer)) {
       const end = m.index + m[0].length;
-      if (m[0] !== '\n' && ABBREVIATIONS.test(this.buffer.slice(0, end))) continue;
+      if (m[0] !== '\n' && this.abbreviations.test(this.buffer.slice(0, end))) continue;
       return end;
     }
     return -1;

@@ -3,6 +3,7 @@ import type { SummaryEvent } from '../context/manager.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
 import type { ToolCall } from '../providers/llm/contract.ts';
 import type { ToolProgress } from '../tools/tool.ts';
+import type { LanguageChange } from './language.ts';
 import type { SpeechOutcome } from './speech.ts';
 import type { ToolResult } from './tool-runner.ts';
 import type { TurnMergedEvent } from './turn-merge.ts';
@@ -41,6 +42,8 @@ export interface AgentSessionEvents extends Record<string, unknown> {
    * when no voice could say it). The failure itself went out as an `error` event when it was known.
    */
   apology: { speechId: number; via: 'cached' | 'tts' | 'tone'; atMs: number };
+  /** The session language changed (agent/language.ts): the voice, the LLM's instruction and the phrases follow. */
+  languageChanged: LanguageChange & { atMs: number };
   conversationItem: HistoryItem;
   metrics: TurnMetrics;
   /** A new context summary: later prompts carry it in place of the older turns it covers. */

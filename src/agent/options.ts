@@ -9,6 +9,7 @@ import type { ToolEntry } from '../tools/tool.ts';
 import type { ApologyAudioCache } from './apology.ts';
 import type { SentenceChunkerOptions } from './chunker.ts';
 import { DEFAULT_ENDPOINTING_POLICY, type EndpointingPolicyOptions } from './endpointing-policy.ts';
+import type { LanguageOptions } from './language-switch.ts';
 
 /**
  * When to commit a user turn: the wait after the last voiced audio is a function of the detector's end-of-turn
@@ -97,7 +98,10 @@ export interface AgentSessionOptions {
   instructions?: string;
   clock?: Clock;
   sessionId?: string;
+  /** The session's language (ISO 639-1 or BCP-47); with `languages`, the first of them when absent. */
   language?: string;
+  /** Languages the session may switch to mid-call, and what follows a switch (agent/language-switch.ts). */
+  languages?: LanguageOptions;
   endpointing?: Partial<EndpointingOptions>;
   interruption?: Partial<InterruptionOptions>;
   /** Start the LLM on the final transcript before the end of turn is confirmed. */

@@ -6,13 +6,13 @@ import { type Clock, MonotonicClock } from '../metrics/clock.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { TypedEmitter } from '../util/emitter.ts';
-import type { ActiveSpeech } from './active-speech.ts';
-import { ApologyVoice } from './apology.ts';
+import { type ActiveSpeech, agentStateOf } from './active-speech.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
 import { InputConditioner } from './input.ts';
 import { InterruptionArbiter } from './interruption.ts';
 import type { AudioOutput } from './io.ts';
+import { SessionLanguages } from './language-switch.ts';
 import {
   type AgentSessionOptions,
   DEFAULT_ENDPOINTING,
@@ -50,8 +50,8 @@ export class AgentSession {
   private readonly interruption: InterruptionOptions;
   private readonly longTools: LongToolOptions;
   private readonly providerFailure: ProviderFailureOptions;
-  /** The apology after a provider failure, synthesized ahead of need in the session's voice. */
-  private readonly apology: ApologyVoice;
+  /** The language and all that follows it: voice, apology (ahead of need, per voice), phrases, instruction. */
+  private readonly languages: SessionLanguages;
   private readonly events: TypedEmitter<AgentSessionEvents>;
   private readonly tools: ToolRunner;
   private readonly questions = new VoiceQuestions();
@@ -90,13 +90,12 @@ export class AgentSession {
       this.events.emit('error', { source: 'listener', error: asError(error) }),
     );
     this.tools = new ToolRunner(options.tools, { nextAnswer: (signal) => this.questions.nextAnswer(signal) });
-    this.apology = new ApologyVoice({
-      tts: options.tts,
+    this.languages = new SessionLanguages({
+      ...options,
       clock: this.clock,
-      text: this.providerFailure.apology,
-      audioTimeoutMs: this.providerFailure.apologyAudioTimeoutMs,
+      longTools: this.longTools,
+      providerFailure: this.providerFailure,
       onError: (error) => this.reportError('tts', error),
-      cache: options.apologyCache,
     });
     this.interruptions = new InterruptionArbiter(this.clock, this.interruption, {
       onEvent: (speechId, kind) =>
@@ -116,14 +115,20 @@ export class AgentSession {
       () => this.history.toMessages(),
       {
         onCandidate: (transcript) => this.prepareReply(transcript),
-        onCommit: (turn) => this.questions.offer(turn.transcript) || this.commits.enqueueVoice(turn),
+        onCommit: (turn) => {
+          if (this.questions.offer(turn.transcript)) return; // the answer to a tool's question
+          this.languageHeard(turn.transcript);
+          this.commits.enqueueVoice(turn);
+        },
         onNoise: () => this.updateState(),
         onInterimPromoted: (text) =>
           this.events.emit('transcript', { text, final: true, atMs: this.clock.now() }),
         onDetectorError: (error) => this.reportError('turn', error),
         onResumeAfterCommit: (turn, onsetMs) => this.commits.takeBack(turn, onsetMs),
       },
-      { language: options.language },
+      {
+        currentLanguage: () => this.languages.current,
+      },
     );
     this.preemptive = new PreemptiveGeneration({
       context: this.context,
@@ -143,6 +148,8 @@ export class AgentSession {
       discardPreparedReply: () => this.preemptive.discard(),
       onTranscript: (event) => this.events.emit('transcript', event),
       onSttFallback: () => this.fallbacks.sttSwitched(),
+      sttLanguage: () => this.languages.sttLanguage(),
+      onFinalTranscript: (transcript) => this.languages.sttReported(transcript.language),
       onError: (source, error) => this.reportError(source, error),
       onChange: () => this.updateState(),
     });
@@ -212,6 +219,7 @@ export class AgentSession {
     this.tracker.reset();
     this.commits.forgetMerges();
     this.preemptive.discard();
+    this.languageHeard(text.trim(), true);
     const now = this.clock.now();
     this.commits.enqueueText({
       transcript: text.trim(),
@@ -248,7 +256,7 @@ export class AgentSession {
     this.closed = true;
     this.interruptions.clear();
     this.preemptive.close();
-    this.apology.close();
+    this.languages.close();
     const active = this.active;
     active?.speech.abort('interrupted');
     this.tracker.close();
@@ -274,24 +282,24 @@ export class AgentSession {
   protected createSpeech(source: SpeechSource): Speech {
     const id = this.nextSpeechId++;
     // Ready before this reply can fail, at no cost to a connection that never asks anything.
-    if (source.kind === 'llm' && this.providerFailure.presynthesizeApology) this.apology.prepare();
+    if (source.kind === 'llm') this.languages.prepareApology();
     const speech: Speech = new Speech({
       id,
       clock: this.clock,
       llm: this.options.llm,
-      tts: this.options.tts,
+      tts: this.languages.tts(),
       output: this.requireOutput(),
       tools: this.tools,
-      source,
-      chunker: this.options.chunker,
+      source: this.languages.instruct(source),
+      chunker: this.languages.chunker(this.options.chunker),
       maxSentences: this.options.maxReplySentences,
       maxToolSteps: this.options.maxToolSteps ?? 5,
       toolTimeoutMs: this.options.toolTimeoutMs ?? 60_000,
-      longTools: this.longTools,
+      longTools: this.languages.longTools(),
       firstTokenBudgetMs: this.providerFailure.firstTokenBudgetMs,
       ttsStallTimeoutMs: this.providerFailure.ttsStallTimeoutMs,
       // A reply that fails apologises; a fixed text (a greeting, a notice) asked nothing to be repeated.
-      apology: source.kind === 'llm' ? this.apology : undefined,
+      apology: source.kind === 'llm' ? this.languages.apology() : undefined,
       hooks: {
         onFirstPlayed: () => this.updateState(),
         onSentencePlaying: (text) =>
@@ -317,6 +325,7 @@ export class AgentSession {
 
   protected activate(entry: ActiveSpeech): void {
     entry.fallbacksAtStart = this.fallbacks.count;
+    entry.language = this.languages.current;
     this.active = entry;
     this.events.emit('speechStarted', {
       speechId: entry.speech.id,
@@ -363,6 +372,16 @@ export class AgentSession {
     if (!this.closed) this.context.maybeSummarize(this.history.messages);
   }
 
+  /** A user utterance may switch the language; the reply to it already follows (a prepared one is stale). */
+  private languageHeard(text: string, typed = false): void {
+    const change = this.languages.observe(text, typed);
+    if (!change) return;
+    this.preemptive.discard();
+    if (change.reopenSttIn) this.userStreams.reopenStt(change.reopenSttIn);
+    this.events.emit('languageChanged', { ...change.event, atMs: this.clock.now() });
+    if (change.notice) void this.say(change.notice, { interruptible: false }).catch(() => undefined);
+  }
+
   private appendHistory(message: ChatMessage): HistoryItem {
     const item = this.history.append(message, this.clock.now());
     this.events.emit('conversationItem', item);
@@ -375,20 +394,11 @@ export class AgentSession {
   }
 
   private updateState(): void {
-    const next = this.deriveState();
+    const next = agentStateOf(this.closed || !this.output, this.active, this.tracker.isUserSpeaking);
     if (next === this.currentState) return;
     const previous = this.currentState;
     this.currentState = next;
     this.events.emit('state', { state: next, previous, atMs: this.clock.now() });
-  }
-
-  private deriveState(): AgentState {
-    if (this.closed || !this.output) return 'idle';
-    const speech = this.active?.speech;
-    if (speech?.isAuthorized && !speech.isDone && !speech.isPaused) {
-      return speech.hasPlayed && !speech.isWaitingForTool ? 'speaking' : 'thinking';
-    }
-    return this.tracker.isUserSpeaking ? 'userSpeaking' : 'listening';
   }
 
   private reportError(source: AgentSessionEvents['error']['source'], error: unknown): void {

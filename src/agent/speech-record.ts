@@ -52,6 +52,7 @@ export interface TurnRecordContext {
   sttAudioMs: number;
   context: TurnContextMetrics;
   providers?: TurnRecordInput['providers'];
+  language?: string;
 }
 
 /** The turn's metrics record, once its reply has ended. */
@@ -80,6 +81,7 @@ export function turnMetricsOf(
     context: context.context,
     providers: context.providers,
   });
+  if (context.language) record.language = context.language;
   if (turn.endpointingDelayMs !== undefined) {
     record.turnTaking = {
       endOfTurnProbability: turn.endOfTurnProbability ?? null,

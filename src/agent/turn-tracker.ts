@@ -61,6 +61,8 @@ export interface TurnTrackerEvents {
 export interface TurnTrackerInputs {
   /** Language of the session, passed to the detector. */
   language?: string;
+  /** The session language now, when it can change mid-call (wins over `language`). */
+  currentLanguage?: () => string;
 }
 
 /** A user who starts again this soon after a commit was cut off: that pause counts as one of their holds. */
@@ -275,7 +277,7 @@ export class TurnTracker {
       transcript,
       history: this.history(),
       signal: abort.signal,
-      language: this.inputs.language,
+      language: this.inputs.currentLanguage?.() ?? this.inputs.language,
       prosody: this.prosody,
       stt: this.sttSignals,
     };

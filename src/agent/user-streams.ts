@@ -24,6 +24,10 @@ export interface UserStreamsDeps {
   discardPreparedReply(): void;
   onTranscript(event: AgentSessionEvents['transcript']): void;
   onSttFallback(): void;
+  /** The language the STT stream is opened in (the session's, which may change); default `options.language`. */
+  sttLanguage?(): string | undefined;
+  /** A final transcript as the STT gave it (its `language` included). */
+  onFinalTranscript?(transcript: Transcript): void;
   onError(source: 'vad' | 'stt', error: unknown): void;
   /** Something the session state is derived from may have changed. */
   onChange(): void;
@@ -45,13 +49,37 @@ export class UserStreams {
   constructor(private readonly deps: UserStreamsDeps) {}
 
   open(): void {
-    const { vad, stt, language } = this.deps.options;
+    const { vad, language } = this.deps.options;
     this.vadStream = vad.stream({
       onSpeechStart: (event) => this.speechStarted(event.atMs, event.lookBackMs ?? 0),
       onSpeechEnd: (event) => this.speechEnded(event.atMs),
       onError: (error) => this.deps.onError('vad', error),
     });
-    this.sttStream = stt.stream(
+    this.sttStream = this.openStt(this.deps.sttLanguage ? this.deps.sttLanguage() : language);
+  }
+
+  /**
+   * The session switched language: a new STT stream in it takes over from the next frame (the old one is
+   * closed; words it had not finalised are lost, as at a switch they belong to the utterance that decided it).
+   * If the new stream cannot be opened the old one stays and the error is reported.
+   */
+  reopenStt(language: string): void {
+    if (this.deps.isClosed() || !this.sttStream) return;
+    let next: SttStream;
+    try {
+      next = this.openStt(language);
+    } catch (error) {
+      this.deps.onError('stt', error);
+      return;
+    }
+    const previous = this.sttStream;
+    this.sttStream = next;
+    previous.close();
+  }
+
+  private openStt(language: string | undefined): SttStream {
+    const { stt } = this.deps.options;
+    return stt.stream(
       {
         onInterim: (transcript) => this.interimReceived(transcript),
         onFinal: (transcript) => this.finalReceived(transcript),
@@ -135,6 +163,7 @@ export class UserStreams {
     const { tracker, interruptions, clock } = this.deps;
     this.cancelToolOnRequest(transcript.text);
     if (this.deps.isClosed() || interruptions.transcriptReceived(transcript.text, true)) return;
+    this.deps.onFinalTranscript?.(transcript);
     tracker.finalReceived(transcript);
     if (transcript.text.trim()) {
       this.deps.onTranscript({ text: transcript.text.trim(), final: true, atMs: clock.now() });

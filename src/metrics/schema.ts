@@ -75,6 +75,11 @@ export interface TurnMetrics {
   userTranscript: string;
   agentText: string;
   /**
+   * The session language the reply was given in (ISO 639-1), set by the session (agent/language-switch.ts); it
+   * may change mid-call. Optional, like `turnTaking`: a record built outside a session has none.
+   */
+  language?: string;
+  /**
    * Turn-taking behind the commit: the detector's end-of-turn probability (null: it did not answer in time), the
    * signals it was made of, and the silence the endpointing policy chose to wait. Absent on typed turns.
    */

@@ -60,6 +60,11 @@ export interface SttStream {
 
 export interface STT {
   readonly name: string;
+  /**
+   * The languages this engine transcribes (ISO 639-1 or BCP-47); absent: whatever its provider supports. A session
+   * that switches to a language outside it keeps the stream it has and says so once (agent/language-switch.ts).
+   */
+  readonly languages?: readonly string[];
   /** Optional start-up work (load a model, check a key, open a keep-alive connection). */
   prewarm?(): Promise<void>;
   stream(listener: SttListener, options?: SttStreamOptions): SttStream;

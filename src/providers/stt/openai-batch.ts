@@ -27,7 +27,11 @@ export interface OpenAiBatchSttOptions {
   model?: string;
   /** Default `https://api.openai.com/v1`. */
   baseUrl?: string;
-  /** ISO-639-1; the stream's `language` wins (`en-US` → `en`). Default `en`. */
+  /**
+   * ISO-639-1; the stream's `language` wins (`en-US` → `en`). Default `en`. `multi`: none is sent and the
+   * service detects it; whisper-1 is then asked for `verbose_json`, whose `language` each final carries (the
+   * gpt-4o models return none: their finals carry no language).
+   */
   language?: string;
   prompt?: string;
   /** One request, upload to answer. Default 15,000 ms. */
@@ -148,7 +152,13 @@ class OpenAiBatchStream implements SttStream {
     if (this.closed || this.failed) return;
     const startMs = utterance[0]?.startMs ?? 0;
     const endMs = utterance.at(-1)?.endMs ?? startMs;
-    const final = (text: string): Transcript => ({ text, language: this.language, startMs, endMs });
+    const detect = this.language === 'multi' || this.language === 'auto';
+    const final = (text: string, language?: string): Transcript => ({
+      text,
+      ...(detect ? (language ? { language } : {}) : { language: this.language }),
+      startMs,
+      endMs,
+    });
     if (endMs - startMs < MIN_CLIP_MS) {
       // Nothing louder than the silence gate, or too short for the API: an empty final settles the flush.
       this.emit(final(''));
@@ -158,18 +168,26 @@ class OpenAiBatchStream implements SttStream {
     const maxRetries = this.options.maxRetries ?? 3;
     for (let attempt = 1; ; attempt++) {
       try {
+        const model = this.options.model ?? 'whisper-1';
+        const verbose = detect && model === 'whisper-1';
         const result = await this.client.audio.transcriptions.create(
           {
             file: await toFile(wav, 'utterance.wav', { type: 'audio/wav' }),
-            model: this.options.model ?? 'whisper-1',
-            language: this.language,
-            response_format: 'json',
+            model,
+            ...(detect ? {} : { language: this.language }),
+            response_format: verbose ? 'verbose_json' : 'json',
             ...(this.options.prompt ? { prompt: this.options.prompt } : {}),
           },
           { signal: this.abort.signal, maxRetries: 0, timeout: this.options.requestTimeoutMs ?? 15_000 },
         );
         if (this.closed) return;
-        this.emit(final(result.text.trim()));
+        const detected = (result as { language?: unknown }).language;
+        this.emit(
+          final(
+            result.text.trim(),
+            typeof detected === 'string' ? isoOfWhisperLanguage(detected) : undefined,
+          ),
+        );
         return;
       } catch (caught) {
         if (this.closed) return;
@@ -240,4 +258,38 @@ function classify(error: unknown, provider: string, secret: string): CloudSttErr
     'protocol',
     clean(`${provider}: ${error instanceof Error ? error.message : String(error)}`),
   );
+}
+
+/** whisper-1's `verbose_json` names the language in English ("spanish"); the session wants ISO 639-1. */
+const WHISPER_LANGUAGES: Record<string, string> = {
+  english: 'en',
+  spanish: 'es',
+  french: 'fr',
+  german: 'de',
+  italian: 'it',
+  portuguese: 'pt',
+  dutch: 'nl',
+  russian: 'ru',
+  czech: 'cs',
+  finnish: 'fi',
+  catalan: 'ca',
+  hindi: 'hi',
+  polish: 'pl',
+  swedish: 'sv',
+  danish: 'da',
+  norwegian: 'no',
+  turkish: 'tr',
+  greek: 'el',
+  japanese: 'ja',
+  chinese: 'zh',
+  korean: 'ko',
+  arabic: 'ar',
+  ukrainian: 'uk',
+  romanian: 'ro',
+  hungarian: 'hu',
+};
+
+export function isoOfWhisperLanguage(name: string): string {
+  const key = name.trim().toLowerCase();
+  return WHISPER_LANGUAGES[key] ?? key;
 }

@@ -67,6 +67,8 @@ const SEARCH_ARGS: Record<PocketsphinxSearch, readonly string[]> = {
 
 export class PocketsphinxSTT implements STT {
   readonly name = 'pocketsphinx';
+  /** The bundled acoustic and language models are US English. */
+  readonly languages = ['en-US'] as const;
   readonly options: PocketsphinxOptions;
   private readonly pool: DecoderPool;
 

@@ -1,5 +1,5 @@
 import type { TurnDetector, TurnDetectorInput } from './contract.ts';
-import { CONTINUATION_WORDS } from './wordlist.ts';
+import { CONTINUATION_WORDS, CONTINUATION_WORDS_BY_LANGUAGE } from './wordlist.ts';
 
 /**
  * A lexical end-of-turn detector: no model, microseconds per call. An utterance ending in a function word,
@@ -9,16 +9,19 @@ import { CONTINUATION_WORDS } from './wordlist.ts';
 export class HeuristicTurnDetector implements TurnDetector {
   readonly name = 'wordlist';
 
-  endOfTurnProbability({ transcript }: TurnDetectorInput): number {
+  endOfTurnProbability({ transcript, language }: TurnDetectorInput): number {
     const text = transcript.trim().toLowerCase();
     if (!text) return 0;
     if (/[,;:\-–—]$/.test(text) || text.endsWith('...')) return 0.1;
-    if (/[.!?]$/.test(text)) return 0.95;
+    if (/[.!?।]$/.test(text)) return 0.95;
     const lastWord =
       text
         .split(/\s+/)
         .at(-1)
-        ?.replace(/[^a-z']/g, '') ?? '';
-    return CONTINUATION_WORDS.has(lastWord) ? 0.15 : 0.8;
+        ?.replace(/[^\p{L}']/gu, '') ?? '';
+    // The session language's list (a switch mid-call changes it); English where there is none.
+    const base = language?.split(/[-_]/)[0].toLowerCase() ?? 'en';
+    const words = CONTINUATION_WORDS_BY_LANGUAGE[base] ?? CONTINUATION_WORDS;
+    return words.has(lastWord) ? 0.15 : 0.8;
   }
 }

@@ -30,6 +30,12 @@ export interface DeepgramServerOptions {
    * buffered. This fake answers only when there are words to finalise unless this is set.
    */
   answerEmptyFinalize?: boolean;
+  /**
+   * The language (BCP-47, `en`, `es`) of each vocabulary word. With `language=multi` (the multilingual model's
+   * code-switching), each word carries its `language` and each alternative the `languages` heard in it, most
+   * words first, as Deepgram documents. Words without one count as `en`.
+   */
+  wordLanguages?: Readonly<Record<string, string>>;
 }
 
 const ControlMessage = z.discriminatedUnion('type', [
@@ -108,6 +114,13 @@ export class FakeDeepgramServer extends FakeSocketProvider {
     let junkSent = false;
     let ended = false;
 
+    const multi = query.get('language') === 'multi';
+    const languageOf = (word: string) => this.options.wordLanguages?.[word] ?? 'en';
+    const languagesOf = (words: DecodedWord[]) => {
+      const counts = new Map<string, number>();
+      for (const w of words) counts.set(languageOf(w.word), (counts.get(languageOf(w.word)) ?? 0) + 1);
+      return [...counts].sort((a, b) => b[1] - a[1]).map(([language]) => language);
+    };
     const results = (words: DecodedWord[], fromMs: number, toMs: number, extra: object) => ({
       type: 'Results',
       channel_index: [0, 1],
@@ -120,11 +133,13 @@ export class FakeDeepgramServer extends FakeSocketProvider {
           {
             transcript: words.map((w) => w.word).join(' '),
             confidence: words.length ? 0.98 : 0,
+            ...(multi ? { languages: languagesOf(words) } : {}),
             words: words.map((w) => ({
               word: w.word,
               start: w.startMs / 1000,
               end: w.endMs / 1000,
               confidence: 0.98,
+              ...(multi ? { language: languageOf(w.word) } : {}),
             })),
           },
         ],

@@ -18,6 +18,11 @@ export interface TranscriptionsServerOptions {
   apiKey: string;
   vocabulary: readonly string[];
   requests?: TranscriptionRequestPlan[];
+  /**
+   * The language of each vocabulary word (whisper's English names: `english`, `spanish`); the language a
+   * `verbose_json` answer reports is the one most of the utterance's words have. Default: all `english`.
+   */
+  wordLanguages?: Readonly<Record<string, string>>;
 }
 
 export interface TranscriptionRecord {
@@ -140,6 +145,15 @@ export class FakeOpenAiTranscriptionsServer {
       record.status = fail(400, `Invalid model ${String(model)}`, 'invalid_request_error', 'invalid_value');
       return;
     }
+    if (record.responseFormat === 'verbose_json' && record.model !== 'whisper-1') {
+      record.status = fail(
+        400,
+        `response_format 'verbose_json' is not compatible with model '${record.model}'. Use 'json' or 'text' instead.`,
+        'invalid_request_error',
+        'unsupported_value',
+      );
+      return;
+    }
     if (record.language !== undefined && !/^[a-z]{2}$/.test(record.language)) {
       record.status = fail(
         400,
@@ -172,9 +186,8 @@ export class FakeOpenAiTranscriptionsServer {
       );
       return;
     }
-    const text = decodeWords(this.options.vocabulary, samples, sampleRate)
-      .map((w) => w.word)
-      .join(' ');
+    const words = decodeWords(this.options.vocabulary, samples, sampleRate).map((w) => w.word);
+    const text = words.join(' ');
     record.text = text;
     record.status = 200;
     if (responseFormat === 'text') {
@@ -183,6 +196,36 @@ export class FakeOpenAiTranscriptionsServer {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
+    if (responseFormat === 'verbose_json') {
+      const language = majorityLanguage(words, this.options.wordLanguages) ?? 'english';
+      const duration = record.audioMs / 1000;
+      res.end(
+        JSON.stringify({
+          task: 'transcribe',
+          language,
+          duration,
+          text,
+          segments: [{ id: 0, seek: 0, start: 0, end: duration, text, tokens: [], temperature: 0 }],
+          usage: { type: 'duration', seconds: Math.ceil(duration) },
+        }),
+      );
+      return;
+    }
     res.end(JSON.stringify({ text, usage: { type: 'duration', seconds: Math.ceil(record.audioMs / 1000) } }));
   }
+}
+
+/** The language most of `words` have (ties: the first word's), in whisper's naming. */
+export function majorityLanguage(
+  words: readonly string[],
+  languages: Readonly<Record<string, string>> | undefined,
+): string | undefined {
+  const counts = new Map<string, number>();
+  for (const word of words) {
+    const language = languages?.[word];
+    if (language) counts.set(language, (counts.get(language) ?? 0) + 1);
+  }
+  let best: string | undefined;
+  for (const [language, count] of counts) if (!best || count > (counts.get(best) ?? 0)) best = language;
+  return best;
 }

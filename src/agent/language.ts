@@ -1,0 +1,105 @@
+import { baseLanguage, type LanguageIdentifier } from '../providers/langid/contract.ts';
+
+/** Where the evidence for a switch came from. */
+export type LanguageSource = 'stt' | 'text' | 'stt+text';
+
+export interface LanguageChange {
+  from: string;
+  to: string;
+  /** `stt`: the STT said so (the text identifier had no opinion); `text`: the identifier alone (typed input). */
+  source: LanguageSource;
+  /** The utterance that tipped it. */
+  text: string;
+}
+
+export interface HysteresisOptions {
+  /** Utterances shorter than this many words are no evidence either way ("gracias", "okay"). Default 2. */
+  minWords: number;
+  /**
+   * Words of consecutive evidence for another language needed to switch. One utterance of this many words
+   * switches at once; shorter ones add up while no utterance in the current language comes between. Default 4.
+   */
+  switchWords: number;
+}
+
+export const DEFAULT_HYSTERESIS: HysteresisOptions = { minWords: 2, switchWords: 4 };
+
+/**
+ * The language of a conversation, which may change while it runs, with hysteresis: a borrowed word inside a
+ * sentence in the current language, a one-word answer or one short phrase does not switch it. Each user utterance
+ * is judged on the STT's language (when it reports one) and on the text (a language-identification library,
+ * restricted to the allowed languages); when both speak and disagree, the utterance counts for nothing.
+ */
+export class SessionLanguage {
+  private language: string;
+  private pending: { language: string; words: number } | undefined;
+  readonly allowed: readonly string[];
+  private readonly hysteresis: HysteresisOptions;
+
+  constructor(options: {
+    allowed: readonly string[];
+    initial?: string;
+    identifier?: LanguageIdentifier;
+    hysteresis?: Partial<HysteresisOptions>;
+  }) {
+    const allowed = [...new Set(options.allowed.map(baseLanguage))];
+    if (allowed.length === 0) throw new RangeError('languages.allowed needs at least one language');
+    for (const tag of allowed)
+      if (!/^[a-z]{2,3}$/.test(tag))
+        throw new RangeError(`languages.allowed: "${tag}" is not a language code`);
+    const initial = baseLanguage(options.initial ?? allowed[0]);
+    if (!allowed.includes(initial))
+      throw new RangeError(
+        `the session language "${initial}" is not in languages.allowed (${allowed.join(', ')})`,
+      );
+    this.allowed = allowed;
+    this.language = initial;
+    this.identifier = options.identifier;
+    this.hysteresis = { ...DEFAULT_HYSTERESIS, ...options.hysteresis };
+  }
+
+  private readonly identifier: LanguageIdentifier | undefined;
+
+  get current(): string {
+    return this.language;
+  }
+
+  /** The language the text identifier gives `text` among the allowed ones (undefined: no opinion). */
+  identify(text: string): string | undefined {
+    if (!this.identifier || this.allowed.length < 2) return undefined;
+    return this.identifier.identify(text, this.allowed)[0]?.language;
+  }
+
+  /**
+   * One user utterance: its text and the languages the STT reported for it (most words first). Returns the
+   * change when this utterance switched the session language.
+   */
+  observe(text: string, sttLanguages: readonly string[] = []): LanguageChange | undefined {
+    const words = text
+      .trim()
+      .split(/\s+/)
+      .filter((w) => /\p{L}/u.test(w)).length;
+    if (words < this.hysteresis.minWords || this.allowed.length < 2) return undefined;
+    const stt = sttLanguages.map(baseLanguage).find((l) => this.allowed.includes(l));
+    const fromText = this.identify(text);
+    if (stt && fromText && stt !== fromText) return undefined; // the two disagree: no evidence
+    const heard = stt ?? fromText;
+    if (!heard) return undefined;
+    if (heard === this.language) {
+      this.pending = undefined;
+      return undefined;
+    }
+    const sofar = this.pending?.language === heard ? this.pending.words : 0;
+    this.pending = { language: heard, words: sofar + words };
+    if (this.pending.words < this.hysteresis.switchWords) return undefined;
+    const change: LanguageChange = {
+      from: this.language,
+      to: heard,
+      source: stt && fromText ? 'stt+text' : stt ? 'stt' : 'text',
+      text,
+    };
+    this.language = heard;
+    this.pending = undefined;
+    return change;
+  }
+}
