@@ -179,7 +179,6 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
       }
     });
     cleanups.push(() => dtmf.close());
-    onDigit = (digit) => dtmf.push(digit);
     const silence = new SilenceWatch(session, { ...options.silence }, () =>
       control.hangUp({ reason: 'no answer after the silence prompt' }),
     );
@@ -188,7 +187,11 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     if (ended) return;
     budget.endStartup();
     for (const samples of held.splice(0)) pushAudio(samples);
+    onDigit = (digit) => dtmf.push(digit);
+    for (const digit of earlyDigits.splice(0)) onDigit(digit);
   };
+  /** Keys pressed before the session was ready are held, like early audio. */
+  const earlyDigits: string[] = [];
   let onDigit: ((digit: string) => void) | undefined;
 
   let lastHeard = performance.now();
@@ -225,8 +228,10 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
       } else if (event.kind === 'media') pushAudio(event.samples);
       else if (event.kind === 'mark') playback?.onMark(event.name);
       else if (event.kind === 'cleared') playback?.onCleared();
-      else if (event.kind === 'dtmf') onDigit?.(event.digit);
-      else if (event.kind === 'stop') end({ by: 'caller', reason: 'the stream stopped (caller hung up)' });
+      else if (event.kind === 'dtmf') {
+        if (onDigit) onDigit(event.digit);
+        else if (earlyDigits.length < 32) earlyDigits.push(event.digit);
+      } else if (event.kind === 'stop') end({ by: 'caller', reason: 'the stream stopped (caller hung up)' });
       else if (event.kind === 'ignored' && event.reason.startsWith('error')) log('warn', event.reason);
     } catch (error) {
       if (error instanceof TelephonyProtocolError) return fail(error.message);
