@@ -18,5 +18,8 @@ export async function connectConfiguredTools(
     onError: (error, server) => log?.warn({ server, err: error.message }, 'mcp server problem'),
     onLog: (line, server) => log?.debug({ server }, line),
     onToolsChanged: (server, tools) => log?.info({ server, tools }, 'mcp tools'),
+    // The OAuth hand-off: the person running Repartee opens the link (the talk page shows it too).
+    onAuthorizationLink: (server, url) =>
+      log?.warn({ server, url }, `MCP server ${server} needs authorisation: open ${url}`),
   });
 }

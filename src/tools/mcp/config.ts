@@ -49,6 +49,27 @@ export const McpHttpServerSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   /** Request headers; `${NAME}` is replaced from the environment (e.g. "Authorization": "Bearer ${TOKEN}"). */
   headers: z.record(z.string(), z.string()).optional(),
+  /**
+   * OAuth 2.1 for a server that requires authorisation (`{}` for the defaults): authorization code with PKCE,
+   * the link to open printed and shown on the talk page, tokens stored per server and refreshed.
+   */
+  oauth: z
+    .strictObject({
+      /** A client registered in advance; without it the client registers itself (dynamic registration). */
+      clientId: z.string().min(1).optional(),
+      /** `${NAME}` is replaced from the environment. */
+      clientSecret: z.string().min(1).optional(),
+      scope: z.string().min(1).optional(),
+      /** The loopback port the browser returns to (`http://127.0.0.1:<port>/oauth/callback`); 0 picks one. */
+      redirectPort: z.number().int().min(0).max(65535).default(0),
+      /** A client ID metadata document URL you host, for servers that accept URL-based client IDs. */
+      clientMetadataUrl: z.url({ protocol: /^https$/ }).optional(),
+      /** Where tokens are stored (default `~/.repartee/mcp-auth`, or REPARTEE_MCP_AUTH_DIR). */
+      storeDir: z.string().min(1).optional(),
+      /** How long to wait for the user to finish in the browser. */
+      authorizationTimeoutMs: z.number().int().positive().default(600_000),
+    })
+    .optional(),
 });
 
 export const McpServerConfigSchema = z.discriminatedUnion('transport', [

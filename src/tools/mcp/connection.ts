@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
@@ -7,12 +8,26 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  ElicitRequestSchema,
+  type ElicitResult,
+  type Tool as McpTool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Tool, ToolContext } from '../tool.ts';
 import { expandEnv, isToolPermitted, type McpServerConfig } from './config.ts';
 import { llmToolName, toAgentTool } from './convert.ts';
+import { answerByVoice } from './elicitation.ts';
+import { McpOAuth } from './oauth.ts';
+import { resourceTools } from './resources.ts';
 
-export type McpConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed' | 'failed';
+export type McpConnectionStatus =
+  | 'connecting'
+  | 'authorizing'
+  | 'connected'
+  | 'reconnecting'
+  | 'closed'
+  | 'failed';
 
 export interface McpConnectionHooks {
   onError(error: Error): void;
@@ -20,6 +35,8 @@ export interface McpConnectionHooks {
   onLog(line: string): void;
   /** The server's tool list was (re)loaded. */
   onToolsChanged(names: string[]): void;
+  /** The server needs authorisation: the user opens this link in a browser (OAuth hand-off). */
+  onAuthorizationLink?(url: string): void;
 }
 
 export interface McpClientInfo {
@@ -36,6 +53,8 @@ export interface McpClientInfo {
 export class McpServerConnection {
   status: McpConnectionStatus = 'connecting';
   error: Error | undefined;
+  /** The last authorisation link handed to the user. */
+  authorizationLink: string | undefined;
   private client: Client | undefined;
   private current: Tool[] = [];
   private closing = false;
@@ -43,21 +62,52 @@ export class McpServerConnection {
   /** Reconnection attempts since the last connection that stayed up for a while. */
   private attempts = 0;
   private connectedAt = 0;
+  private readonly oauth: McpOAuth | undefined;
+  /** Tool calls in progress, newest last: an elicitation is answered through the newest that can ask. */
+  private readonly calls: ToolContext[] = [];
+  /** The server answered our GET stream with 404 while it gave no session: it offers none (sessionless). */
+  private noGetStream = false;
 
   constructor(
     readonly config: McpServerConfig,
     private readonly hooks: McpConnectionHooks,
     private readonly clientInfo: McpClientInfo,
-  ) {}
+  ) {
+    if (config.transport === 'http' && config.oauth) {
+      const { clientSecret, ...settings } = config.oauth;
+      this.oauth = new McpOAuth(
+        config.name,
+        config.url,
+        { ...settings, clientSecret: clientSecret === undefined ? undefined : expandEnv(clientSecret) },
+        (url) => {
+          this.status = 'authorizing';
+          this.authorizationLink = url.href;
+          this.hooks.onAuthorizationLink?.(url.href);
+        },
+        clientInfo.name,
+      );
+    }
+  }
 
   get tools(): readonly Tool[] {
     return this.status === 'connected' || this.status === 'reconnecting' ? this.current : [];
   }
 
+  /**
+   * Connects. A server that needs authorisation resolves at once with status `authorizing` once the link is
+   * handed to the user (so one server waiting for a person never holds up the others); it connects when the
+   * browser comes back, or reports an error.
+   */
   async connect(): Promise<void> {
     try {
+      await this.oauth?.listen();
       await this.open();
     } catch (error) {
+      if (error instanceof UnauthorizedError && this.oauth && !this.closing) {
+        this.status = 'authorizing';
+        void this.authorize();
+        return;
+      }
       if (this.closing) return;
       this.status = 'failed';
       this.error = new Error(`MCP server ${this.config.name} did not start: ${(error as Error).message}`);
@@ -73,7 +123,34 @@ export class McpServerConnection {
     this.client = undefined;
     this.current = [];
     if (this.status !== 'failed') this.status = 'closed';
+    await this.oauth?.close();
     await client?.close().catch(() => undefined);
+  }
+
+  /**
+   * The OAuth hand-off: the link went to the user; when the browser comes back with the code, the tokens are
+   * stored and the connection opened again (a server asking for more scope gets one more round).
+   */
+  private async authorize(): Promise<void> {
+    const oauth = this.oauth;
+    if (!oauth) return;
+    for (let round = 0; !this.closing; round++) {
+      try {
+        await oauth.completeAuthorization();
+        if (this.closing) return;
+        await this.open();
+        return;
+      } catch (error) {
+        if (this.closing) return;
+        if (error instanceof UnauthorizedError && round < 2) continue;
+        this.status = 'failed';
+        this.error = new Error(
+          `MCP server ${this.config.name} was not authorised: ${(error as Error).message}`,
+        );
+        this.hooks.onError(this.error);
+        return;
+      }
+    }
   }
 
   /** Starts a client, loads the tool list, and makes it the live connection. */
@@ -81,7 +158,8 @@ export class McpServerConnection {
     const { config } = this;
     let transportClosed = false;
     const client: Client = new Client(this.clientInfo, {
-      capabilities: {},
+      // Elicitation is answered by voice, through the tool call that caused it (defaults filled by the SDK).
+      capabilities: { elicitation: { form: { applyDefaults: true } } },
       listChanged: {
         tools: {
           debounceMs: 50,
@@ -96,7 +174,9 @@ export class McpServerConnection {
         },
       },
     });
+    client.setRequestHandler(ElicitRequestSchema, (request) => this.elicit(request.params));
     client.onerror = (error) => {
+      if (this.client === client && this.sessionlessGetRefused(error, transport)) return;
       if (this.client === client && config.transport === 'http' && httpConnectionLost(error)) {
         this.lost(client, `lost its connection (${error.message})`);
         return;
@@ -108,8 +188,9 @@ export class McpServerConnection {
       // A failed start is reported by open()'s caller; only a live connection going away is news.
       this.lost(client, 'closed');
     };
+    const transport = this.createTransport();
     try {
-      await client.connect(this.createTransport(), { timeout: config.connectTimeoutMs });
+      await client.connect(transport, { timeout: config.connectTimeoutMs });
       const tools = await listAllTools(client, config.connectTimeoutMs);
       if (transportClosed) throw new Error('the connection closed while starting');
       if (this.closing) throw new Error('closed');
@@ -119,6 +200,7 @@ export class McpServerConnection {
       this.error = undefined;
       this.setTools(tools);
     } catch (error) {
+      if (error instanceof UnauthorizedError) this.status = 'authorizing';
       await client.close().catch(() => undefined);
       throw error;
     }
@@ -153,6 +235,12 @@ export class McpServerConnection {
       await this.open();
     } catch (error) {
       if (this.closing) return;
+      if (error instanceof UnauthorizedError && this.oauth) {
+        // The tokens were revoked and could not be refreshed: ask the user again.
+        this.status = 'authorizing';
+        void this.authorize();
+        return;
+      }
       this.error = new Error(
         `reconnecting to MCP server ${this.config.name} failed (attempt ${this.attempts}): ${(error as Error).message}`,
       );
@@ -167,7 +255,10 @@ export class McpServerConnection {
       const headers = Object.fromEntries(
         Object.entries(config.headers ?? {}).map(([key, value]) => [key, expandEnv(value)]),
       );
-      return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers } });
+      return new StreamableHTTPClientTransport(new URL(config.url), {
+        requestInit: { headers },
+        authProvider: this.oauth,
+      });
     }
     const env = config.env
       ? Object.fromEntries(Object.entries(config.env).map(([key, value]) => [key, expandEnv(value)]))
@@ -197,6 +288,16 @@ export class McpServerConnection {
           this.call(name, args, context),
         ),
       );
+    // A server that offers resources: the LLM may list and read them (allow/deny apply to these names too).
+    if (this.client?.getServerCapabilities()?.resources) {
+      const reading = resourceTools(
+        this.config.name,
+        prefix,
+        () => this.client,
+        this.config.requestTimeoutMs,
+      );
+      this.current.push(...reading.filter((t) => isToolPermitted(t.name.slice(prefix.length), this.config)));
+    }
     this.hooks.onToolsChanged(this.current.map((t) => t.name));
   }
 
@@ -209,6 +310,7 @@ export class McpServerConnection {
     if (this.status === 'reconnecting') throw this.restarting();
     if (!client || this.status !== 'connected')
       throw new Error(`MCP server ${this.config.name} is not connected`);
+    this.calls.push(context);
     try {
       // Passing onprogress asks the server for progress notifications; each one restarts the request timeout.
       const result = await client.callTool({ name, arguments: args }, undefined, {
@@ -223,7 +325,41 @@ export class McpServerConnection {
         this.lost(client, `lost its connection (${(error as Error).message})`);
       if (this.client !== client && !this.closing && !context.signal.aborted) throw this.restarting(error);
       throw error;
+    } finally {
+      this.calls.splice(this.calls.indexOf(context), 1);
     }
+  }
+
+  /**
+   * The server asks the user something (elicitation) during a tool call: the question is asked aloud through
+   * the newest call in progress that can ask, and the spoken answer returned typed. With no such call (no voice
+   * session is waiting on this server) it is declined.
+   */
+  private async elicit(params: Parameters<typeof answerByVoice>[0] | { mode: 'url' }): Promise<ElicitResult> {
+    const context = [...this.calls].reverse().find((c) => c.ask && !c.signal.aborted);
+    if (!context?.ask || !('requestedSchema' in params)) return { action: 'decline' };
+    const ask = context.ask;
+    try {
+      return await answerByVoice(params, (question) => ask(question));
+    } catch {
+      return { action: 'cancel' }; // the call was cancelled while the question waited
+    }
+  }
+
+  /**
+   * A server that gave no session id answering the GET notification stream with 404 has no such stream (it is
+   * not a lost session): note it once and carry on, rather than reconnecting in a loop.
+   */
+  private sessionlessGetRefused(error: Error, transport: Transport): boolean {
+    if (!(error instanceof StreamableHTTPError) || error.code !== 404) return false;
+    if (!/SSE stream/i.test(error.message) || (transport as { sessionId?: string }).sessionId) return false;
+    if (!this.noGetStream) {
+      this.noGetStream = true;
+      this.hooks.onLog(
+        `MCP server ${this.config.name} offers no GET notification stream (404 without a session)`,
+      );
+    }
+    return true;
   }
 
   private restarting(cause?: unknown): Error {

@@ -8,6 +8,11 @@ export interface McpToolsetOptions {
   /** Lines stdio servers write to stderr. */
   onLog?(line: string, server: string): void;
   onToolsChanged?(server: string, tools: string[]): void;
+  /**
+   * A server needs authorisation (OAuth): the user opens `url` in a browser. Also kept in `pendingAuthorizations`
+   * until the server connects, for pages that ask later (the talk page).
+   */
+  onAuthorizationLink?(server: string, url: string): void;
   clientName?: string;
   clientVersion?: string;
 }
@@ -16,6 +21,8 @@ export interface McpServerState {
   name: string;
   status: McpConnectionStatus;
   error?: string;
+  /** While the status is `authorizing`: the link the user opens to authorise the server. */
+  authorizationLink?: string;
   tools: string[];
 }
 
@@ -44,6 +51,7 @@ export class McpToolset implements ToolSource {
             onError: (error) => options.onError?.(error, server.name),
             onLog: (line) => options.onLog?.(line, server.name),
             onToolsChanged: (tools) => options.onToolsChanged?.(server.name, tools),
+            onAuthorizationLink: (url) => options.onAuthorizationLink?.(server.name, url),
           },
           clientInfo,
         ),
@@ -84,6 +92,9 @@ export class McpToolset implements ToolSource {
     return this.connections.map((c) => ({
       name: c.config.name,
       status: c.status,
+      ...(c.status === 'authorizing' && c.authorizationLink
+        ? { authorizationLink: c.authorizationLink }
+        : {}),
       ...(c.error ? { error: c.error.message } : {}),
       tools: c.tools.map((t) => t.name),
     }));
