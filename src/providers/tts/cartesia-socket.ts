@@ -67,6 +67,16 @@ export function openSocket({ url, headers, connectTimeoutMs, name }: OpenSocketO
   });
 }
 
+/** A base URL as a socket URL: http → ws, https → wss (ws and wss kept). */
+export function socketBase(base: string): URL {
+  const url = new URL(base);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
+    throw new RangeError(`not an http(s) or ws(s) URL: ${base}`);
+  return url;
+}
+
 /** The error a reply fails with: a TtsRequestError naming the provider, never a key. */
 export function ttsError(error: unknown): Error {
   if (error instanceof TtsRequestError) return error;

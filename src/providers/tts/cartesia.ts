@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import { z } from 'zod';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
 import { RetryableError, type RetryPolicy, retryDelayMs, retryPolicy } from '../llm/openai-retry.ts';
-import { openSocket, SegmentFramer, ttsError } from './cartesia-socket.ts';
+import { openSocket, SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
 import type { TTS, TtsAudio, TtsStream, TtsStreamOptions, WordTiming } from './contract.ts';
 import { base64ToPcm, PcmChunker, TtsRequestError } from './openai-pcm.ts';
 
@@ -80,8 +80,7 @@ export class CartesiaTts implements TTS {
     if (!RATES.has(this.sampleRate))
       throw new RangeError(`unsupported Cartesia sample rate ${this.sampleRate}`);
     this.name = options.name ?? `cartesia:${options.voiceId ?? CARTESIA_DEFAULT_VOICE}`;
-    const base = new URL(options.baseUrl ?? 'https://api.cartesia.ai');
-    base.protocol = base.protocol === 'http:' ? 'ws:' : 'wss:';
+    const base = socketBase(options.baseUrl ?? 'https://api.cartesia.ai');
     this.url = new URL('/tts/websocket', base).toString();
     this.retry = retryPolicy(options);
   }

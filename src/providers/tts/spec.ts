@@ -7,6 +7,7 @@ import {
   CartesiaTts,
 } from './cartesia.ts';
 import type { TTS } from './contract.ts';
+import { AURA_DEFAULT_VOICE, type DeepgramAuraOptions, DeepgramAuraTts } from './deepgram-aura.ts';
 import {
   ELEVENLABS_DEFAULT_MODEL,
   ELEVENLABS_DEFAULT_VOICE,
@@ -23,7 +24,8 @@ export type TtsSpec =
   | { kind: 'engine'; engine: LocalTtsEngine; voice?: string }
   | { kind: 'openai'; model: string; voice?: string }
   | { kind: 'elevenlabs' | 'elevenlabs-ws' | 'elevenlabs-http'; voiceId: string; modelId: string }
-  | { kind: 'cartesia'; voiceId: string; modelId: string };
+  | { kind: 'cartesia'; voiceId: string; modelId: string }
+  | { kind: 'deepgram-aura'; voice: string };
 
 export class TtsSpecError extends Error {
   override readonly name = 'TtsSpecError';
@@ -37,7 +39,7 @@ export class TtsSpecError extends Error {
 
 const EXAMPLES =
   'expected "local", flite|espeak-ng|festival[:voice], "openai[:<model>[:<voice>]]" or ' +
-  '"elevenlabs[:<voice_id>[:<model_id>]]" (also elevenlabs-ws:, elevenlabs-http:), "cartesia[:<voice_id>[:<model_id>]]"';
+  '"elevenlabs[:<voice_id>[:<model_id>]]" (also elevenlabs-ws:, elevenlabs-http:), "cartesia[:<voice_id>[:<model_id>]]", "deepgram-aura[:<voice>]"';
 
 /** Parses one `tts` spec; throws TtsSpecError('bad-spec') naming the accepted forms. */
 export function parseTtsSpec(spec: string): TtsSpec {
@@ -67,6 +69,10 @@ export function parseTtsSpec(spec: string): TtsSpec {
     if (args.length > 2) throw bad('cartesia takes a voice id and a model id');
     return { kind, voiceId: args[0] ?? CARTESIA_DEFAULT_VOICE, modelId: args[1] ?? CARTESIA_DEFAULT_MODEL };
   }
+  if (kind === 'deepgram-aura') {
+    if (args.length > 1) throw bad('deepgram-aura takes one voice (model), e.g. aura-2-thalia-en');
+    return { kind, voice: args[0] ?? AURA_DEFAULT_VOICE };
+  }
   throw bad(kind ? `unknown provider "${kind}"` : 'empty');
 }
 
@@ -74,7 +80,9 @@ export interface CreateTtsOptions {
   /**
    * Secrets and endpoints come from here only: OPENAI_API_KEY (+ optional OPENAI_BASE_URL) for `openai`,
    * ELEVENLABS_API_KEY (+ optional ELEVENLABS_BASE_URL) for `elevenlabs`, CARTESIA_API_KEY (+ optional
-   * CARTESIA_BASE_URL) for `cartesia`. Default `process.env`.
+   * CARTESIA_BASE_URL) for `cartesia`, DEEPGRAM_API_KEY (+ optional DEEPGRAM_TTS_BASE_URL, else DEEPGRAM_BASE_URL) for
+   * `deepgram-aura`.
+   * Default `process.env`.
    */
   env?: Record<string, string | undefined>;
   log?: ProviderLog;
@@ -83,6 +91,7 @@ export interface CreateTtsOptions {
   openai?: Partial<Omit<OpenAiTtsOptions, 'apiKey' | 'model' | 'voice'>>;
   elevenlabs?: Partial<Omit<ElevenLabsOptions, 'apiKey' | 'voiceId' | 'modelId'>>;
   cartesia?: Partial<Omit<CartesiaOptions, 'apiKey' | 'voiceId' | 'modelId'>>;
+  deepgramAura?: Partial<Omit<DeepgramAuraOptions, 'apiKey' | 'voice'>>;
 }
 
 /**
@@ -131,6 +140,16 @@ function createOneTts(spec: string, options: CreateTtsOptions): TTS {
         modelId: parsed.modelId,
         baseUrl: options.cartesia?.baseUrl ?? (env.CARTESIA_BASE_URL || undefined),
         name: options.cartesia?.name ?? spec,
+      });
+    case 'deepgram-aura':
+      return new DeepgramAuraTts({
+        log: options.log,
+        ...options.deepgramAura,
+        apiKey: key('DEEPGRAM_API_KEY'),
+        voice: parsed.voice,
+        baseUrl:
+          options.deepgramAura?.baseUrl ?? (env.DEEPGRAM_TTS_BASE_URL || env.DEEPGRAM_BASE_URL || undefined),
+        name: options.deepgramAura?.name ?? spec,
       });
     default: {
       const common = {

@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TtsAudio } from './contract.ts';
+import { type DeepgramAuraOptions, DeepgramAuraTts } from './deepgram-aura.ts';
+import { TtsRequestError } from './openai-pcm.ts';
+import { type AuraServerOptions, FakeDeepgramAuraServer } from './testing/deepgram-aura-server.ts';
+
+const KEY = 'dg-aura-test-key-0123456789';
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+async function setup(server: Partial<AuraServerOptions> = {}, options: Partial<DeepgramAuraOptions> = {}) {
+  const fake = await new FakeDeepgramAuraServer({ apiKey: KEY, msPerCharacter: 5, ...server }).start();
+  const tts = new DeepgramAuraTts({
+    apiKey: KEY,
+    baseUrl: fake.baseUrl,
+    retryBaseDelayMs: 10,
+    idleTimeoutMs: 2_000,
+    ...options,
+  });
+  closers.push(
+    () => fake.close(),
+    () => tts.close(),
+  );
+  return { fake, tts };
+}
+
+async function speak(tts: DeepgramAuraTts, sentences: string[], signal = new AbortController().signal) {
+  const stream = tts.stream({ signal });
+  for (const s of sentences) {
+    // As an LLM writes: a few characters at a time.
+    for (let i = 0; i < s.length; i += 4) stream.pushText(s.slice(i, i + 4));
+    stream.flush();
+  }
+  stream.end();
+  const audio: TtsAudio[] = [];
+  for await (const a of stream) audio.push(a);
+  return audio;
+}
+
+const samplesOf = (audio: TtsAudio[], segment: number) =>
+  audio.filter((a) => a.segment === segment).reduce((n, a) => n + a.frame.samples.length, 0);
+
+describe('DeepgramAuraTts against a local Deepgram speak WebSocket server', () => {
+  it('Speak as words arrive, a Flush per sentence; segments at Flushed; no word timings', async () => {
+    const { fake, tts } = await setup();
+    const audio = await speak(tts, ['Hello there friend. ', 'How are you?']);
+    expect(fake.records).toHaveLength(1);
+    expect(fake.records[0].flushed).toEqual(['Hello there friend. ', 'How are you?']);
+    expect(fake.records[0].query.get('model')).toBe('aura-2-thalia-en');
+    expect(fake.records[0].query.get('sample_rate')).toBe('16000');
+    expect(samplesOf(audio, 0)).toBe(19 * 80);
+    expect(samplesOf(audio, 1)).toBe(12 * 80);
+    expect(audio.some((a) => a.words)).toBe(false);
+  });
+
+  it('prewarm opens the one connection every reply reuses; close sends Close', async () => {
+    const { fake, tts } = await setup();
+    await tts.prewarm();
+    await speak(tts, ['One reply.']);
+    await speak(tts, ['Another reply.']);
+    expect(fake.connectionAttempts).toBe(1);
+    expect(fake.records[0].flushed).toEqual(['One reply.', 'Another reply.']);
+    await tts.close();
+    await new Promise<void>((resolve) => {
+      const poll = () => (fake.records[0].closedWith !== undefined ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    expect(fake.records[0].closedWith).toBe(1000);
+  });
+
+  it('an abort sends Clear; the next reply waits for Cleared and gets none of the stale audio', async () => {
+    const { fake, tts } = await setup({ chunkIntervalMs: 20 });
+    const controller = new AbortController();
+    const stream = tts.stream({ signal: controller.signal });
+    stream.pushText('A long sentence that will be cut off well before its end. ');
+    stream.flush();
+    stream.end();
+    for await (const _ of stream) controller.abort();
+    const audio = await speak(tts, ['Next.']);
+    expect(fake.records[0].clears).toBe(1);
+    expect(samplesOf(audio, 0)).toBe(5 * 80);
+    expect(fake.connectionAttempts).toBe(1);
+  });
+
+  it('429 with retry-after, then a drop before any audio: retried, and the reply is whole', async () => {
+    const { fake, tts } = await setup({
+      connections: [{ reject: { status: 429, headers: { 'retry-after': '0.05' } } }, { dropAfterChunks: 0 }],
+    });
+    const audio = await speak(tts, ['Retried sentence.']);
+    expect(samplesOf(audio, 0)).toBe(17 * 80);
+    expect(fake.connectionAttempts).toBe(3);
+  });
+
+  it('a drop after audio fails the reply (never said twice); the next reply reconnects', async () => {
+    const { fake, tts } = await setup({ connections: [{ dropAfterChunks: 1 }] });
+    await expect(speak(tts, ['This sentence is long enough for several chunks.'])).rejects.toBeInstanceOf(
+      TtsRequestError,
+    );
+    const audio = await speak(tts, ['Back.']);
+    expect(samplesOf(audio, 0)).toBe(5 * 80);
+    expect(fake.connectionAttempts).toBe(2);
+  });
+
+  it('a malformed message before audio is retried on a fresh connection', async () => {
+    const { fake, tts } = await setup({ connections: [{ malformedAfterChunks: 0 }] });
+    const audio = await speak(tts, ['Clean again.']);
+    expect(samplesOf(audio, 0)).toBe(12 * 80);
+    expect(fake.connectionAttempts).toBe(2);
+  });
+
+  it('a server that never answers fails after the idle timeout; refused: a clear error, no key', async () => {
+    const { tts } = await setup(
+      { connections: [{ silent: true }, { silent: true }, { silent: true }] },
+      { idleTimeoutMs: 200 },
+    );
+    await expect(speak(tts, ['Anyone there?'])).rejects.toThrow(/no audio for 200 ms/);
+    const refused = new DeepgramAuraTts({ apiKey: KEY, baseUrl: 'http://127.0.0.1:1', maxRetries: 0 });
+    const error = await speak(refused, ['x']).catch((e: Error) => e);
+    expect(String(error)).toMatch(/ECONNREFUSED/);
+    expect(String(error)).not.toContain(KEY);
+  });
+
+  it('a wrong key is refused at the upgrade with its dg-error, not retried', async () => {
+    const { fake } = await setup();
+    const wrong = new DeepgramAuraTts({ apiKey: 'wrong-key-0000', baseUrl: fake.baseUrl });
+    closers.push(() => wrong.close());
+    await expect(speak(wrong, ['x'])).rejects.toThrow(/401/);
+    expect(fake.connectionAttempts).toBe(1);
+  });
+});
