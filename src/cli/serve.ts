@@ -9,6 +9,7 @@ import {
   LOCAL_DECODER_POOL_BYTES,
   LOCAL_SESSION_BYTES,
 } from '../server/admission.ts';
+import { Observability } from '../server/dashboard-setup.ts';
 import { ModelSetup } from '../server/model-setup.ts';
 import { type RunningServer, type ServerOptions, startServer } from '../server/server.ts';
 import { assertStrongToken } from '../server/token.ts';
@@ -32,6 +33,8 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
   const tools = await connectConfiguredTools(config, log);
   const metricsLog = config.metricsLog ? new JsonLinesMetricsWriter(config.metricsLog) : undefined;
   if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
+  // The store, /dashboard, alerts, experiments and traces (each off or quiet when not configured).
+  const observability = new Observability(config, log);
   const server = config.server;
   // The local stack keeps a pool of in-process speech decoders on top of its sessions; a cloud stack does not.
   const localStt = (providers.specs?.stt ?? ['local']).some((spec) => /^(local|pocketsphinx)\b/.test(spec));
@@ -69,8 +72,12 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
       onDropped: (drop) => log.warn({ ...drop, transport: 'websocket' }, 'client dropped'),
     },
     healthExtra: hooks.healthExtra,
+    dashboard: observability.serverHooks,
     createSession: (hooks.wrapCreateSession ?? ((create) => create))(async () => {
-      const session = await createConfiguredSession(config, providers, metricsLog, tools ? [tools] : []);
+      // An A/B experiment's variant changes this session's settings; the assignment is stored with it.
+      const { config: sessionConfig, assignment } = observability.sessionConfig();
+      const session = await createConfiguredSession(sessionConfig, providers, metricsLog, tools ? [tools] : []);
+      observability.created(session, assignment);
       session.on('error', ({ source, error }) =>
         log.error({ session: session.id, source, err: error.message }, 'session error'),
       );
@@ -81,6 +88,7 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
     }),
     onSessionError: (error) => log.error({ err: error.message }, 'session failed to start'),
   });
+  observability.watchLoopLag(() => running.health().eventLoopLagMs);
   const page = pageUrl(running.url, config.server.host, running.token);
   log.info(
     {
@@ -124,6 +132,7 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
   });
   await hooks.stopping?.(running);
   await running.close();
+  await observability.close();
   await tools?.close();
   await providers.close();
   await metricsLog?.close();

@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { contextPolicySchema } from '../context/policy.ts';
+import { AlertsConfigSchema } from '../metrics/alerts.ts';
+import { OtelConfigSchema } from '../metrics/otel-config.ts';
+import { DashboardConfigSchema } from '../server/dashboard-config.ts';
+import { StoreConfigSchema } from '../store/config.ts';
 import { ToolsConfigShape } from '../tools/config.ts';
+import { ExperimentsSchema } from './experiments.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
 const specOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -226,6 +231,16 @@ export const ConfigSchema = z
     summarizerLlm: z.string().min(1).optional(),
     /** A folder of documents the agent may list, read, search, edit and analyze (the bundled repartee-docs). */
     docsRoot: z.string().min(1).optional(),
+    /** Stored conversations (SQLite), retention and opt-in recordings: src/store/config.ts. */
+    store: StoreConfigSchema.prefault({}),
+    /** /dashboard/ and its prices: src/server/dashboard-config.ts. */
+    dashboard: DashboardConfigSchema.prefault({}),
+    /** Alert rules over the turn records: src/metrics/alerts.ts. */
+    alerts: AlertsConfigSchema.prefault({}),
+    /** A/B experiments: variants of per-session settings with weights (src/config/experiments.ts). */
+    experiments: ExperimentsSchema.default([]),
+    /** OpenTelemetry traces over OTLP HTTP: src/metrics/otel-config.ts. */
+    otel: OtelConfigSchema.prefault({}),
     ...ToolsConfigShape,
   })
   .strict();
@@ -296,6 +311,13 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
   },
   REPARTEE_METRICS_LOG: (v, c) => {
     c.metricsLog = v;
+  },
+  REPARTEE_STORE: (v, c) => {
+    // `off` switches the store off; anything else is the SQLite file.
+    c.store = v === 'off' ? { ...(c.store as object), enabled: false } : { ...(c.store as object), path: v };
+  },
+  REPARTEE_RECORD_AUDIO: (v, c) => {
+    c.store = { ...(c.store as object), recordAudio: v === '1' || v === 'true' };
   },
   REPARTEE_DOCS_ROOT: (v, c) => {
     c.docsRoot = v;

@@ -18,6 +18,7 @@ import {
 } from './admission.ts';
 import { HostGuard, isLoopbackName } from './guard.ts';
 import { DEFAULT_LOOP_LAG, LoopLagMonitor, type LoopLagOptions, type LoopLagReport } from './loop-lag.ts';
+import type { Dashboard } from './dashboard.ts';
 import type { ModelSetup } from './model-setup.ts';
 import { ServerMetrics } from './prometheus.ts';
 import { type SessionRequest, SessionRequestError, sessionRequestOf } from './session-request.ts';
@@ -57,6 +58,8 @@ export interface ServerOptions {
   websocket?: WebSocketClientOptions;
   /** The first-run setup API under `/api/setup` (model-setup.ts): what the page shows when no LLM is configured. */
   setup?: Pick<ModelSetup, 'handle'>;
+  /** Stored conversations, alerts and experiments: `/dashboard/` and `/api/dashboard/` (dashboard.ts). */
+  dashboard?: Pick<Dashboard, 'track' | 'handle'>;
   /** Phone calls: Twilio, Telnyx and Vonage webhooks and media streams under `/telephony/` (telephony.ts). */
   telephony?: TelephonyOptions;
 }
@@ -134,6 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const track = (session: AgentSession, closed: Promise<void>) => {
     live.add(session);
     prometheus.observe(session);
+    options.dashboard?.track(session, closed);
     void closed.then(() => live.delete(session));
   };
   // Webhooks are authenticated by the provider's signature, streams by the one-time token of that answer.
@@ -198,6 +202,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       response.end(JSON.stringify(health()));
       return;
+    }
+    if (options.dashboard && /^\/(api\/dashboard\/|dashboard$|dashboard\/vendor\/)/.test(url.pathname)) {
+      // The page's own files are public code; its data needs the token beyond loopback.
+      if (url.pathname.startsWith('/api/') && !authorized(request, url)) {
+        request.resume();
+        return plain(response, 401, 'a valid ?token= is needed\n');
+      }
+      if (await options.dashboard.handle(request, response, url)) return;
     }
     if (url.pathname === '/metrics') {
       if (!authorized(request, url)) return plain(response, 401, 'a valid ?token= is needed\n');

@@ -90,7 +90,7 @@ function start() {
     db = open(options.path);
     mode = options.path === ':memory:' ? 'memory' : 'file';
   } catch (error) {
-    const { code, message } = describe(error);
+    const { code } = describe(error);
     if (!UNUSABLE.has(code)) {
       // Locked or busy at open: try again later, keeping what arrives meanwhile.
       setFailing(error);
