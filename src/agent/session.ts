@@ -128,6 +128,8 @@ export class AgentSession {
       },
       {
         currentLanguage: () => this.languages.current,
+        audioProgress: () => this.userStreams.audioProgress(),
+        sttBusy: () => this.userStreams.sttBusy(),
       },
     );
     this.preemptive = new PreemptiveGeneration({
@@ -183,6 +185,11 @@ export class AgentSession {
 
   get state(): AgentState {
     return this.currentState;
+  }
+
+  /** The user said something that is not yet a turn: its transcript or the end-of-turn wait is still to come. */
+  get isTurnPending(): boolean {
+    return this.tracker.hasPendingTurn;
   }
 
   /** Connects the session to where its speech is played and starts listening. */

@@ -10,10 +10,15 @@ import type {
 } from '../providers/turn/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { endpointingDelayMs, UserPauseStats } from './endpointing-policy.ts';
+import { FinalTranscriptWait } from './final-wait.ts';
+import { type AudioProgress, shouldAwaitHeardSilence } from './heard-silence.ts';
 import type { EndpointingOptions } from './options.ts';
+import { queryTurnDetector } from './turn-detector-query.ts';
 
 /** A final ending this close before the VAD's end of speech covers the whole stretch. */
 const FINAL_COVERS_END_SLACK_MS = 100;
+/** One frame: how often a commit waiting for its silence to be heard looks again. */
+const HEARD_SILENCE_POLL_MS = 20;
 
 export interface CommittedTurn {
   transcript: string;
@@ -63,6 +68,10 @@ export interface TurnTrackerInputs {
   language?: string;
   /** The session language now, when it can change mid-call (wins over `language`). */
   currentLanguage?: () => string;
+  /** How far the user's audio has been heard: a commit waits for the silence it rests on (heard-silence.ts). */
+  audioProgress?: () => AudioProgress | undefined;
+  /** Whether the STT is still working on audio it was given: the wait for its final goes on (final-wait.ts). */
+  sttBusy?: () => boolean;
 }
 
 /** A user who starts again this soon after a commit was cut off: that pause counts as one of their holds. */
@@ -88,7 +97,11 @@ export class TurnTracker {
   private lastVoicedAt = 0;
   private finalAt: number | undefined;
   private cancelCommit: (() => void) | undefined;
-  private cancelFinalTimeout: (() => void) | undefined;
+  private commitDueAt = 0;
+  private readonly finalWait: FinalTranscriptWait;
+  /** The current turn's text includes a promoted interim (its final may still come, after the commit). */
+  private promoted = false;
+  private committedOnInterim = false;
   private detectorAbort: AbortController | undefined;
   private evaluation = 0;
   private decision: { probability?: number; delayMs: number; signals?: TurnSignalValues } | undefined;
@@ -112,6 +125,7 @@ export class TurnTracker {
     private readonly inputs: TurnTrackerInputs = {},
   ) {
     this.userPauses = new UserPauseStats({}, options);
+    this.finalWait = new FinalTranscriptWait(clock, options.finalTranscriptTimeoutMs, inputs.sttBusy);
   }
 
   get transcript(): string {
@@ -121,6 +135,10 @@ export class TurnTracker {
   /** Final text so far plus the current interim hypothesis. */
   get liveTranscript(): string {
     return [...this.finals, this.interim].filter(Boolean).join(' ');
+  }
+
+  get hasPendingTurn(): boolean {
+    return this.speechStartAt !== undefined || this.finals.length > 0;
   }
 
   get isUserSpeaking(): boolean {
@@ -150,15 +168,15 @@ export class TurnTracker {
     this.prosody = undefined;
     this.sttSignals = undefined;
     this.cancelPending();
+    this.committedOnInterim = false;
     // The fallback below promotes an interim only in silence; speechEnded schedules it again.
-    this.cancelFinalTimeout?.();
-    this.cancelFinalTimeout = undefined;
+    this.finalWait.disarm();
   }
 
   speechEnded(atMs: number): void {
     this.speaking = false;
     this.lastVoicedAt = atMs;
-    this.cancelFinalTimeout?.();
+    this.finalWait.disarm();
     // The final of this stretch came already, reaching to (within a frame or so of) the last voiced audio, and
     // nothing was heard after it: there is no final to wait for.
     const finalEnd = this.stretchFinalEndMs;
@@ -168,15 +186,14 @@ export class TurnTracker {
       return;
     }
     this.awaitingFinal = true;
-    const waitMs = Math.max(0, atMs + this.options.finalTranscriptTimeoutMs - this.clock.now());
-    this.cancelFinalTimeout = this.clock.schedule(waitMs, () => {
-      this.cancelFinalTimeout = undefined;
+    this.finalWait.arm(atMs, () => {
       if (!this.awaitingFinal || this.speaking) return;
       // The STT never settled: fall back on its last hypothesis rather than drop what the user said.
       this.awaitingFinal = false;
       if (this.interim) {
         this.acceptFinal(this.interim);
         this.events.onInterimPromoted?.(this.interim);
+        this.promoted = true;
       }
       this.interim = '';
       this.evaluate();
@@ -200,6 +217,7 @@ export class TurnTracker {
   }
 
   finalReceived(transcript: Transcript): void {
+    if (this.lateFinalOfCommittedTurn(transcript)) return;
     const text = transcript.text.trim();
     this.interim = '';
     if (text) this.acceptFinal(text);
@@ -218,8 +236,7 @@ export class TurnTracker {
     const ofLatest = !(transcript.endMs > 0) || transcript.endMs > this.segmentStartAt;
     if (!ofLatest && this.awaitingFinal) return;
     this.awaitingFinal = false;
-    this.cancelFinalTimeout?.();
-    this.cancelFinalTimeout = undefined;
+    this.finalWait.disarm();
     this.evaluate();
   }
 
@@ -228,8 +245,8 @@ export class TurnTracker {
     this.lastCommit = undefined;
     this.resumeMerges = 0;
     this.cancelPending();
-    this.cancelFinalTimeout?.();
-    this.cancelFinalTimeout = undefined;
+    this.finalWait.disarm();
+    this.promoted = false;
     this.finals = [];
     this.interim = '';
     this.awaitingFinal = false;
@@ -291,36 +308,16 @@ export class TurnTracker {
       this.decision = { probability, delayMs, signals };
       this.scheduleCommit(evaluation, delayMs);
     };
-    const fail = (error: unknown) => {
-      if (evaluation !== this.evaluation) return;
-      try {
-        this.events.onDetectorError?.(error);
-      } catch {
-        // a listener's fault must not stop the turn
-      }
-      decide(this.fallbackDetector.endOfTurnProbability(input));
-    };
-    const accept = (value: unknown, signals?: TurnSignalValues) => {
-      if (typeof value === 'number' && Number.isFinite(value)) decide(value, signals);
-      else fail(new TypeError(`turn detector ${this.detector.name} returned ${String(value)}`));
-    };
-    try {
-      if (this.detector.explain) {
-        this.detector.explain(input).then((e) => accept(e?.probability, e?.signals), fail);
-      } else {
-        const result = this.detector.endOfTurnProbability(input);
-        if (result instanceof Promise) result.then((p) => accept(p), fail);
-        else accept(result);
-      }
-    } catch (error) {
-      fail(error);
-    }
+    queryTurnDetector(this.detector, this.fallbackDetector, input, decide, (error) => {
+      if (evaluation === this.evaluation) this.events.onDetectorError?.(error);
+    });
   }
 
   /** (Re)schedules the commit at `delayMs` after the last voiced audio; never later than the max delay. */
   private scheduleCommit(evaluation: number, delayMs: number): void {
     const bounded = Math.min(delayMs, this.options.maxDelayMs);
-    const waitMs = Math.max(0, this.lastVoicedAt + bounded - this.clock.now());
+    this.commitDueAt = this.lastVoicedAt + bounded;
+    const waitMs = Math.max(0, this.commitDueAt - this.clock.now());
     this.cancelCommit?.();
     this.cancelCommit = this.clock.schedule(waitMs, () => this.commit(evaluation));
   }
@@ -328,6 +325,10 @@ export class TurnTracker {
   private commit(evaluation: number): void {
     this.cancelCommit = undefined;
     if (evaluation !== this.evaluation || this.speaking) return;
+    if (shouldAwaitHeardSilence(this.inputs.audioProgress?.(), this.commitDueAt, this.clock.now())) {
+      this.cancelCommit = this.clock.schedule(HEARD_SILENCE_POLL_MS, () => this.commit(evaluation));
+      return;
+    }
     this.detectorAbort?.abort();
     this.detectorAbort = undefined;
     const turn: CommittedTurn = {
@@ -342,8 +343,10 @@ export class TurnTracker {
       ...(this.resumeMerges > 0 ? { resumeMerges: this.resumeMerges } : {}),
     };
     this.lastCommitVoicedAt = this.lastVoicedAt;
+    const onInterim = this.promoted;
     this.reset();
     this.lastCommit = turn;
+    this.committedOnInterim = onInterim;
     this.events.onCommit(turn);
   }
 
@@ -371,6 +374,26 @@ export class TurnTracker {
     this.resumeMerges = (turn.resumeMerges ?? 0) + 1;
     // The pause is learnt once, below, as a pause the user spoke through (not also as a cut-off).
     this.lastCommitVoicedAt = undefined;
+  }
+
+  /**
+   * The final of a turn that was committed on its interim (the STT was too slow). It is not a new turn: while
+   * nobody has heard the reply, the turn is taken back and committed again with the settled words; otherwise
+   * the turn stands as answered.
+   */
+  private lateFinalOfCommittedTurn(transcript: Transcript): boolean {
+    const turn = this.lastCommit;
+    if (!this.committedOnInterim || !turn || this.speaking || this.speechStartAt !== undefined) return false;
+    if (transcript.endMs > 0 && transcript.startMs > turn.endOfSpeechAt) return false;
+    this.committedOnInterim = false;
+    const text = transcript.text.trim();
+    if (!text || text === turn.transcript) return true;
+    this.resumeCommittedTurn(turn.committedAt);
+    if (this.speechStartAt === undefined) return true; // not taken back: the reply was already heard
+    this.finals = [text];
+    this.finalAt = this.clock.now();
+    this.evaluate();
+    return true;
   }
 
   private cancelPending(): void {

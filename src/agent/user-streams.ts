@@ -4,6 +4,7 @@ import type { Clock } from '../metrics/clock.ts';
 import type { SttStream, Transcript } from '../providers/stt/contract.ts';
 import type { VadStream } from '../providers/vad/contract.ts';
 import type { AgentSessionEvents } from './events.ts';
+import type { AudioProgress } from './heard-silence.ts';
 import type { InterruptionArbiter } from './interruption.ts';
 import type { AgentSessionOptions } from './options.ts';
 import type { Speech } from './speech.ts';
@@ -45,6 +46,8 @@ export class UserStreams {
   private sttAudioMs = 0;
   /** The last seconds of the user's audio: its prosody at each end of speech goes to the turn detector. */
   private readonly prosody = new ProsodyMeter();
+  /** Session-clock end of the latest frame pushed. */
+  private receivedUntilMs = 0;
 
   constructor(private readonly deps: UserStreamsDeps) {}
 
@@ -100,6 +103,7 @@ export class UserStreams {
 
   /** One 16 kHz frame to both streams; a failing stream is reported and never stops the other. */
   push(frame: AudioFrame): void {
+    this.receivedUntilMs = Math.max(this.receivedUntilMs, frame.timestampMs + frameDurationMs(frame));
     if (frame.sampleRate === PIPELINE_SAMPLE_RATE) this.prosody.push(frame.samples);
     try {
       this.vadStream?.push(frame);
@@ -112,6 +116,21 @@ export class UserStreams {
     } catch (error) {
       this.deps.onError('stt', error);
     }
+  }
+
+  /**
+   * How far the user's audio has arrived and been judged by the VAD, when the VAD can say (see
+   * `VadStream.settledUntilMs`): a commit waits until the silence it rests on has really been heard.
+   */
+  audioProgress(): AudioProgress | undefined {
+    const settledUntilMs = this.vadStream?.settledUntilMs;
+    if (settledUntilMs === undefined) return undefined;
+    return { receivedUntilMs: this.receivedUntilMs, settledUntilMs };
+  }
+
+  /** Whether the STT is still working on audio it was given (its final is late, not lost). */
+  sttBusy(): boolean {
+    return this.sttStream?.busy === true;
   }
 
   /** The STT audio of the turn being committed; the count starts again for the next one. */

@@ -55,6 +55,11 @@ export interface SttStream {
   push(frame: AudioFrame): void;
   /** End-of-speech hint: finalise what was heard so far now rather than waiting for more audio. */
   flush(): void;
+  /**
+   * True while the engine is still working on audio it was given (a local engine decoding a backlog, or waiting
+   * for a decoder): its final is coming, just late. Engines that cannot tell (network ones) leave it out.
+   */
+  readonly busy?: boolean;
   close(): void;
 }
 

@@ -114,6 +114,10 @@ class FallbackStream implements SttStream {
     this.journalMs = 0;
   }
 
+  get busy(): boolean | undefined {
+    return this.current?.busy;
+  }
+
   /** The provider now serving this stream. */
   get provider(): string {
     return this.providers[this.index]?.name ?? 'none';

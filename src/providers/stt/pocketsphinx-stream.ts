@@ -71,6 +71,10 @@ export class PocketsphinxStream implements SttStream {
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
+  get busy(): boolean {
+    return !this.closed && (this.pumping || this.acquiring !== undefined || this.ops.length > 0);
+  }
+
   /** Whether this stream holds (or is getting) a decoder now. */
   get holdsDecoder(): boolean {
     return this.decoder !== undefined || this.acquiring !== undefined;

@@ -31,6 +31,12 @@ export interface VadListener {
 export interface VadStream {
   /** 16 kHz mono frames in order; events fire synchronously or shortly after, never after close(). */
   push(frame: AudioFrame): void;
+  /**
+   * Session-clock time up to which the pushed audio has been judged: nothing before it can still turn out to be
+   * speech. A stream that scores asynchronously lags its pushed audio while it works through a backlog (a loaded
+   * machine); one that judges in push() may leave this out.
+   */
+  readonly settledUntilMs?: number;
   close(): void;
 }
 

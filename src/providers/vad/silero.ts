@@ -128,6 +128,7 @@ export class SileroVadStream implements VadStream {
   private speechStartMs = 0;
   private lastVoicedEndMs = 0;
   private silentWindows = 0;
+  private judgedUntilMs = 0;
 
   private readonly minSpeechWindows: number;
   private readonly minSilenceWindows: number;
@@ -139,6 +140,14 @@ export class SileroVadStream implements VadStream {
   ) {
     this.minSpeechWindows = Math.max(1, Math.ceil(options.minSpeechMs / WINDOW_MS));
     this.minSilenceWindows = Math.max(1, Math.ceil(options.minSilenceMs / WINDOW_MS));
+  }
+
+  /**
+   * The end of the last window judged, or the start of a voiced run still too short to call speech (it may yet
+   * become speech that began there).
+   */
+  get settledUntilMs(): number {
+    return this.runWindows > 0 && !this.speaking ? this.runStartMs : this.judgedUntilMs;
   }
 
   /** Whether speech has started and not ended, as of the windows processed so far. */
@@ -289,6 +298,7 @@ export class SileroVadStream implements VadStream {
   }
 
   private onWindow(probability: number, window: QueuedWindow): void {
+    this.judgedUntilMs = window.endMs;
     const { threshold } = this.options;
     const voiced =
       probability > threshold ||

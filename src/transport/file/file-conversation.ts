@@ -71,7 +71,8 @@ export async function runFileConversation(
   const inputEndMs = clock.now();
   let idleSince = clock.now();
   while (clock.now() - inputEndMs < maxTailMs) {
-    if (session.state !== 'listening') idleSince = clock.now();
+    // Idle means nothing left to answer: not while a turn waits for its transcript or its end-of-turn delay.
+    if (session.state !== 'listening' || session.isTurnPending) idleSince = clock.now();
     else if (clock.now() - idleSince >= idleTailMs) break;
     await clock.sleep(Math.max(0, startMs + fedMs + DEFAULT_FRAME_MS - clock.now()));
     const timestampMs = startMs + fedMs;
