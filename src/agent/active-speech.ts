@@ -21,6 +21,8 @@ export interface ActiveSpeech {
   holdsFloor?: boolean;
   /** It is the no-model notice: a turn committed while it plays has been answered by it. */
   isNotice?: boolean;
+  /** The response cache's part in this turn (src/agent/reply-cache.ts): hit, miss, skipped; the time a hit saved. */
+  replyCache?: { response: TurnMetrics['cache']['response']; savedMs: number };
 }
 
 /** The session state: what the active speech is doing, else whether the user is speaking. */

@@ -16,7 +16,7 @@ export interface BufferedPlayoutDeps {
   /** Shared with the speech, which notifies it on authorization and abort; the playout adds audio and resume. */
   changed: Notifier;
   marks: TurnMarks;
-  usage: { ttsCharacters: number };
+  usage: { ttsCharacters: number; ttsCache?: { hits: number; misses: number; savedMs: number } };
   /** A preemptive speech is generated before its turn is confirmed, but nobody hears it until then. */
   isAuthorized(): boolean;
   onFirstPlayed(atMs: number): void;
@@ -109,7 +109,18 @@ export class BufferedPlayout {
   speak(sentence: string, step: number): void {
     const { clock, tts, marks } = this.deps;
     if (!this.tts) {
-      this.tts = tts.stream({ signal: this.deps.signal });
+      const cache = this.deps.usage.ttsCache;
+      this.tts = tts.stream({
+        signal: this.deps.signal,
+        // Segments served by a TTS audio cache (src/cache/cached-tts.ts), for the turn's `cache` metrics.
+        onCacheLookup: cache
+          ? (hit, savedMs) => {
+              if (hit) cache.hits++;
+              else cache.misses++;
+              cache.savedMs += savedMs;
+            }
+          : undefined,
+      });
       this.audioConsumer = this.consumeAudio(this.tts);
     }
     const now = clock.now();

@@ -10,6 +10,7 @@ import type { ApologyAudioCache } from './apology.ts';
 import type { SentenceChunkerOptions } from './chunker.ts';
 import { DEFAULT_ENDPOINTING_POLICY, type EndpointingPolicyOptions } from './endpointing-policy.ts';
 import type { LanguageOptions } from './language-switch.ts';
+import type { ResponseCacheBinding } from './reply-cache.ts';
 
 /**
  * When to commit a user turn: the wait after the last voiced audio is a function of the detector's end-of-turn
@@ -129,6 +130,8 @@ export interface AgentSessionOptions {
   providerFailure?: Partial<ProviderFailureOptions>;
   /** The synthesized apology, shared with the process's other sessions (one synthesis per voice). */
   apologyCache?: ApologyAudioCache;
+  /** Replies already known (src/cache/response-cache.ts): which turns may use it is src/agent/reply-cache.ts. */
+  responseCache?: ResponseCacheBinding;
   /** Keeps the prompt within a token budget: window, summaries, pruning (see src/context/policy.ts). */
   context?: Partial<ContextPolicyOptions>;
   /** Writes the context summaries (may be a cheaper model). Default: the session's LLM (a sibling of it). */

@@ -163,6 +163,7 @@ export class AgentSession {
       interruptionEnabled: this.interruption.enabled,
       resumeMergeMaxHeardMs: this.endpointing.resumeMergeMaxHeardMs,
       llmUnavailableNotice: options.llmUnavailableNotice,
+      responseCache: options.responseCache,
       isClosed: () => this.closed,
       active: () => this.active,
       interruptActive: () => this.interruptActive(),

@@ -52,6 +52,7 @@ export interface TurnRecordContext {
   sttAudioMs: number;
   context: TurnContextMetrics;
   providers?: TurnRecordInput['providers'];
+  replyCache?: { response: TurnMetrics['cache']['response']; savedMs: number };
   language?: string;
 }
 
@@ -80,6 +81,12 @@ export function turnMetricsOf(
     agentText: heardText,
     context: context.context,
     providers: context.providers,
+    cache: {
+      ttsHits: speech.usage.ttsCache.hits,
+      ttsMisses: speech.usage.ttsCache.misses,
+      response: context.replyCache?.response ?? 'off',
+      savedMs: speech.usage.ttsCache.savedMs + (context.replyCache?.savedMs ?? 0),
+    },
   });
   if (context.language) record.language = context.language;
   if (turn.endpointingDelayMs !== undefined) {

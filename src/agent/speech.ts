@@ -104,6 +104,7 @@ export class Speech {
     cachedTokens: 0,
     ttsCharacters: 0,
     toolMs: null as number | null,
+    ttsCache: { hits: 0, misses: 0, savedMs: 0 },
   };
   readonly finished: Promise<SpeechResult>;
 

@@ -29,6 +29,8 @@ export interface TimelineOptions {
   vad?: { minSilenceMs?: number; minSpeechMs?: number; lookBackMs?: number };
   outputLatencyMs?: number;
   outputStopLatencyMs?: number;
+  /** The output keeps the samples it played (to compare audio). */
+  keepAudio?: boolean;
   session?: Partial<Omit<AgentSessionOptions, 'vad' | 'stt' | 'llm' | 'tts' | 'clock'>>;
   /** Puts a layer around the scripted LLM / TTS (a fault, a fallback list) for the session to use. */
   wrapLlm?: (llm: ScriptedLlm, clock: VirtualClock) => LLM;
@@ -60,6 +62,7 @@ export function timeline(options: TimelineOptions) {
     clock,
     latencyMs: options.outputLatencyMs ?? 0,
     stopLatencyMs: options.outputStopLatencyMs,
+    keepAudio: options.keepAudio,
   });
   const session = new AgentSession({
     vad,

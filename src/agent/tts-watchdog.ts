@@ -47,7 +47,10 @@ class WatchedTtsStream implements TtsStream {
     options: TtsStreamOptions,
     private readonly watch: TtsWatchdogOptions,
   ) {
-    this.inner = tts.stream({ signal: AbortSignal.any([options.signal, this.controller.signal]) });
+    this.inner = tts.stream({
+      ...options,
+      signal: AbortSignal.any([options.signal, this.controller.signal]),
+    });
     options.signal.addEventListener('abort', () => this.disarm(), { once: true });
   }
 

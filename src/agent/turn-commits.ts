@@ -5,6 +5,7 @@ import type { ChatMessage } from '../providers/llm/contract.ts';
 import type { ActiveSpeech } from './active-speech.ts';
 import type { AgentSessionEvents } from './events.ts';
 import type { PreemptiveGeneration } from './preemptive.ts';
+import { type ResponseCacheBinding, SessionReplyCache } from './reply-cache.ts';
 import type { Speech, SpeechSource } from './speech.ts';
 import { type CommitRecord, type TurnMergedEvent, TurnMerger } from './turn-merge.ts';
 import type { CommittedTurn } from './turn-tracker.ts';
@@ -20,6 +21,8 @@ export interface TurnCommitsDeps {
   resumeMergeMaxHeardMs: number;
   /** The no-model notice: set, it answers every turn instead of an LLM reply. */
   llmUnavailableNotice: string | undefined;
+  /** Replies already known (AgentSessionOptions.responseCache). */
+  responseCache?: ResponseCacheBinding;
   isClosed(): boolean;
   active(): ActiveSpeech | undefined;
   interruptActive(): void;
@@ -42,8 +45,10 @@ export class TurnCommits {
   private turnCount = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly merges: TurnMerger;
+  private readonly replies: SessionReplyCache | undefined;
 
   constructor(private readonly deps: TurnCommitsDeps) {
+    this.replies = deps.responseCache ? new SessionReplyCache(deps.responseCache) : undefined;
     this.merges = new TurnMerger({
       clock: deps.clock,
       history: deps.history,
@@ -127,17 +132,28 @@ export class TurnCommits {
     }
     await deps.context.prepare(); // resolved since start(); only a turn sent during start() waits here
     if (deps.isClosed() || record?.withdrawn) return;
+    // A reply already known answers a turn that stands alone (src/agent/reply-cache.ts).
+    const lookup = this.replies ? await this.replies.lookup(turn.transcript) : { response: 'off' as const };
+    if (deps.isClosed() || record?.withdrawn) return;
     // Claimed before the user's words enter the history: a prepared reply must have seen the same history.
-    const { preemptive, ...prepared } = deps.preemptive.claim(turn.transcript);
+    let { preemptive, ...prepared } = deps.preemptive.claim(turn.transcript);
     let { speech, context } = prepared;
+    if (lookup.hit && speech) {
+      speech.abort('discarded');
+      [speech, context, preemptive] = [undefined, undefined, 'discarded'];
+    }
+    const earlier = [...deps.history.messages];
     const userItem = deps.appendHistory({ role: 'user', content: turn.transcript });
     if (record) record.userItemId = userItem.id;
-    if (!speech) {
+    if (lookup.hit) speech = deps.createSpeech({ kind: 'text', text: lookup.hit.text });
+    else if (!speech) {
       const prompt = deps.context.prompt(deps.history.messages);
       speech = deps.createSpeech({ kind: 'llm', messages: prompt.messages });
       context = prompt.stats;
     }
-    deps.activate({ speech, turnId, turn, preemptive, sttAudioMs, context });
+    this.replies?.observe(speech, turn.transcript, lookup, earlier);
+    const replyCache = { response: lookup.response, savedMs: lookup.hit?.savedMs ?? 0 };
+    deps.activate({ speech, turnId, turn, preemptive, sttAudioMs, context, replyCache });
     if (record) record.speech = speech;
     speech.authorize();
     deps.onChange();

@@ -6,6 +6,7 @@ import { OtelConfigSchema } from '../metrics/otel-config.ts';
 import { DashboardConfigSchema } from '../server/dashboard-config.ts';
 import { StoreConfigSchema } from '../store/config.ts';
 import { ToolsConfigShape } from '../tools/config.ts';
+import { CacheConfigSchema } from './cache-schema.ts';
 import { ExperimentsSchema } from './experiments.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
@@ -231,6 +232,8 @@ export const ConfigSchema = z
     summarizerLlm: z.string().min(1).optional(),
     /** A folder of documents the agent may list, read, search, edit and analyze (the bundled repartee-docs). */
     docsRoot: z.string().min(1).optional(),
+    /** The TTS audio cache and the response cache (src/config/cache-schema.ts). */
+    cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
     /** Stored conversations (SQLite), retention and opt-in recordings: src/store/config.ts. */
     store: StoreConfigSchema.prefault({}),
     /** /dashboard/ and its prices: src/server/dashboard-config.ts. */

@@ -14,6 +14,7 @@ import { type CreateTtsOptions, createTts, parseTtsSpec } from '../providers/tts
 import type { VAD } from '../providers/vad/contract.ts';
 import { EnergyVad } from '../providers/vad/energy.ts';
 import { SileroVAD } from '../providers/vad/silero.ts';
+import { createCaches, type ProcessCaches, startPresynthesis } from './cache.ts';
 import { ConfigError, type ReparteeConfig } from './config.ts';
 
 export const NO_LLM_NOTICE =
@@ -93,6 +94,8 @@ export interface ProviderSet {
   createSummarizerLlm?(spec: string): Promise<LLM>;
   /** The apology every session says when a provider fails, synthesized once per voice for the process. */
   apologyCache?: ApologyAudioCache;
+  /** The TTS audio cache and the response cache, shared by the process's sessions (src/config/cache.ts). */
+  caches?: ProcessCaches;
   close(): Promise<void>;
 }
 
@@ -155,6 +158,17 @@ export async function createProviders(
       onFallback: options.onFallback,
     },
   };
+  let caches: ProcessCaches;
+  try {
+    caches = createCaches(config, env, specs.tts);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  // The fixed phrases (status lines, apologies, the no-model notice) are in the TTS cache before they are needed,
+  // synthesized on a TTS of their own (a fallback list's switches there move no session's).
+  startPresynthesis(caches, sessionTts.create(), config, specs.llm.length ? [] : [NO_LLM_NOTICE], (line) =>
+    console.log(line),
+  );
   // Fail at start-up on a bad spec, a missing key or a missing model file, not on the first turn.
   if (specs.llm.length) await (await createLlm(specs.llm, llmOptions)).close?.();
   return {
@@ -164,6 +178,7 @@ export async function createProviders(
     specs,
     llmSpec: specs.llm.length ? specs.llm.join(' > ') : null,
     apologyCache: new ApologyAudioCache(),
+    caches,
     createSummarizerLlm: (spec) => createLlm(spec, llmOptions),
     createSessionLlm: async () =>
       specs.llm.length ? createLlm(specs.llm, llmOptions) : new UnconfiguredLlm(),
@@ -172,6 +187,7 @@ export async function createProviders(
       await tts.close?.();
       await sessionTts.close();
       (stt as { dispose?: () => void }).dispose?.();
+      await caches.close();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { AgentSessionOptions } from '../agent/options.ts';
 import { AgentSession } from '../agent/session.ts';
 import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import type { ToolEntry } from '../tools/tool.ts';
+import { cachedSessionTts, responseBinding } from './cache.ts';
 import type { ReparteeConfig } from './config.ts';
 import { NO_LLM_NOTICE, type ProviderSet } from './providers.ts';
 import { createConfiguredTurnDetector } from './turn-detector.ts';
@@ -61,7 +62,7 @@ export async function createConfiguredSession(
       {
         vad: providers.vad,
         stt: providers.stt,
-        tts: tts ?? providers.tts,
+        tts: cachedSessionTts(tts ?? providers.tts, providers.caches, config),
         llm,
         instructions: config.instructions,
         maxReplySentences: config.maxReplySentences,
@@ -71,6 +72,12 @@ export async function createConfiguredSession(
         preemptiveGeneration: config.preemptiveGeneration,
         providerFailure: config.providerFailure,
         apologyCache: providers.apologyCache,
+        responseCache: responseBinding(
+          providers.caches,
+          config,
+          providers.llmSpec,
+          tools.map((t) => ('name' in t && typeof t.name === 'string' ? t.name : 'tool-source')),
+        ),
         endpointing: config.endpointing,
         turnDetector,
         interruption: config.interruption,

@@ -61,8 +61,16 @@ export interface TurnMetrics {
   summarizedMessages: number;
   prunedMessages: number;
   summarizeMs: number | null;
+  /** Cache lookups of this turn that hit, all caches together (TTS segments + the response): see `cache`. */
   cacheHits: number;
   cacheMisses: number;
+  /**
+   * The caches' part in this turn (src/cache/): TTS segments served from the audio cache and synthesized, whether
+   * the reply came from the response cache (`skipped`: not eligible, e.g. it refers to earlier turns; `off`: no
+   * response cache), and the provider time the hits saved, as measured when their entries were made (LLM first
+   * token and TTS first audio).
+   */
+  cache: TurnCacheMetrics;
   /** The LLM and TTS that produced this reply (the one in use, for a fallback list). */
   llmProvider: string | null;
   ttsProvider: string | null;
@@ -95,6 +103,13 @@ export interface TurnMetrics {
   };
 }
 
+export interface TurnCacheMetrics {
+  ttsHits: number;
+  ttsMisses: number;
+  response: 'hit' | 'miss' | 'skipped' | 'off';
+  savedMs: number;
+}
+
 export const TURN_METRIC_FIELDS: readonly (keyof TurnMetrics)[] = [
   'sessionId',
   'turnId',
@@ -123,6 +138,7 @@ export const TURN_METRIC_FIELDS: readonly (keyof TurnMetrics)[] = [
   'summarizeMs',
   'cacheHits',
   'cacheMisses',
+  'cache',
   'llmProvider',
   'ttsProvider',
   'fallbacks',

@@ -49,7 +49,7 @@ export interface TurnRecordInput {
       'contextTokens' | 'contextMessages' | 'summarizedMessages' | 'prunedMessages' | 'summarizeMs'
     >
   >;
-  cache?: Partial<Pick<TurnMetrics, 'cacheHits' | 'cacheMisses'>>;
+  cache?: Partial<TurnMetrics['cache']>;
   providers?: Partial<Pick<TurnMetrics, 'llmProvider' | 'ttsProvider' | 'fallbacks'>>;
 }
 
@@ -113,8 +113,7 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
     summarizedMessages: input.context?.summarizedMessages ?? 0,
     prunedMessages: input.context?.prunedMessages ?? 0,
     summarizeMs: input.context?.summarizeMs ?? null,
-    cacheHits: input.cache?.cacheHits ?? 0,
-    cacheMisses: input.cache?.cacheMisses ?? 0,
+    ...cacheFields(input.cache),
     llmProvider: input.providers?.llmProvider ?? null,
     ttsProvider: input.providers?.ttsProvider ?? null,
     fallbacks: input.providers?.fallbacks ?? 0,
@@ -122,5 +121,22 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
     preemptive: input.preemptive,
     userTranscript: input.userTranscript,
     agentText: input.agentText,
+  };
+}
+
+/** The turn's `cache` record and the totals over every cache (a response lookup counts as one). */
+function cacheFields(
+  cache: TurnRecordInput['cache'],
+): Pick<TurnMetrics, 'cacheHits' | 'cacheMisses' | 'cache'> {
+  const record: TurnMetrics['cache'] = {
+    ttsHits: cache?.ttsHits ?? 0,
+    ttsMisses: cache?.ttsMisses ?? 0,
+    response: cache?.response ?? 'off',
+    savedMs: round(cache?.savedMs ?? 0),
+  };
+  return {
+    cacheHits: record.ttsHits + (record.response === 'hit' ? 1 : 0),
+    cacheMisses: record.ttsMisses + (record.response === 'miss' ? 1 : 0),
+    cache: record,
   };
 }

@@ -38,6 +38,11 @@ export interface TtsStream extends AsyncIterable<TtsAudio> {
 
 export interface TtsStreamOptions {
   signal: AbortSignal;
+  /**
+   * Told of each segment a caching wrapper (src/cache/cached-tts.ts) served from its store (`hit`, with the
+   * engine time it saved) or had to synthesize; wrappers that make their own options pass it on.
+   */
+  onCacheLookup?(hit: boolean, savedMs: number): void;
 }
 
 export interface TTS {
