@@ -142,7 +142,8 @@ export class McpServerConnection {
         return;
       } catch (error) {
         if (this.closing) return;
-        if (error instanceof UnauthorizedError && round < 2) continue;
+        // At most three authorisation attempts in all: a server that keeps refusing is not asked forever.
+        if (error instanceof UnauthorizedError && round < 1) continue;
         this.status = 'failed';
         this.error = new Error(
           `MCP server ${this.config.name} was not authorised: ${(error as Error).message}`,

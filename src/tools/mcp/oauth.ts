@@ -4,7 +4,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import {
+  auth,
+  type OAuthClientProvider,
+  type OAuthDiscoveryState,
+} from '@modelcontextprotocol/sdk/client/auth.js';
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
@@ -36,6 +40,8 @@ interface Stored {
   tokens?: OAuthTokens;
   codeVerifier?: string;
   redirectUrl?: string;
+  /** Where discovery found the authorization server: the code exchange must go to the same one. */
+  discovery?: OAuthDiscoveryState;
 }
 
 /**
@@ -122,7 +128,17 @@ export class McpOAuth implements OAuthClientProvider {
     if (scope === 'all' || scope === 'client') this.stored.client = undefined;
     if (scope === 'all' || scope === 'tokens') this.stored.tokens = undefined;
     if (scope === 'all' || scope === 'verifier') this.stored.codeVerifier = undefined;
+    if (scope === 'all' || scope === 'discovery') this.stored.discovery = undefined;
     await this.update({});
+  }
+
+  async saveDiscoveryState(discovery: OAuthDiscoveryState): Promise<void> {
+    await this.update({ discovery });
+  }
+
+  async discoveryState(): Promise<OAuthDiscoveryState | undefined> {
+    await this.load();
+    return this.stored.discovery;
   }
 
   redirectToAuthorization(url: URL): void {
