@@ -226,7 +226,10 @@ export class FakeCall {
   sendFrame(samples: Int16Array): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const { provider } = this.options;
-    if (provider === 'vonage') return this.ws.send(bytesFromInt16(samples));
+    if (provider === 'vonage') {
+      this.ws.send(bytesFromInt16(samples));
+      return;
+    }
     const payload = Buffer.from(g711Encode('mulaw', samples)).toString('base64');
     const seq = String(++this.sequence);
     if (provider === 'twilio')
@@ -279,7 +282,10 @@ export class FakeCall {
 
   dtmf(digit: string): void {
     const { provider } = this.options;
-    if (provider === 'vonage') return this.sendJson({ event: 'websocket:dtmf', digit, duration: 250 });
+    if (provider === 'vonage') {
+      this.sendJson({ event: 'websocket:dtmf', digit, duration: 250 });
+      return;
+    }
     const seq = String(++this.sequence);
     if (provider === 'twilio')
       this.sendJson({
@@ -338,7 +344,10 @@ export class FakeCall {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    if (isBinary) return this.enqueue(int16FromBytes(data));
+    if (isBinary) {
+      this.enqueue(int16FromBytes(data));
+      return;
+    }
     const message = JSON.parse(data.toString()) as Record<string, unknown>;
     this.texts.push(message);
     const event = (message.event ?? message.action) as string;
@@ -381,7 +390,10 @@ export class FakeCall {
     this.markTimers.delete(name);
     this.marksEchoed.push(name);
     const { provider } = this.options;
-    if (provider === 'vonage') return this.sendJson({ event: 'websocket:notify', payload });
+    if (provider === 'vonage') {
+      this.sendJson({ event: 'websocket:notify', payload });
+      return;
+    }
     const seq = String(++this.sequence);
     if (provider === 'twilio')
       this.sendJson({ event: 'mark', sequenceNumber: seq, streamSid: 'MZ0001', mark: { name } });
