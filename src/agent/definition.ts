@@ -2,13 +2,14 @@ import type { z } from 'zod';
 import type { TTS } from '../providers/tts/contract.ts';
 import { McpConfigSchema, type McpServerConfigInput } from '../tools/mcp/config.ts';
 import type { Tool, ToolContext, ToolProgress } from '../tools/tool.ts';
+import type { AgentSession } from './agent-api.ts';
 import type { ToolResult } from './tool-runner.ts';
 
 /**
  * What a tool's `execute` gets besides its arguments: the session it runs in, the agent that called it, a signal
  * that aborts when the user interrupts or the tool times out, and a way to speak a status line while it works.
  */
-export interface AgentToolContext<Session = unknown> {
+export interface AgentToolContext<Session = AgentSession> {
   /** The session (an `AgentSession` from `repartee`): `session.say`, `session.history`, `session.on`… */
   session: Session;
   /** The agent whose tool this is. */
@@ -30,9 +31,11 @@ export interface AgentTool<Args = any> extends Tool<Args> {
 }
 
 /** Passed to every hook. */
-export interface HookContext<Session = unknown> {
+export interface HookContext<Session = AgentSession> {
   session: Session;
   agent: Agent;
+  /** In `onEnter`: the agent that handed over (undefined at session start). */
+  from?: Agent;
 }
 
 export interface UserTurnInfo {
@@ -49,7 +52,7 @@ export interface ToolResultInfo {
 }
 
 /** The fields of `defineAgent`. Only `instructions` is required. */
-export interface AgentDefinition<Session = unknown> {
+export interface AgentDefinition<Session = AgentSession> {
   /** Names the agent in errors, events and handoffs. Default: `agent`. */
   name?: string;
   /** The system prompt while this agent is active. */
@@ -76,7 +79,7 @@ export interface AgentDefinition<Session = unknown> {
 const AGENT: unique symbol = Symbol.for('repartee.agent');
 
 /** A checked agent definition (`defineAgent`'s result). Immutable; one agent serves many sessions. */
-export interface Agent<Session = unknown> extends Readonly<Required<Pick<AgentDefinition, 'name'>>> {
+export interface Agent<Session = AgentSession> extends Readonly<Required<Pick<AgentDefinition, 'name'>>> {
   readonly [AGENT]: true;
   readonly instructions: string;
   readonly tools: readonly AgentTool[];
@@ -121,7 +124,7 @@ export function isAgent(value: unknown): value is Agent {
  * missing `instructions`, a tool without a zod `parameters` schema, a hook that is not a function, an unknown
  * field (a misspelling), or MCP servers that are not a list.
  */
-export function defineAgent<Session = unknown>(definition: AgentDefinition<Session>): Agent<Session> {
+export function defineAgent<Session = AgentSession>(definition: AgentDefinition<Session>): Agent<Session> {
   if (typeof definition !== 'object' || definition === null)
     throw new AgentDefinitionError('agent', 'definition', 'must be an object');
   const raw = definition as unknown as Record<string, unknown>;
@@ -203,7 +206,7 @@ function isZodSchema(value: unknown): value is z.ZodType {
  * Defines a function tool with typed arguments (a zod schema) and the agent context: `execute(args, { session,
  * agent, signal, say })`. Return a value (sent to the LLM as JSON or text), or an agent to hand over to.
  */
-export function defineTool<Schema extends z.ZodType, Session = unknown>(tool: {
+export function defineTool<Schema extends z.ZodType, Session = AgentSession>(tool: {
   name: string;
   description: string;
   parameters: Schema;

@@ -2,6 +2,7 @@ import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import type { TTS, TtsStream, TtsStreamOptions } from '../providers/tts/contract.ts';
 import { connectMcpTools, type McpToolset } from '../tools/mcp/toolset.ts';
 import { endsReply, type Tool, type ToolContext, type ToolSource } from '../tools/tool.ts';
+import type { AgentSession } from './agent-api.ts';
 import { type Agent, AgentDefinitionError, type AgentTool, type HookContext, isAgent } from './definition.ts';
 
 export interface HandoffOptions {
@@ -12,6 +13,8 @@ export interface HandoffOptions {
   summarize?: boolean;
   /** Said (in the current agent's voice) before the next agent takes over, e.g. "Let me put you through." */
   say?: string;
+  /** The tool call's result, which the next agent reads in the history (default: "Handed the conversation over to …"). */
+  result?: string;
 }
 
 const HANDOFF: unique symbol = Symbol.for('repartee.handoff');
@@ -179,7 +182,7 @@ export class AgentRuntime<Session> implements ToolSource {
     this.applyVoice(next.agent);
     this.deps.setInstructions(instructions);
     this.deps.onHandoff({ from: from.name, to: next.agent.name, summarized });
-    if (next.agent.hooks.onEnter) await this.runHook(next.agent, 'onEnter');
+    if (next.agent.hooks.onEnter) await this.runHook(next.agent, 'onEnter', undefined, from);
     else await this.deps.generateReply().catch(() => undefined);
   }
 
@@ -224,7 +227,7 @@ export class AgentRuntime<Session> implements ToolSource {
       execute: async (args: unknown, context: ToolContext) => {
         const value = await tool.execute(args, {
           ...context,
-          session: this.deps.session,
+          session: this.deps.session as AgentSession,
           agent,
           previousAgent: this.previous,
           say: (text: string) => context.say?.(text),
@@ -232,7 +235,7 @@ export class AgentRuntime<Session> implements ToolSource {
         if (isAgent(value) || isHandoff(value)) {
           const next = isHandoff(value) ? value : handoff(value);
           this.pending = next;
-          return endsReply(`Handed the conversation over to ${next.agent.name}.`);
+          return endsReply(next.result ?? `Handed the conversation over to ${next.agent.name}.`);
         }
         if (looksLikeBadHandoff(value)) {
           const error = new AgentDefinitionError(
@@ -253,11 +256,12 @@ export class AgentRuntime<Session> implements ToolSource {
     agent: Agent,
     hook: 'onEnter' | 'onUserTurn' | 'onToolResult' | 'onExit',
     arg?: unknown,
+    from?: Agent,
   ): Promise<void> {
     const fn = agent.hooks[hook] as ((ctx: HookContext, arg?: unknown) => unknown) | undefined;
     if (!fn) return;
     try {
-      await fn({ session: this.deps.session, agent }, arg);
+      await fn({ session: this.deps.session as AgentSession, agent, ...(from ? { from } : {}) }, arg);
     } catch (error) {
       const cause = asError(error);
       const wrapped = new Error(`agent "${agent.name}": ${hook} threw: ${cause.message}`, { cause });

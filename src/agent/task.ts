@@ -6,7 +6,7 @@ import {
   defineAgent,
   defineTool,
 } from './definition.ts';
-import type { Handoff } from './handoff.ts';
+import { type Handoff, handoff } from './handoff.ts';
 
 /** One value a task collects: what to ask for (the LLM reads it) and how to check it. */
 export interface TaskField<T = unknown> {
@@ -124,8 +124,9 @@ export interface TaskDefinition<F extends Record<string, TaskField>> {
   /** Read the values back and wait for the user's yes before completing. Default true. */
   confirm?: boolean;
   /**
-   * Runs with the confirmed values. Return an agent (or `handoff(agent)`) to hand over, or a text for the LLM to
-   * say; return nothing to hand back to the agent that started the task.
+   * Runs with the confirmed values. Return an agent (or `handoff(agent)`) to hand over; a text to hand back to the
+   * agent that started the task with that text as the result it reads ("Booked, reference R1."); nothing to hand
+   * back with the values read back.
    */
   onComplete(
     values: Values<F>,
@@ -186,8 +187,9 @@ export function defineTask<F extends Record<string, TaskField>>(definition: Task
     const values = stateOf(context.session, name);
     const result = await definition.onComplete({ ...values } as Values<F>, context);
     recorded.get((context.session ?? recorded) as object)?.delete(name);
-    if (result === undefined) return context.previousAgent ?? 'Done.';
-    return result;
+    if (typeof result === 'object' && result !== null) return result;
+    const text = result ?? `Confirmed: ${readBack(values)}.`;
+    return context.previousAgent ? handoff(context.previousAgent, { result: text }) : text;
   };
 
   const record = defineTool({

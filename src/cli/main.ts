@@ -13,7 +13,9 @@ Usage:
   repartee worker --redis URL [--agent-port A] [--worker-id ID] [--advertise-url U]
                                                         one worker of a cluster (serve + Redis registry, stored and
                                                         resumable conversations, HAProxy agent-check, drain on SIGTERM)
-  repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--config F]
+  repartee serve ./my-agent.ts [options]                serve an agent file (export default defineAgent({...}));
+                                                        providers still come from config and flags
+  repartee talk IN.wav [--out reply.wav] [--metrics m.json] [--config F] [--agent ./my-agent.ts]
                                                         one conversation from a WAV file in real time, reply
                                                         written to a WAV on the same timeline
   repartee models list [--models-dir D]                 recommended local models, sizes, which are downloaded
@@ -65,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       'worker-id': { type: 'string' },
       'agent-port': { type: 'string' },
       'advertise-url': { type: 'string' },
+      agent: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -107,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
           Number(values.port ?? 8080),
           values.host ?? '127.0.0.1',
         );
-      return runServe(configOptions);
+      return runServe(configOptions, { agentFile: values.agent ?? rest[0] });
     case 'worker':
       return runWorker(configOptions, {
         redis: values.redis,

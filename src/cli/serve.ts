@@ -1,3 +1,5 @@
+import type { Agent } from '../agent/definition.ts';
+import { loadAgentFile, sharedMcpConnector } from '../config/agent-file.ts';
 import { type LoadConfigOptions, loadConfig } from '../config/config.ts';
 import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
 import { createConfiguredSession } from '../config/session.ts';
@@ -22,11 +24,21 @@ export interface ServeHooks {
   started?(running: RunningServer, log: ReturnType<typeof createLogger>): Promise<void>;
   /** On SIGTERM/SIGINT, before the server closes: a worker drains here. */
   stopping?(running: RunningServer): Promise<void>;
+  /** The agent every session runs (`repartee serve ./agent.ts` loads `agentFile`); default: the configured one. */
+  agent?: Agent;
+  agentFile?: string;
+  /** Stops the server when it resolves, as SIGTERM does (the library's `serve()`). */
+  until?: Promise<void>;
 }
 
 export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHooks = {}): Promise<number> {
   const log = createLogger();
   const config = await loadConfig(configOptions);
+  // A broken agent file is a start-up error too, named before anything slow is loaded.
+  const agent = hooks.agent ?? (hooks.agentFile ? await loadAgentFile(hooks.agentFile) : undefined);
+  const agentMcp = sharedMcpConnector((error, server) =>
+    log.warn({ agent: agent?.name, server, err: error.message }, 'agent mcp server problem'),
+  );
   // A weak token is a start-up error, before anything slow is loaded.
   if (config.server.token !== undefined) assertStrongToken(config.server.token);
   const providers = await createProviders(config, { log });
@@ -76,11 +88,18 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
     createSession: (hooks.wrapCreateSession ?? ((create) => create))(async () => {
       // An A/B experiment's variant changes this session's settings; the assignment is stored with it.
       const { config: sessionConfig, assignment } = observability.sessionConfig();
-      const session = await createConfiguredSession(sessionConfig, providers, metricsLog, tools ? [tools] : []);
+      const session = await createConfiguredSession(sessionConfig, providers, metricsLog, tools ? [tools] : [], {
+        agent,
+        connectMcp: agentMcp.connect,
+      });
       observability.created(session, assignment);
       session.on('error', ({ source, error }) =>
         log.error({ session: session.id, source, err: error.message }, 'session error'),
       );
+      session.on('agentError', ({ agent: name, hook, error }) =>
+        log.error({ session: session.id, agent: name, hook, err: error.message }, 'agent error'),
+      );
+      session.on('handoff', ({ from, to }) => log.info({ session: session.id, from, to }, 'handoff'));
       session.on('metrics', (m) =>
         log.info({ session: m.sessionId, turn: m.turnId, voiceToVoiceMs: m.voiceToVoiceMs }, 'turn'),
       );
@@ -101,6 +120,7 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
       ...providers.specs,
       llm: providers.llmSpec,
       tools: tools?.tools().map((tool) => tool.name),
+      ...(agent ? { agent: agent.name, agentTools: agent.tools.map((tool) => tool.name) } : {}),
     },
     'repartee serving',
   );
@@ -129,10 +149,12 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    hooks.until?.then(stop, stop);
   });
   await hooks.stopping?.(running);
   await running.close();
   await observability.close();
+  await agentMcp.close();
   await tools?.close();
   await providers.close();
   await metricsLog?.close();

@@ -1,6 +1,7 @@
-import type { AgentSessionOptions } from '../agent/options.ts';
-import { AgentSession } from '../agent/session.ts';
+import { AgentSession, type AgentSessionOptions } from '../agent/agent-api.ts';
+import type { Agent } from '../agent/definition.ts';
 import type { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
+import type { McpToolset } from '../tools/mcp/toolset.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import { cachedSessionTts, responseBinding } from './cache.ts';
 import type { ReparteeConfig } from './config.ts';
@@ -45,6 +46,8 @@ export async function createConfiguredSession(
   providers: ProviderSet,
   metricsLog?: JsonLinesMetricsWriter,
   tools: readonly ToolEntry[] = [],
+  /** An agent file's agent (its instructions replace the configured ones) and the process's MCP connections. */
+  withAgent: { agent?: Agent; connectMcp?(agent: Agent): Promise<McpToolset | undefined> } = {},
 ): Promise<AgentSession> {
   // A fallback list's state (the provider in use, its switches) belongs to one session: see createSessionTts.
   const tts = providers.createSessionTts?.();
@@ -87,6 +90,7 @@ export async function createConfiguredSession(
         longTools: config.longTools,
         context: config.context,
         summarizer,
+        ...withAgent,
       },
       own,
     );
