@@ -89,6 +89,8 @@ export class ResponseCache {
       max: Math.max(1, options.maxEntries ?? 1000),
       ttl: options.ttlMs ?? 24 * 3_600_000,
       ttlAutopurge: false,
+      // Checked on every read (the default caches the clock for 1 ms, which an injected clock outruns).
+      ttlResolution: 0,
       perf: { now },
     });
     for (const { questions, answer } of options.allowList ?? []) {

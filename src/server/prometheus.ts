@@ -48,6 +48,8 @@ export class ServerMetrics {
   private readonly fallbacks: Counter;
   private readonly refusals: Counter<'reason'>;
   private readonly loopLag: Histogram;
+  private readonly cacheLookups: Counter<'cache' | 'result'>;
+  private readonly cacheSaved: Counter;
 
   constructor(liveSessions: () => number, gauges: ServerGauges = {}) {
     for (const [field, name, help] of STAGES) {
@@ -80,6 +82,20 @@ export class ServerMetrics {
     });
     // Every reason is exported from the start (at 0), so a dashboard's rate() has a series before the first refusal.
     for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
+    this.cacheLookups = new Counter({
+      name: 'repartee_cache_lookups_total',
+      help: 'Cache lookups: TTS audio segments and responses (turns that could use it), by result',
+      labelNames: ['cache', 'result'],
+      registers: [this.registry],
+    });
+    for (const cache of ['tts', 'response']) {
+      for (const result of ['hit', 'miss']) this.cacheLookups.inc({ cache, result }, 0);
+    }
+    this.cacheSaved = new Counter({
+      name: 'repartee_cache_saved_seconds_total',
+      help: 'Provider time saved by cache hits (LLM first token, TTS first audio, as measured when learned)',
+      registers: [this.registry],
+    });
     this.loopLag = new Histogram({
       name: 'repartee_event_loop_lag_seconds',
       help: 'Lateness of the event-loop probe timer, per probe',
@@ -142,6 +158,15 @@ export class ServerMetrics {
     }
     this.turns.inc({ outcome: turn.outcome });
     if (turn.fallbacks > 0) this.fallbacks.inc(turn.fallbacks);
+    const cache = turn.cache;
+    if (cache) {
+      if (cache.ttsHits) this.cacheLookups.inc({ cache: 'tts', result: 'hit' }, cache.ttsHits);
+      if (cache.ttsMisses) this.cacheLookups.inc({ cache: 'tts', result: 'miss' }, cache.ttsMisses);
+      if (cache.response === 'hit' || cache.response === 'miss') {
+        this.cacheLookups.inc({ cache: 'response', result: cache.response });
+      }
+      if (cache.savedMs > 0) this.cacheSaved.inc(cache.savedMs / 1000);
+    }
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
