@@ -16,9 +16,9 @@ import {
   LOCAL_DECODER_POOL_BYTES,
   LOCAL_SESSION_BYTES,
 } from './admission.ts';
+import type { Dashboard } from './dashboard.ts';
 import { HostGuard, isLoopbackName } from './guard.ts';
 import { DEFAULT_LOOP_LAG, LoopLagMonitor, type LoopLagOptions, type LoopLagReport } from './loop-lag.ts';
-import type { Dashboard } from './dashboard.ts';
 import type { ModelSetup } from './model-setup.ts';
 import { ServerMetrics } from './prometheus.ts';
 import { type SessionRequest, SessionRequestError, sessionRequestOf } from './session-request.ts';
@@ -243,7 +243,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     plain(response, 404, 'not found\n');
   };
-  const server = createServer((request, response) => {
+  // A client has 10 s to send its request headers and 30 s for a whole request (an SDP offer is small), checked
+  // every second: a connection trickling bytes (slowloris) is closed, not held for Node's default 60 s.
+  const limits = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+  const server = createServer(limits, (request, response) => {
     handle(request, response).catch((error: Error) => {
       options.onSessionError?.(error);
       if (!response.headersSent) plain(response, 500, 'internal error\n');
