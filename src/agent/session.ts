@@ -145,8 +145,9 @@ export class AgentSession {
       interruptions: this.interruptions,
       cancelPhrases: this.longTools.cancelPhrases,
       isClosed: () => this.closed,
-      // A speech that holds the floor is not the user's to pause or stop.
-      activeSpeech: () => (this.active?.holdsFloor ? undefined : this.active?.speech),
+      // A speech that holds the floor, or whose tool awaits the user's answer, is not the user's to pause or stop.
+      activeSpeech: () =>
+        this.active?.holdsFloor || this.questions.isWaiting ? undefined : this.active?.speech,
       discardPreparedReply: () => this.preemptive.discard(),
       onTranscript: (event) => this.events.emit('transcript', event),
       onSttFallback: () => this.fallbacks.sttSwitched(),
