@@ -8,6 +8,7 @@ import { StoreConfigSchema } from '../store/config.ts';
 import { ToolsConfigShape } from '../tools/config.ts';
 import { CacheConfigSchema } from './cache-schema.ts';
 import { ExperimentsSchema } from './experiments.ts';
+import { LanguagesConfigSchema } from './languages.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
 const specOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -55,6 +56,8 @@ export const ConfigSchema = z
           'lists, markdown or emoji.',
       ),
     language: z.string().default('en'),
+    /** Languages a conversation may switch between mid-call (src/config/languages.ts). Unset: `language` only. */
+    languages: LanguagesConfigSchema.optional(),
     modelsDir: z.string().default('./models'),
     /** Threads for a local llama.cpp model; unset picks the measured default for this machine. */
     llmThreads: z.number().int().min(1).max(256).optional(),

@@ -5,6 +5,7 @@ import type { McpToolset } from '../tools/mcp/toolset.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import { cachedSessionTts, responseBinding } from './cache.ts';
 import type { ReparteeConfig } from './config.ts';
+import { configuredLanguages } from './languages.ts';
 import { NO_LLM_NOTICE, type ProviderSet } from './providers.ts';
 import { createConfiguredTurnDetector } from './turn-detector.ts';
 
@@ -61,6 +62,8 @@ export async function createConfiguredSession(
   const own = [tts, llm, summarizer, { close: async () => turnDetector.close?.() }];
   let session: ConfiguredSession;
   try {
+    // A bad voice spec or a language outside `allowed` fails here, with the providers above closed.
+    const languages = await configuredLanguages(config, providers.specs?.stt ?? []);
     session = new ConfiguredSession(
       {
         vad: providers.vad,
@@ -72,6 +75,7 @@ export async function createConfiguredSession(
         // No LLM: every turn is answered by the notice, said in full (see AgentSessionOptions).
         ...(providers.llmSpec ? {} : { llmUnavailableNotice: NO_LLM_NOTICE }),
         language: config.language,
+        ...(languages ? { languages } : {}),
         preemptiveGeneration: config.preemptiveGeneration,
         providerFailure: config.providerFailure,
         apologyCache: providers.apologyCache,

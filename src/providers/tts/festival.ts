@@ -33,6 +33,12 @@ const VOICE_PACKAGES: Record<string, string> = {
   cmu_us_slt_arctic_hts: 'festvox-us-slt-hts',
   cmu_us_awb_cg: 'festvox-us-awb-cg',
   cmu_us_rms_cg: 'festvox-us-rms-cg',
+  lp_diphone: 'festvox-italp16k',
+  pc_diphone: 'festvox-itapc16k',
+  czech_dita: 'festvox-czech-dita',
+  suo_fi_lj_diphone: 'festvox-suopuhe-lj',
+  hy_fi_mv_diphone: 'festvox-suopuhe-mv',
+  upc_ca_ona_hts: 'festvox-ca-ona-hts',
 };
 
 const DEFAULTS = {
