@@ -1,4 +1,5 @@
 import type { Clock } from '../../metrics/clock.ts';
+import { AssemblyAiStt, type AssemblyAiSttOptions } from './assemblyai.ts';
 import type { SttLog } from './cloud-stream.ts';
 import type { STT, SttFallbackEvent } from './contract.ts';
 import { DeepgramStt, type DeepgramSttOptions } from './deepgram.ts';
@@ -11,7 +12,8 @@ export type SttSpec =
   | { kind: 'pocketsphinx'; search: 'fast' | 'accurate' }
   | { kind: 'deepgram'; model: string }
   | { kind: 'openai-realtime'; model: string }
-  | { kind: 'openai'; model: string };
+  | { kind: 'openai'; model: string }
+  | { kind: 'assemblyai'; model: string };
 
 export class SttSpecError extends Error {
   override readonly name = 'SttSpecError';
@@ -19,12 +21,13 @@ export class SttSpecError extends Error {
 
 const FORMS =
   'expected "local", "pocketsphinx[:fast|accurate]", "deepgram[:<model>]", "openai-realtime[:<model>]" or ' +
-  '"openai[:<model>]" (e.g. "openai:whisper-1", "openai:gpt-4o-transcribe")';
+  '"openai[:<model>]" (e.g. "openai:whisper-1", "openai:gpt-4o-transcribe"), "assemblyai[:<speech_model>]"';
 
 export const DEFAULT_STT_MODELS = {
   deepgram: 'nova-3',
   'openai-realtime': 'gpt-4o-mini-transcribe',
   openai: 'gpt-4o-mini-transcribe',
+  assemblyai: 'universal-streaming-english',
 } as const;
 
 /** Parses one `stt` spec; throws SttSpecError listing the accepted forms. */
@@ -44,6 +47,7 @@ export function parseSttSpec(spec: string): SttSpec {
     case 'deepgram':
     case 'openai-realtime':
     case 'openai':
+    case 'assemblyai':
       if (colon >= 0 && !rest) throw bad('empty model name after ":"');
       if (/\s/.test(rest)) throw bad(`model "${rest}" contains spaces`);
       return { kind, model: rest || DEFAULT_STT_MODELS[kind] };
@@ -55,7 +59,10 @@ export function parseSttSpec(spec: string): SttSpec {
 export interface CreateSttOptions {
   /** The session language (BCP-47 or ISO-639-1); each provider takes the form it needs. */
   language: string;
-  /** Keys come from here only: DEEPGRAM_API_KEY, OPENAI_API_KEY (and DEEPGRAM_BASE_URL, OPENAI_BASE_URL). */
+  /**
+   * Keys come from here only: DEEPGRAM_API_KEY, OPENAI_API_KEY, ASSEMBLYAI_API_KEY (and DEEPGRAM_BASE_URL,
+   * OPENAI_BASE_URL, ASSEMBLYAI_BASE_URL).
+   */
   env?: NodeJS.ProcessEnv;
   log?: SttLog;
   /** Called on every fallback switch (count it as a metric). */
@@ -66,6 +73,7 @@ export interface CreateSttOptions {
   deepgram?: Partial<Omit<DeepgramSttOptions, 'apiKey'>>;
   openaiRealtime?: Partial<Omit<OpenAiRealtimeSttOptions, 'apiKey'>>;
   openai?: Partial<Omit<OpenAiBatchSttOptions, 'apiKey'>>;
+  assemblyai?: Partial<Omit<AssemblyAiSttOptions, 'apiKey'>>;
   pocketsphinx?: Partial<PocketsphinxOptions>;
   clock?: Clock;
 }
@@ -126,6 +134,14 @@ function createOne(spec: SttSpec, options: CreateSttOptions): STT {
         model: spec.model,
         apiKey: key('OPENAI_API_KEY', 'openai'),
         baseUrl: options.openai?.baseUrl ?? (env.OPENAI_BASE_URL || undefined),
+      });
+    case 'assemblyai':
+      return new AssemblyAiStt({
+        ...common,
+        ...options.assemblyai,
+        speechModel: spec.model,
+        apiKey: key('ASSEMBLYAI_API_KEY', 'assemblyai'),
+        baseUrl: options.assemblyai?.baseUrl ?? (env.ASSEMBLYAI_BASE_URL || undefined),
       });
   }
 }
