@@ -189,6 +189,18 @@ describe('languages in the configuration', () => {
     const cloud = await configuredLanguages({ language: 'en', languages, tts: 'openai' }, ['local']);
     expect(cloud?.stt).toBe('follow');
     expect(cloud?.voices).toEqual({});
+    const saved = process.env.DEEPGRAM_API_KEY;
+    process.env.DEEPGRAM_API_KEY = 'dg-test-key-not-used';
+    try {
+      const aura = await configuredLanguages({ language: 'en', languages, tts: 'deepgram-aura' }, [
+        'deepgram',
+      ]);
+      expect(aura?.voices?.es?.name).toBe('deepgram-aura:aura-2-celeste-es');
+      expect(aura?.voices?.it).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.DEEPGRAM_API_KEY;
+      else process.env.DEEPGRAM_API_KEY = saved;
+    }
     expect(() => LanguagesConfigSchema.parse({ allowed: ['en', 'Spanish'] })).toThrow();
     await expect(configuredLanguages({ language: 'fr', languages }, [])).rejects.toThrow(
       /not in languages.allowed/,

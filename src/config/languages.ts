@@ -102,6 +102,15 @@ function isLocalTts(spec: string): boolean {
 }
 
 /**
+ * Default voices of the cloud TTS whose voices are one language each (Deepgram Aura-2 names them
+ * `aura-2-<name>-<lang>`; its documented Spanish voices). OpenAI's and ElevenLabs' multilingual voices, and
+ * the others, keep the configured voice in every language.
+ */
+export const CLOUD_LANGUAGE_VOICES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'deepgram-aura': { es: 'deepgram-aura:aura-2-celeste-es' },
+};
+
+/**
  * The session's `languages` option from the configuration: the voices built from their specs (once per process),
  * the text identifier (eld, loaded once per process), the STT mode from the STT spec. Undefined without
  * `languages`. Throws a clear error for a bad voice spec or a `language` outside `allowed`.
@@ -119,7 +128,9 @@ export async function configuredLanguages(
     );
   const ttsSpecs =
     config.tts === undefined ? ['local'] : Array.isArray(config.tts) ? config.tts : [config.tts];
-  const defaults = ttsSpecs.every(isLocalTts) ? LOCAL_LANGUAGE_VOICES : {};
+  const defaults = ttsSpecs.every(isLocalTts)
+    ? LOCAL_LANGUAGE_VOICES
+    : (CLOUD_LANGUAGE_VOICES[parseTtsSpec(ttsSpecs[0]).kind] ?? {});
   const specs: Record<string, string> = {};
   for (const language of languages.allowed) {
     const spec = languages.voices?.[language] ?? (language === first ? undefined : defaults[language]);
