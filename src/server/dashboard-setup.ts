@@ -23,10 +23,11 @@ export class Observability {
   constructor(
     private readonly config: ReparteeConfig,
     log?: StoreLog,
-    injected: { store?: ConversationStore } = {},
+    /** A store made elsewhere; `random(max)` for the variant draw (a test's fixed sequence). */
+    injected: { store?: ConversationStore; random?: (max: number) => number } = {},
   ) {
     this.store = injected.store ?? openStore(config.store, log);
-    this.experiments = new Experiments(config.experiments);
+    this.experiments = new Experiments(config.experiments, injected.random);
     this.alerts =
       config.alerts.rules.length > 0
         ? new AlertEngine({ config: config.alerts, log, eventLoopLagMs: () => this.loopLag?.() ?? 0 })
