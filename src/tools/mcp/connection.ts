@@ -177,7 +177,7 @@ export class McpServerConnection {
     });
     client.setRequestHandler(ElicitRequestSchema, (request) => this.elicit(request.params));
     client.onerror = (error) => {
-      if (this.client === client && this.sessionlessGetRefused(error, transport)) return;
+      if (this.sessionlessGetRefused(error, transport)) return;
       if (this.client === client && config.transport === 'http' && httpConnectionLost(error)) {
         this.lost(client, `lost its connection (${error.message})`);
         return;
