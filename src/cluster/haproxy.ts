@@ -82,9 +82,9 @@ export function haproxyConfig(options: HaproxyOptions): string {
     'backend workers',
     '  # Least connections, each server weighted by the load it reports (agent-check: "ready up N%" or "drain").',
     '  balance leastconn',
-    '  option httpchk',
-    '  http-check send meth GET uri /health ver HTTP/1.1 hdr Host localhost',
-    '  http-check expect status 200',
+    // The check is a TCP connect to the worker's HTTP port (a dead worker is down after 2 misses); its load and
+    // drain come from the agent. Not an HTTP /health check: the worker's Host guard wants its own host:port there,
+    // and HAProxy 2.6 has no per-server value for one shared check request.
     "  # A WebRTC session's DELETE (and anything under /rtc/w/<server>/) goes to the worker that answered its offer.",
     '  http-request set-var(txn.owner) path,field(4,/) if { path_beg /rtc/w/ }',
     '  http-request replace-path ^/rtc/w/[^/]+/(.*)$ /rtc/\\1 if { var(txn.owner) -m found }',

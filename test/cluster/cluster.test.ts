@@ -30,8 +30,11 @@ beforeAll(async () => {
   db = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
   db.on('error', () => undefined);
   await db.connect();
-  workers = await Promise.all(['w1', 'w2', 'w3'].map((id) => startWorker({ id, redisPort: redis.port })));
-  haproxy = await startHaproxy(workers);
+  const proxyPort = await freePort();
+  workers = await Promise.all(
+    ['w1', 'w2', 'w3'].map((id) => startWorker({ id, redisPort: redis.port, proxyPort })),
+  );
+  haproxy = await startHaproxy(workers, proxyPort);
 }, 300_000);
 
 afterAll(async () => {
@@ -262,6 +265,7 @@ async function restart(old: WorkerProc): Promise<void> {
     redisPort: redis.port,
     port: old.port,
     agentPort: old.agentPort,
+    proxyPort: haproxy.port,
   });
   workers = workers.map((w) => (w === old ? fresh : w));
 }

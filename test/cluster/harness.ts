@@ -108,6 +108,8 @@ export interface WorkerSpec {
   /** Fixed ports (a worker started again in a slot HAProxy knows); free ones otherwise. */
   port?: number;
   agentPort?: number;
+  /** HAProxy's port: a page served through it (http://127.0.0.1:<port>) is this worker's own page too. */
+  proxyPort?: number;
   extraArgs?: string[];
   env?: Record<string, string>;
   /** Run it under `faketime` (a machine whose clock is off), e.g. '+30s'. */
@@ -133,7 +135,8 @@ export async function startWorker(spec: WorkerSpec): Promise<WorkerProc> {
     '--llm',
     `llama:${TEST_MODEL}`,
     '--allowed-hosts',
-    '127.0.0.1,localhost',
+    // A bare name would mean https (a TLS proxy): the page through this plain-http HAProxy is http://.
+    spec.proxyPort ? `http://127.0.0.1:${spec.proxyPort}` : 'localhost',
     ...(spec.extraArgs ?? []),
   ];
   const env = { ...process.env, REPARTEE_LOG_LEVEL: 'info', ...spec.env };
@@ -156,8 +159,9 @@ export async function startWorker(spec: WorkerSpec): Promise<WorkerProc> {
 
 export async function startHaproxy(
   workers: readonly WorkerProc[],
+  fixedPort?: number,
 ): Promise<Proc & { port: number; url: string }> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'repartee-test-haproxy-'));
   const file = join(dir, 'haproxy.cfg');
   writeFileSync(

@@ -38,9 +38,17 @@ const transportInputs = [...document.querySelectorAll('input[name="transport"]')
 const requested = params.get('transport');
 for (const input of transportInputs) if (input.value === requested) input.checked = true;
 
-/** The live conversation: { engine, stream, link }, or null. */
+/** The live conversation: { engine, stream, link, transport }, or null. */
 let live = null;
 let starting = false;
+/**
+ * The conversation's id, sent on every (re)connection: a page whose server (worker) dies reconnects with it and
+ * resumes the conversation, history included, on another worker. A new one per "Start talking".
+ */
+let conversationId = null;
+/** Reconnection after the server was lost: a few tries with growing pauses, then the page gives up. */
+const RECONNECT_DELAYS_MS = [0, 500, 1000, 2000, 4000, 8000];
+let reconnects = 0;
 
 talkButton.addEventListener('click', () => {
   if (starting) return;
@@ -71,22 +79,13 @@ async function start() {
   let engine;
   let stream;
   let link;
+  conversationId = crypto.randomUUID();
   try {
     engine = await createAudioEngine();
-    const common = {
-      engine,
-      debug,
-      onMessage,
-      onLevel: (rms) => views.mic.set(rms),
-      onClose: (reason) => stop(reason),
-    };
-    link =
-      transport === 'webrtc'
-        ? await connectWebRtc({ ...common, offerUrl: endpoint('/rtc/offer', 'http') })
-        : await connectWebSocket({ ...common, url: endpoint('/ws', 'ws') });
+    link = await connectLink(transport, engine);
     stream = await openMicrophone();
     await link.attachMicrophone(stream);
-    live = { engine, stream, link };
+    live = { engine, stream, link, transport };
     debug.set({ transport, connected: true });
     setUi('connected', transport);
   } catch (error) {
@@ -99,6 +98,49 @@ async function start() {
   } finally {
     starting = false;
   }
+}
+
+/** One connection of the conversation; a lost server (not a refusal, not our hang-up) starts a reconnect. */
+function connectLink(transport, engine) {
+  const common = {
+    engine,
+    debug,
+    onMessage,
+    onLevel: (rms) => views.mic.set(rms),
+    onClose: (reason, { lost = false } = {}) => (lost && live ? void reconnect(reason) : stop(reason)),
+  };
+  return transport === 'webrtc'
+    ? connectWebRtc({ ...common, offerUrl: endpoint('/rtc/offer', 'http') })
+    : connectWebSocket({ ...common, url: endpoint('/ws', 'ws') });
+}
+
+/** The server went away mid-conversation: "reconnecting", then the same conversation on whichever server answers. */
+async function reconnect(reason) {
+  const current = live;
+  if (!current || current.reconnecting) return;
+  current.reconnecting = true;
+  current.link.close();
+  setUi('reconnecting', current.transport);
+  debug.error(`${reason} Reconnecting…`);
+  for (const delay of RECONNECT_DELAYS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (live !== current) return; // the user ended it meanwhile
+    try {
+      const link = await connectLink(current.transport, current.engine);
+      if (live !== current) return link.close();
+      await link.attachMicrophone(current.stream);
+      current.link = link;
+      current.reconnecting = false;
+      reconnects++;
+      debug.set({ reconnects, conversationId });
+      setUi('connected', current.transport);
+      return;
+    } catch (error) {
+      debug.error(`reconnect: ${error.message}`);
+    }
+  }
+  current.reconnecting = false;
+  stop(`${reason} Reconnecting failed.`);
 }
 
 function stop(reason) {
@@ -152,6 +194,7 @@ function onMessage(message) {
 /** An endpoint on this page's server, carrying the page's ?token= along. */
 function endpoint(path, scheme) {
   const url = new URL(path, location.href);
+  if (conversationId) url.searchParams.set('conversation', conversationId);
   if (scheme === 'ws') url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   if (token) url.searchParams.set('token', token);
   return url.href;
@@ -163,18 +206,22 @@ function setUi(phase, transport) {
   talkButton.classList.toggle('live', connected);
   talkButton.setAttribute('aria-pressed', String(connected));
   talkButton.disabled = phase === 'connecting';
-  talkLabel.textContent = connected
-    ? 'End conversation'
-    : phase === 'connecting'
-      ? 'Connecting…'
-      : 'Start talking';
+  talkLabel.textContent =
+    connected || phase === 'reconnecting'
+      ? 'End conversation'
+      : phase === 'connecting'
+        ? 'Connecting…'
+        : 'Start talking';
   for (const input of transportInputs) input.disabled = phase !== 'idle';
   textInput.disabled = !connected;
   textSend.disabled = !connected;
   textInput.placeholder = connected
     ? 'Type a message instead of speaking'
     : 'Start a conversation to type instead';
-  if (phase === 'connecting') {
+  if (phase === 'reconnecting') {
+    connectionLabel.textContent = 'Reconnecting…';
+    views.state.set('reconnecting');
+  } else if (phase === 'connecting') {
     connectionLabel.textContent = `Connecting over ${transport === 'websocket' ? 'WebSocket' : 'WebRTC'}…`;
     views.state.set('connecting');
   } else if (phase === 'idle') {

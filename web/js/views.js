@@ -5,6 +5,7 @@ import { layoutWaterfall, sharedAxisMs } from './waterfall-layout.js';
 const STATE_LABELS = {
   idle: 'Idle',
   connecting: 'Connecting…',
+  reconnecting: 'Reconnecting…',
   listening: 'Listening',
   userSpeaking: 'You are speaking',
   thinking: 'Thinking',

@@ -109,7 +109,7 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
   const silenceCheck = setInterval(() => {
     if (!heardPing || closed || performance.now() - lastHeardAt < SERVER_SILENCE_MS) return;
     teardown();
-    onClose('The server stopped answering.');
+    onClose('The server stopped answering.', { lost: true });
   }, 1000);
   const teardown = () => {
     if (closed) return;
@@ -127,7 +127,7 @@ export async function connectWebRtc({ offerUrl, engine, debug, onMessage, onLeve
     if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
       if (closed) return;
       teardown();
-      onClose(`The WebRTC connection ${pc.connectionState}.`);
+      onClose(`The WebRTC connection ${pc.connectionState}.`, { lost: pc.connectionState === 'failed' });
     }
   };
   channel.onclose = () => {

@@ -90,7 +90,8 @@ export async function connectWebSocket({ url, engine, debug, onMessage, onLevel,
   // Closing from this side unhooks this first, so any close that gets here came from the server or network.
   socket.onclose = (event) => {
     teardown();
-    onClose(closeReason(event));
+    // The worker died or went away (no close handshake, going away, restarting): worth reconnecting.
+    onClose(closeReason(event), { lost: [1001, 1006, 1012, 1013].includes(event.code) });
   };
   send({ type: 'config', sampleRate: captureRate(engine), receipts: true });
   // The page comes from the server it talks to, so the server always knows `ping`; any message counts as heard.
@@ -99,7 +100,7 @@ export async function connectWebSocket({ url, engine, debug, onMessage, onLevel,
       socket.onclose = null;
       teardown();
       socket.close(4000, 'server silent');
-      onClose('The server stopped answering.');
+      onClose('The server stopped answering.', { lost: true });
       return;
     }
     if (socket.readyState === WebSocket.OPEN)
