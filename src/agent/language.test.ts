@@ -12,6 +12,7 @@ import type { STT, SttStreamOptions } from '../providers/stt/contract.ts';
 import { ScriptedStt } from '../providers/stt/scripted.ts';
 import { ScriptedTts } from '../providers/tts/scripted.ts';
 import { createTts } from '../providers/tts/spec.ts';
+import { CombinedTurnDetector } from '../providers/turn/combined.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { ScriptedVad } from '../providers/vad/scripted.ts';
 import { SentenceChunker } from './chunker.ts';
@@ -89,6 +90,16 @@ describe('per-language rules', () => {
     expect(detector.endOfTurnProbability({ ...open, language: 'en' })).toBeGreaterThan(0.5);
     const german = { transcript: 'ich möchte einen Tisch und', history: [], language: 'de' };
     expect(detector.endOfTurnProbability(german)).toBeLessThan(0.5);
+  });
+
+  it('the combined detector uses the continuation words of the language where its fitted model has none', async () => {
+    const detector = new CombinedTurnDetector({ warn: () => undefined });
+    const p = (transcript: string, language: string) =>
+      detector.endOfTurnProbability({ transcript, history: [], language });
+    expect(await p('quiero una mesa para', 'es')).toBeLessThan(0.3);
+    expect(await p('quiero una mesa para dos.', 'es')).toBeGreaterThan(0.6);
+    expect(await p('vorrei un tavolo e', 'it')).toBeLessThan(0.3);
+    await detector.close();
   });
 });
 

@@ -1,5 +1,6 @@
 import { prosodyEvidence, prosodyOf, sttEvidence } from './audio-signals.ts';
 import type { TurnDetector, TurnDetectorInput, TurnSignalValues } from './contract.ts';
+import { otherLanguageTextLogOdds } from './language-rules.ts';
 import type { LlmEndOfTurn } from './llm-signal.ts';
 import { logisticLogit, logit, sigmoid } from './logistic.ts';
 import { DEFAULT_NGRAM_MODEL_PATH, loadNgramModel, type NgramModel } from './ngram-native.ts';
@@ -20,8 +21,9 @@ export interface CombinedTurnDetectorOptions {
  * The default detector: one probability from every signal there is. The text part (n-gram P(</s>), continuation
  * words, fillers, length, input modes) is a logistic regression fitted on bench/turns/dataset/dev.jsonl
  * (weights.ts, `bench/turns/fit.ts`); prosody and the STT's turn signals add hand-set log-odds
- * (audio-signals.ts); the LLM, when loaded and in time, is blended in log-odds. English only for the text part:
- * in another language the words count for nothing and the audio signals decide around even odds.
+ * (audio-signals.ts); the LLM, when loaded and in time, is blended in log-odds. The fitted text part is English
+ * only: in another language a hand-set rule on its continuation words and punctuation (language-rules.ts) stands
+ * in for it, and the audio signals decide the rest.
  */
 export class CombinedTurnDetector implements TurnDetector {
   readonly name = 'combined';
@@ -66,7 +68,9 @@ export class CombinedTurnDetector implements TurnDetector {
       signals.text = sigmoid(z);
       if (features.ngramLog10End !== undefined) signals.ngramLog10End = features.ngramLog10End;
     } else {
-      z = 0;
+      // Another language: its continuation words and punctuation only (language-rules.ts), hand-set.
+      z = otherLanguageTextLogOdds(input.transcript, input.language);
+      signals.text = sigmoid(z);
     }
     const prosody = prosodyEvidence(prosodyOf(input));
     const stt = sttEvidence(input.stt);
