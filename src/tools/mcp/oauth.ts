@@ -168,10 +168,20 @@ export class McpOAuth implements OAuthClientProvider {
       if (ok) this.waiter.resolve(code as string);
       else if (error) this.waiter.reject(new Error(`the authorization server answered ${error}`));
     });
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(this.settings.redirectPort, '127.0.0.1', () => resolve());
-    });
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(port, '127.0.0.1', () => {
+          listener.off('error', reject);
+          resolve();
+        });
+      });
+    // With no port configured, the one the stored client was registered with is tried first, so a restart keeps
+    // its registration (the redirect URL is part of it); if that port is taken, any port (and a new registration).
+    await this.load();
+    const previous = this.stored.redirectUrl ? Number(new URL(this.stored.redirectUrl).port) : 0;
+    if (this.settings.redirectPort === 0 && previous > 0) await bind(previous).catch(() => bind(0));
+    else await bind(this.settings.redirectPort);
     listener.unref();
     this.listener = listener;
     this.port = (listener.address() as AddressInfo).port;
