@@ -9,6 +9,7 @@ import { VirtualClock } from '../metrics/clock.ts';
 import { loadEld } from '../providers/langid/eld.ts';
 import { ScriptedLlm } from '../providers/llm/scripted.ts';
 import type { STT, SttStreamOptions } from '../providers/stt/contract.ts';
+import { PocketsphinxSTT } from '../providers/stt/pocketsphinx.ts';
 import { ScriptedStt } from '../providers/stt/scripted.ts';
 import { ScriptedTts } from '../providers/tts/scripted.ts';
 import { createTts } from '../providers/tts/spec.ts';
@@ -184,6 +185,18 @@ describe('a switch to a language the STT cannot hear', () => {
       .map((m) => m.content);
     expect(said).toEqual(['Claro que sí.', 'Of course.']);
     await t.session.close();
+  });
+});
+
+describe('the local STT in a multilingual session', () => {
+  it('says it hears US English only, takes `multi` (as a fallback behind a detecting STT), refuses Spanish', () => {
+    const stt = new PocketsphinxSTT();
+    expect(stt.languages).toEqual(['en-US']);
+    stt.stream({ onInterim() {}, onFinal() {} }, { language: 'multi' }).close();
+    expect(() => stt.stream({ onInterim() {}, onFinal() {} }, { language: 'es' })).toThrow(
+      /en-US model only/,
+    );
+    stt.dispose?.();
   });
 });
 

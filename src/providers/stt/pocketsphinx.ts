@@ -104,7 +104,8 @@ export class PocketsphinxSTT implements STT {
   }
 
   stream(listener: SttListener, options: SttStreamOptions = {}): PocketsphinxStream {
-    if (options.language && !/^en\b/i.test(options.language)) {
+    // `multi` (a session that lets the STT detect the language, this one as a fallback) is heard as English.
+    if (options.language && !/^(?:en\b|multi$|auto$)/i.test(options.language)) {
       throw new PocketsphinxError(
         `pocketsphinx has the en-US model only; language ${options.language} is not available`,
       );
