@@ -71,8 +71,9 @@ export class SessionLanguage {
   }
 
   /**
-   * One user utterance: its text and the languages the STT reported for it (most words first). Returns the
-   * change when this utterance switched the session language.
+   * One user utterance: its text and the languages the STT reported for it (one per final, each final's
+   * language of most words; the commonest allowed one counts). Returns the change when this utterance switched
+   * the session language.
    */
   observe(text: string, sttLanguages: readonly string[] = []): LanguageChange | undefined {
     const words = text
@@ -80,7 +81,7 @@ export class SessionLanguage {
       .split(/\s+/)
       .filter((w) => /\p{L}/u.test(w)).length;
     if (words < this.hysteresis.minWords || this.allowed.length < 2) return undefined;
-    const stt = sttLanguages.map(baseLanguage).find((l) => this.allowed.includes(l));
+    const stt = commonest(sttLanguages.map(baseLanguage).filter((l) => this.allowed.includes(l)));
     const fromText = this.identify(text);
     if (stt && fromText && stt !== fromText) return undefined; // the two disagree: no evidence
     const heard = stt ?? fromText;
@@ -102,4 +103,14 @@ export class SessionLanguage {
     this.pending = undefined;
     return change;
   }
+}
+
+/** The value seen most often (ties: the first seen); undefined for none. */
+function commonest(values: readonly string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  let best: string | undefined;
+  for (const [value, count] of counts)
+    if (best === undefined || count > (counts.get(best) ?? 0)) best = value;
+  return best;
 }
