@@ -2,7 +2,7 @@
  * npm run bench — end-to-end latency and capacity, as a user feels them: a client process plays real speech
  * (LibriVox clips) in real time over the WebSocket protocol to a Repartee server process, plays the replies with
  * playback receipts, and collects the server's per-turn metrics. See bench/README.md.
- *   npm run bench [-- --only local,simulated,interrupt,capacity,memory] [--turns 5] [--sessions 4] [--barge-ins 6]
+ *   npm run bench [-- --only local,simulated,repeated,interrupt,capacity,memory] [--turns 5] [--sessions 4] [--barge-ins 6]
  *                 [--model stories|qwen-shape|<file.gguf>] [--max-tokens 32] [--max-sessions 200]
  *                 [--capacity-turns 2] [--soak 30m] [--soak-sessions 50]
  */
@@ -16,6 +16,13 @@ import { z } from 'zod';
 import { capacityPass } from './e2e/capacity.ts';
 import { memoryPass } from './e2e/memory.ts';
 import { interruptPass, localPass, type PassOptions, simulatedPass, soakPass } from './e2e/passes.ts';
+import {
+  repeatedMarkdown,
+  repeatedNotes,
+  repeatedPass,
+  repeatedTable,
+  repeatedTarget,
+} from './e2e/repeated.ts';
 import {
   capacityTable,
   interruptTable,
@@ -31,7 +38,7 @@ import {
 import type { E2eResults, LatencyPass } from './e2e/results.ts';
 import { ensureSynthGguf } from './local/gguf-synth.ts';
 
-const PASSES = ['local', 'simulated', 'interrupt', 'capacity', 'memory', 'soak'] as const;
+const PASSES = ['local', 'simulated', 'repeated', 'interrupt', 'capacity', 'memory', 'soak'] as const;
 type PassName = (typeof PASSES)[number];
 const DEFAULT_STEPS = [1, 10, 25, 50, 75, 100, 125, 150, 200];
 const STORIES = fileURLToPath(new URL('../test/fixtures/models/stories260K.gguf', import.meta.url));
@@ -49,7 +56,7 @@ const Duration = z
 const Flags = z.object({
   only: z
     .string()
-    .default('local,simulated,interrupt,capacity,memory')
+    .default('local,simulated,repeated,interrupt,capacity,memory')
     .transform((s) => s.split(',').map((p) => p.trim()))
     .pipe(z.array(z.enum(PASSES)).min(1)),
   turns: count(1).default(5),
@@ -75,6 +82,15 @@ async function resolveModel(model: string): Promise<string> {
 }
 
 async function main(): Promise<number> {
+  // `--only scale` is bench/scale.ts (Redis, HAProxy and worker processes), with its own flags.
+  const onlyAt = process.argv.indexOf('--only');
+  if (process.argv[onlyAt + 1] === 'scale' || process.argv.includes('--only=scale')) {
+    const { runScaleBench } = await import('./scale.ts');
+    const rest = process.argv.slice(2);
+    return runScaleBench(
+      rest.filter((arg, i) => arg !== '--only' && rest[i - 1] !== '--only' && arg !== '--only=scale'),
+    );
+  }
   const { values } = parseArgs({
     options: Object.fromEntries(Object.keys(Flags.shape).map((k) => [k, { type: 'string' as const }])),
   });
@@ -112,6 +128,7 @@ async function main(): Promise<number> {
   const runners = {
     local: () => localPass(options),
     simulated: () => simulatedPass(options),
+    repeated: () => repeatedPass(options),
     interrupt: () => interruptPass(options),
     capacity: () => capacityPass(options),
     soak: () => soakPass(options),
@@ -133,7 +150,10 @@ async function main(): Promise<number> {
   print(results);
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/e2e.json', `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile('bench/results/e2e.md', renderMarkdown(results));
+  await writeFile(
+    'bench/results/e2e.md',
+    renderMarkdown(results) + repeatedMarkdown(results.passes.repeated),
+  );
   console.log('\nwrote bench/results/e2e.json and bench/results/e2e.md');
   return 0;
 }
@@ -146,6 +166,12 @@ function print(results: E2eResults): void {
     console.log('\nLatency per turn (ms; server turn records, receipts from the client)');
     console.log(latencyTable(latency));
     for (const p of latency) console.log(passNotes(p));
+  }
+  const { repeated } = results.passes;
+  if (ok(repeated)) {
+    console.log('\nRepeated questions: TTS audio cache + response cache (ms; server turn records)');
+    console.log(repeatedTable(repeated));
+    console.log(repeatedNotes(repeated));
   }
   if (ok(interrupt)) {
     console.log('\nInterruptions (scripted barge-ins)');
@@ -171,7 +197,7 @@ function print(results: E2eResults): void {
     console.log(soakTable(soak));
     console.log(soakSummary(soak));
   }
-  const t = targets(results);
+  const t = [...targets(results), ...(ok(repeated) ? [repeatedTarget(repeated)] : [])];
   if (t.length) {
     console.log('\nTargets (reported, not asserted)');
     console.log(

@@ -23,7 +23,15 @@ export type SimulatedProfile = z.infer<typeof SimulatedProfile>;
 
 export const ServerSpec = z.discriminatedUnion('stack', [
   z.object({ stack: z.literal('local'), llm: z.string(), llmMaxTokens: z.number().int().positive() }),
-  z.object({ stack: z.literal('simulated'), profile: SimulatedProfile }),
+  z.object({
+    stack: z.literal('simulated'),
+    profile: SimulatedProfile,
+    /**
+     * The repeated-questions pass: the simulated STT hears clip i as questions[i % n] (stand-alone questions, as
+     * callers ask them) and the server runs the TTS audio cache and the response cache.
+     */
+    questions: z.array(z.string().min(1)).min(1).optional(),
+  }),
 ]);
 export type ServerSpec = z.infer<typeof ServerSpec>;
 

@@ -2,6 +2,7 @@
 import { type Summary, summarize } from '../../src/metrics/stats.ts';
 import type { ClientRun } from './processes.ts';
 import { LATENCY_METRICS, type LatencyMetric } from './protocol.ts';
+import type { RepeatedPass } from './repeated.ts';
 
 export interface ServerLoad {
   /** CPU of the server process over the run, in % of one core (200 % = both cores of this box). */
@@ -118,6 +119,7 @@ export interface E2eResults {
     capacity?: CapacityResult | { error: string };
     soak?: SoakResult | { error: string };
     memory?: MemoryResult | { error: string };
+    repeated?: RepeatedPass | { error: string };
   };
   wallMs: number;
 }

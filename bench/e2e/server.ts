@@ -3,14 +3,19 @@
  * free port, on either the embedded local stack or simulated cloud-like providers behind the real Silero VAD.
  * It reports its address, then answers `stats` requests (RSS, CPU, event-loop delay) over IPC until `close`.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { ConfigSchema } from '../../src/config/config.ts';
+import { createCaches } from '../../src/config/cache.ts';
+import { ConfigSchema, type ReparteeConfig } from '../../src/config/config.ts';
 import { createProviders, type ProviderSet } from '../../src/config/providers.ts';
 import { createConfiguredSession } from '../../src/config/session.ts';
 import { SimulatedLlm } from '../../src/providers/llm/simulated.ts';
 import { SimulatedStt } from '../../src/providers/stt/simulated.ts';
 import { SimulatedTts } from '../../src/providers/tts/simulated.ts';
 import { createSileroVad } from '../../src/providers/vad/silero.ts';
+import { Observability } from '../../src/server/dashboard-setup.ts';
 import { startServer } from '../../src/server/server.ts';
 import { loadClips } from './clips.ts';
 import { type ServerProcessMessage, ServerSpec, type SimulatedProfile } from './ipc.ts';
@@ -19,13 +24,22 @@ const LOOP_RESOLUTION_MS = 10;
 /** The histogram holds whole timer intervals; what matters is how late the timer fired. */
 const lateMs = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - LOOP_RESOLUTION_MS);
 
-async function simulatedProviders(profile: SimulatedProfile): Promise<ProviderSet> {
+async function simulatedProviders(
+  profile: SimulatedProfile,
+  questions?: readonly string[],
+  config?: ReparteeConfig,
+): Promise<ProviderSet> {
   const clips = await loadClips();
   let seed = 0;
   return {
     vad: createSileroVad(),
+    // The repeated-questions pass caches in memory only: every run starts cold.
+    ...(questions && config ? { caches: createCaches(config, {}, ['simulated']) } : {}),
     stt: new SimulatedStt({
-      utterances: clips.map((c) => ({ samples: c.samples, text: c.text })),
+      utterances: clips.map((c, i) => ({
+        samples: c.samples,
+        text: questions?.[i % questions.length] ?? c.text,
+      })),
       finalDelay: profile.sttFinal,
       interimDelayMs: profile.sttInterimDelayMs,
     }),
@@ -42,6 +56,16 @@ async function simulatedProviders(profile: SimulatedProfile): Promise<ProviderSe
   };
 }
 
+/** The caches on, memory only; questions asked in any turn are learned (they stand alone by construction). */
+const CACHED = { cache: { tts: { dir: '' }, response: { enabled: true, storeFrom: 'anyTurn' } } };
+
+/** `on`: the default SQLite store in a temporary file; `record`: with both sides recorded; else none. */
+function benchStore(mode: string | undefined): Observability | undefined {
+  if (mode !== 'on' && mode !== 'record') return undefined;
+  const path = join(mkdtempSync(join(tmpdir(), 'repartee-bench-store-')), 'conversations.db');
+  return new Observability(ConfigSchema.parse({ store: { path, recordAudio: mode === 'record' } }));
+}
+
 async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => void): Promise<void> {
   // The product's defaults (endpointing, interruptions, preemptive generation) apply to both stacks.
   const config = ConfigSchema.parse(
@@ -55,15 +79,22 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
           llmThreads: 1,
           llmMaxTokens: spec.llmMaxTokens,
         }
-      : {},
+      : spec.questions
+        ? CACHED
+        : {},
   );
   const providers =
-    spec.stack === 'local' ? await createProviders(config) : await simulatedProviders(spec.profile);
+    spec.stack === 'local'
+      ? await createProviders(config)
+      : await simulatedProviders(spec.profile, spec.questions, config);
   let sessionFailures = 0;
+  const observability = benchStore(process.env.REPARTEE_BENCH_STORE);
   const running = await startServer({
     host: '127.0.0.1',
     port: 0,
     createSession: () => createConfiguredSession(config, providers),
+    // bench:store: the SQLite store (and recordings) on or off, to measure what it costs the audio path.
+    ...(observability ? { dashboard: observability.serverHooks } : {}),
     onSessionError: () => sessionFailures++,
     // The capacity bench finds the limit itself: no admission cap in its way.
     admission: { maxSessions: 100_000 },
@@ -100,6 +131,7 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
       loop.reset();
     } else if (message.type === 'close') {
       await running.close();
+      await observability?.close();
       await providers.close();
       process.exit(0);
     }
