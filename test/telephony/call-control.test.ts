@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/providers/llm/contract.ts';
 import type { RunningServer } from '../../src/server/server.ts';
-import { callWebhook, clipAt, FakeCall, type Provider, postWebhook, streamOf } from './fake-provider.ts';
+import {
+  callWebhook,
+  clipAt,
+  FakeCall,
+  type Provider,
+  postWebhook,
+  streamOf,
+} from '../../src/transport/telephony/testing/fake-provider.ts';
 import { dial, startPhoneServer, waitFor } from './harness.ts';
 
 const QUESTION = 'sense_and_sensibility_01_austen_64kb-0880.wav';
@@ -73,7 +80,7 @@ describe('phone call control and webhook security', () => {
     call.hangUp();
     call.stopSending();
     await silence;
-  }, 60_000);
+  }, 90_000);
 
   it('the caller hanging up mid-reply ends the session, its LLM and its TTS at once', async () => {
     // A slow LLM (3 tokens/s): the reply is still being generated, and synthesized, when the caller hangs up.
@@ -81,7 +88,7 @@ describe('phone call control and webhook security', () => {
     server = running;
     const call = await dial(running, 'twilio', 'CA-hangup');
     await call.speak(await clipAt(QUESTION, call.rate));
-    await call.silence(() => call.heardMs() > 300, 40_000);
+    await call.silence(() => call.heardMs() > 300, 90_000);
     const [phone] = calls;
     expect(llm.requests.at(-1)?.aborted).toBe(false);
     call.hangUp();
@@ -93,7 +100,7 @@ describe('phone call control and webhook security', () => {
     expect(phone.ttsSignals.every((s) => s.aborted)).toBe(true);
     expect(ends[0]).toMatchObject({ by: 'caller' });
     await waitFor('no live session', () => running.sessions() === 0);
-  }, 120_000);
+  }, 240_000);
 
   it('end_call: the agent says goodbye, then the line is cut and Twilio is told to hang up', async () => {
     const { running, ends, calls } = await startPhoneServer({
@@ -102,14 +109,14 @@ describe('phone call control and webhook security', () => {
     server = running;
     const call = await dial(running, 'twilio', 'CA-end');
     await call.speak(await clipAt(QUESTION, call.rate));
-    await call.silence(() => call.closed !== undefined, 60_000).catch(() => undefined);
+    await call.silence(() => call.closed !== undefined, 90_000).catch(() => undefined);
     expect(call.closed?.code).toBe(1000);
     expect(ends[0]).toMatchObject({ by: 'agent' });
     expect(calls[0].closed).toBe(true);
     expect(call.heardMs()).toBeGreaterThan(200); // the goodbye was played before the cut
     const next = await postWebhook(running.url, 'twilio', '/telephony/twilio/next', 'CA-end');
     expect(next.body).toContain('<Hangup/>');
-  }, 120_000);
+  }, 240_000);
 
   it.each(['twilio', 'telnyx'] as const)(
     '%s transfer_call: the stream ends and the next webhook dials the number',
@@ -120,7 +127,7 @@ describe('phone call control and webhook security', () => {
       server = running;
       const call = await dial(running, provider, `CA-transfer-${provider}`);
       await call.speak(await clipAt(QUESTION, call.rate));
-      await call.silence(() => call.closed !== undefined, 60_000).catch(() => undefined);
+      await call.silence(() => call.closed !== undefined, 90_000).catch(() => undefined);
       expect(ends[0]).toMatchObject({ by: 'agent', transferTo: '+14155550100' });
       const next = await postWebhook(
         running.url,
@@ -151,10 +158,10 @@ describe('phone call control and webhook security', () => {
       call.played.some(
         (p) => tonePower(p.samples, 697, 8000) > 1e6 && tonePower(p.samples, 1209, 8000) > 1e6,
       );
-    await call.silence(heardTone, 60_000);
+    await call.silence(heardTone, 90_000);
     expect(heardTone()).toBe(true);
     call.hangUp();
-  }, 120_000);
+  }, 240_000);
 
   it('silence: "Are you still there?", then goodbye and the call ends', async () => {
     const { running, ends, calls } = await startPhoneServer({ call: { silence: { timeoutMs: 1500 } } });
@@ -163,9 +170,9 @@ describe('phone call control and webhook security', () => {
     const spoken: string[] = [];
     await waitFor('the session', () => calls.length === 1);
     calls[0].session.on('agentText', ({ text }) => spoken.push(text));
-    await call.silence(() => call.closed !== undefined, 60_000).catch(() => undefined);
+    await call.silence(() => call.closed !== undefined, 90_000).catch(() => undefined);
     expect(spoken.join(' ')).toContain('Are you still there?');
     expect(spoken.join(' ')).toContain('Goodbye');
     expect(ends[0]).toMatchObject({ by: 'agent' });
-  }, 120_000);
+  }, 240_000);
 });

@@ -3,6 +3,7 @@ import { MonotonicClock } from '../../src/metrics/clock.ts';
 import type { TurnMetrics } from '../../src/metrics/schema.ts';
 import type { ChatMessage } from '../../src/providers/llm/contract.ts';
 import { ScriptedLlm, type ScriptedReply } from '../../src/providers/llm/scripted.ts';
+import type { STT } from '../../src/providers/stt/contract.ts';
 import { createStt } from '../../src/providers/stt/spec.ts';
 import type { TTS } from '../../src/providers/tts/contract.ts';
 import { ScriptedTts } from '../../src/providers/tts/scripted.ts';
@@ -19,7 +20,7 @@ import {
   TELNYX_PUBLIC_KEY,
   TWILIO_AUTH_TOKEN,
   VONAGE_SECRET,
-} from './fake-provider.ts';
+} from '../../src/transport/telephony/testing/fake-provider.ts';
 
 /** A server answering phone calls on a real VAD and STT, a scripted LLM and TTS; what each call did is kept. */
 export const LONG_REPLY =
@@ -39,7 +40,22 @@ export interface PhoneServerOptions {
   llmTokensPerSecond?: number;
   reply?: (messages: readonly ChatMessage[]) => ScriptedReply | string;
   call?: TelephonyOptions['call'];
+  /**
+   * `local`: pocketsphinx hears the caller (the real thing, and the heaviest part of a call). `stub`: any end of
+   * speech is heard as one sentence, for tests about the call rather than the words (the VAD stays real).
+   */
+  stt?: 'local' | 'stub';
 }
+
+/** Hears "hello, are you there?" at every end of speech (the VAD decides when). */
+const stubStt = (): STT => ({
+  name: 'stub',
+  stream: (listener) => ({
+    push: () => {},
+    flush: () => listener.onFinal({ text: 'Hello, are you there?', startMs: 0, endMs: 0 }),
+    close: () => {},
+  }),
+});
 
 export async function startPhoneServer(options: PhoneServerOptions = {}) {
   const clock = new MonotonicClock();
@@ -86,7 +102,7 @@ export async function startPhoneServer(options: PhoneServerOptions = {}) {
         const session = new AgentSession({
           clock,
           vad: new SileroVAD(),
-          stt: createStt('local', { language: 'en' }),
+          stt: options.stt === 'local' ? createStt('local', { language: 'en' }) : stubStt(),
           llm,
           tts,
           tools: control.tools(),
@@ -119,7 +135,7 @@ export async function dial(running: RunningServer, provider: Provider, callId: s
   return call;
 }
 
-export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/server.ts';
-import { clipAt, onsetMs } from './fake-provider.ts';
+import { clipAt, onsetMs } from '../../src/transport/telephony/testing/fake-provider.ts';
 import { dial, startPhoneServer, waitFor } from './harness.ts';
 
 const QUESTION = 'sense_and_sensibility_01_austen_64kb-0880.wav'; // "he was not an ill disposed young man"
@@ -16,14 +16,16 @@ describe.each(['twilio', 'telnyx', 'vonage'] as const)(
   '%s phone call (fake provider, real LibriVox speech)',
   (provider) => {
     it('answers the webhook, hears the caller, replies in speech; barge-in clears the reply at the provider', async () => {
-      const { running, calls } = await startPhoneServer();
+      // Pocketsphinx hears the Twilio call; the other two (same session code) use the stub STT to keep the load down.
+      const { running, calls } = await startPhoneServer({ stt: provider === 'twilio' ? 'local' : 'stub' });
       server = running;
       const call = await dial(running, provider, `CA-${provider}-1`);
       const question = await clipAt(QUESTION, call.rate);
       await call.speak(question);
       // The reply is heard at the fake's ear (its audio played out of the modelled buffer).
-      await call.silence(() => call.heardMs() > 1500, 40_000);
+      await call.silence(() => call.heardMs() > 1500, 90_000);
       const [phone] = calls;
+      console.log(`${provider}: heard "${phone.transcripts.join(' ')}"`);
       expect(phone.transcripts.join(' ')).toMatch(/\w/);
       expect(call.firstAudibleAt()).toBeDefined();
       expect(call.marksEchoed.length).toBeGreaterThan(3);
@@ -33,19 +35,19 @@ describe.each(['twilio', 'telnyx', 'vonage'] as const)(
       const sentAt = performance.now();
       const speaking = call.speak(bargeIn);
       const onsetAt = sentAt + onsetMs(bargeIn, call.rate);
-      await waitFor('the clear', () => call.clears.length > clearsBefore, 20_000);
+      await waitFor('the clear', () => call.clears.length > clearsBefore, 30_000);
       const clearMs = call.clears[clearsBefore] - onsetAt;
       console.log(
         `${provider}: barge-in cleared ${Math.round(clearMs)} ms after the caller's speech onset (fake's side)`,
       );
       expect(call.clears[clearsBefore]).toBeGreaterThan(onsetAt);
       await speaking;
-      await call.silence(() => phone.metrics.length >= 1, 30_000);
+      await call.silence(() => phone.metrics.length >= 1, 90_000);
       // voiceToVoiceMs is timed by the returned marks: the ear of the caller.
       const first = phone.metrics[0];
       expect(first.voiceToVoiceMs).toBeGreaterThan(0);
       call.hangUp();
       await waitFor('the session to close', () => phone.closed);
-    }, 180_000);
+    }, 300_000);
   },
 );

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/server.ts';
-import { callWebhook, clipAt, FakeCall, type Provider, streamOf } from './fake-provider.ts';
+import {
+  callWebhook,
+  clipAt,
+  FakeCall,
+  type Provider,
+  streamOf,
+} from '../../src/transport/telephony/testing/fake-provider.ts';
 import { dial, startPhoneServer, waitFor } from './harness.ts';
 
 const QUESTION = 'sense_and_sensibility_01_austen_64kb-0880.wav';
@@ -109,7 +115,7 @@ describe('malformed phone streams end only that call, with a clear log line', ()
     const good = await dial(running, 'twilio', 'CA-good');
     const goodDone = (async () => {
       await good.speak(await clipAt(QUESTION, good.rate));
-      await good.silence(() => good.heardMs() > 500, 60_000);
+      await good.silence(() => good.heardMs() > 500, 90_000);
     })();
     for (const [i, bad] of CASES.entries()) {
       const callId = `CA-bad-${i}`;
@@ -137,5 +143,5 @@ describe('malformed phone streams end only that call, with a clear log line', ()
     expect(good.closed).toBeUndefined();
     expect(calls.find((c) => c.info.callId === 'CA-good')?.closed).toBe(false);
     good.hangUp();
-  }, 180_000);
+  }, 300_000);
 });

@@ -1,10 +1,10 @@
 import { createHash, createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import twilio from 'twilio';
 import WebSocket from 'ws';
-import { bytesFromInt16, int16FromBytes } from '../../src/audio/frame.ts';
-import { g711Decode, g711Encode } from '../../src/audio/g711.ts';
-import { Resampler } from '../../src/audio/resampler.ts';
-import { readWavFile } from '../../src/audio/wav.ts';
+import { bytesFromInt16, int16FromBytes } from '../../../audio/frame.ts';
+import { g711Decode, g711Encode } from '../../../audio/g711.ts';
+import { Resampler } from '../../../audio/resampler.ts';
+import { readWavFile } from '../../../audio/wav.ts';
 
 /**
  * A fake phone provider for one call, speaking its documented wire protocol: it answers the webhook (signed as
@@ -142,6 +142,8 @@ export interface FakeCallOptions {
   startOverride?: Record<string, unknown>;
   /** Never send `start` / `websocket:connected`. */
   noStart?: boolean;
+  /** The network between the provider's media edge and the server, each way (a bench models the path with it). */
+  oneWayDelayMs?: number;
 }
 
 /** One call's stream as the provider runs it. */
@@ -163,7 +165,11 @@ export class FakeCall {
   constructor(readonly options: FakeCallOptions) {
     this.rate = options.provider === 'vonage' ? 16000 : 8000;
     this.ws = new WebSocket(options.url);
-    this.ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    const delay = options.oneWayDelayMs ?? 0;
+    this.ws.on('message', (data, isBinary) => {
+      if (delay > 0) setTimeout(() => this.receive(data as Buffer, isBinary), delay);
+      else this.receive(data as Buffer, isBinary);
+    });
     this.ws.on('close', (code, reason) => {
       this.closed = { code, reason: reason.toString() };
       this.sending = false;
@@ -219,7 +225,16 @@ export class FakeCall {
   }
 
   sendJson(message: Record<string, unknown>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    this.sendRaw(JSON.stringify(message));
+  }
+
+  private sendRaw(data: string | Uint8Array): void {
+    const delay = this.options.oneWayDelayMs ?? 0;
+    const send = () => {
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+    };
+    if (delay > 0) setTimeout(send, delay);
+    else send();
   }
 
   /** One 20 ms frame of caller audio in the wire format. */
@@ -227,7 +242,7 @@ export class FakeCall {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const { provider } = this.options;
     if (provider === 'vonage') {
-      this.ws.send(bytesFromInt16(samples));
+      this.sendRaw(bytesFromInt16(samples));
       return;
     }
     const payload = Buffer.from(g711Encode('mulaw', samples)).toString('base64');
