@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { rmsDbfs } from '../../../audio/level.ts';
-import type { STT, Transcript } from '../contract.ts';
 import { CodedSpeechDecoder } from './coded-speech.ts';
 import { FakeSocketProvider, OrderedSender, type Rejection } from './fake-server.ts';
 
@@ -14,17 +13,21 @@ import { FakeSocketProvider, OrderedSender, type Rejection } from './fake-server
  * (a formatted copy with `turn_is_formatted: true` after it when `format_turns=true`); `ForceEndpoint` ends the
  * turn now; `Terminate` gets `Termination` and a 1000 close. A bad key closes with 1008 after the upgrade, as the
  * service does. The turn ends after `max_turn_silence` (default 1280 ms) of silence, or after
- * `min_end_of_turn_silence_when_confident` (default 400 ms) when the words so far end a sentence, or, with a
- * recognizer, once it has settled its final on that pause (the fake's stand-in for the end-of-turn model).
+ * `min_end_of_turn_silence_when_confident` (default 400 ms) when the words so far end a sentence; over real speech,
+ * after that shorter pause alone (the fake's stand-in for the end-of-turn model).
  *
- * Words come from tone-coded audio (`vocabulary`, see coded-speech.ts), or from real speech when `recognizer` is
- * given (a local STT such as pocketsphinx, fed the audio the fake receives).
+ * Words come from tone-coded audio (`vocabulary`, see coded-speech.ts), or, for real speech, from `clips`: the fake
+ * does not recognise speech, it knows the recordings it may be played (the LibriVox clips with their reference
+ * transcripts) and at the end of a turn answers with the transcript of the clip whose voiced length is closest to
+ * what it heard (within a third), its words spread over the voiced span. The client's code path is the same.
  */
 
 export interface AssemblyAiConnectionPlan {
   reject?: Rejection;
   /** Cut the TCP connection (no close frame) after this many words. */
   dropAfterWords?: number;
+  /** Cut the TCP connection after this much audio. */
+  dropAfterAudioMs?: number;
   /** Send these raw text frames once the first audio arrives. */
   junkFirst?: string[];
   firstResultDelayMs?: number;
@@ -34,8 +37,8 @@ export interface AssemblyAiConnectionPlan {
 export interface AssemblyAiServerOptions {
   apiKey: string;
   vocabulary?: readonly string[];
-  /** Real speech: a local STT transcribes what the fake hears. */
-  recognizer?: STT;
+  /** Real speech: the recordings this fake knows (16 kHz) and their transcripts. */
+  clips?: { samples: Int16Array; text: string }[];
   connections?: AssemblyAiConnectionPlan[];
 }
 
@@ -57,11 +60,37 @@ interface HeardWord {
 
 const SENTENCE_END = /[.?!]$/;
 
+const VOICED_DBFS = -45;
+
+/** Voiced span of a recording in ms (first to last 20 ms frame above the voicing level). */
+function voicedSpanMs(samples: Int16Array): number {
+  let first = -1;
+  let last = -1;
+  for (let at = 0, i = 0; at < samples.length; at += 320, i++) {
+    if (rmsDbfs(samples.subarray(at, at + 320)) > VOICED_DBFS) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  return first < 0 ? 0 : (last - first + 1) * 20;
+}
+
 export class FakeAssemblyAiServer extends FakeSocketProvider {
   readonly records: AssemblyAiConnectionRecord[] = [];
+  private readonly clipSpans: { span: number; text: string }[];
 
   constructor(private readonly options: AssemblyAiServerOptions) {
     super();
+    this.clipSpans = (options.clips ?? []).map((c) => ({ span: voicedSpanMs(c.samples), text: c.text }));
+  }
+
+  /** The known clip whose voiced length is closest to `spanMs` (within a third), or undefined. */
+  private clipFor(spanMs: number): string | undefined {
+    let best: { span: number; text: string } | undefined;
+    for (const c of this.clipSpans) {
+      if (!best || Math.abs(c.span - spanMs) < Math.abs(best.span - spanMs)) best = c;
+    }
+    return best && Math.abs(best.span - spanMs) <= best.span / 3 ? best.text : undefined;
   }
 
   get url(): string {
@@ -112,7 +141,6 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
     let words: HeardWord[] = [];
     let heardWords = 0;
     let positionMs = 0;
-    let lastVoicedMs = 0;
     let speaking = false;
     let junkSent = false;
     let ended = false;
@@ -151,41 +179,26 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
       send(turnMessage(false));
     };
 
-    // Tone-coded words, or a local recognizer over real speech.
+    // Tone-coded words, or known recordings of real speech.
     const coded = this.options.vocabulary
       ? new CodedSpeechDecoder(this.options.vocabulary, 16_000, (w) =>
           heard({ text: w.word, start: Math.round(w.startMs), end: Math.round(w.endMs) }),
         )
       : undefined;
-    let recognizerFinal: (() => void) | undefined;
-    const recognizer = this.options.recognizer?.stream({
-      onInterim: () => undefined,
-      onFinal: (t: Transcript) => {
-        const tokens = t.text.split(/\s+/).filter(Boolean);
-        const span = Math.max(1, t.endMs - t.startMs) / Math.max(1, tokens.length);
-        tokens.forEach((text, i) => {
-          heard({
-            text: text.toLowerCase(),
-            start: Math.round(t.startMs + i * span),
-            end: Math.round(t.startMs + (i + 1) * span),
-          });
-        });
-        recognizerFinal?.();
-      },
-    });
-    const flushRecognizer = (then: () => void) => {
-      if (!recognizer) return then();
-      // A flush over nothing heard may get no final: go on after a while regardless.
-      const timer = setTimeout(() => recognizerFinal?.(), 3000);
-      recognizerFinal = () => {
-        clearTimeout(timer);
-        recognizerFinal = undefined;
-        then();
-      };
-      recognizer.flush();
+    const clips = this.clipSpans.length > 0;
+    let voicedFrom: number | undefined;
+    let voicedTo = 0;
+    /** The words of the known clip matching the voiced span heard this turn, spread over that span. */
+    const recognize = () => {
+      if (voicedFrom === undefined) return;
+      const from = voicedFrom;
+      voicedFrom = undefined;
+      const tokens = (this.clipFor(voicedTo - from) ?? '').split(/\s+/).filter(Boolean);
+      const span = (voicedTo - from) / Math.max(1, tokens.length);
+      tokens.forEach((token, i) => {
+        heard({ text: token, start: Math.round(from + i * span), end: Math.round(from + (i + 1) * span) });
+      });
     };
-    let settled = true;
-    ws.on('close', () => recognizer?.close());
 
     ws.on('message', (data, isBinary) => {
       if (ended) return;
@@ -198,19 +211,20 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
         } catch {
           return close(3006, 'Invalid JSON');
         }
-        if (type === 'ForceEndpoint') return flushRecognizer(endTurn);
         if (type === 'KeepAlive' || type === 'UpdateConfiguration') return;
+        if (type === 'ForceEndpoint' || type === 'Terminate') {
+          recognize();
+          endTurn();
+        }
+        if (type === 'ForceEndpoint') return;
         if (type === 'Terminate') {
           ended = true;
-          flushRecognizer(() => {
-            endTurn();
-            send({
-              type: 'Termination',
-              audio_duration_seconds: positionMs / 1000,
-              session_duration_seconds: positionMs / 1000,
-            });
-            void sender.drained().then(() => close(1000, 'Terminated'));
+          send({
+            type: 'Termination',
+            audio_duration_seconds: positionMs / 1000,
+            session_duration_seconds: positionMs / 1000,
           });
+          void sender.drained().then(() => close(1000, 'Terminated'));
           return;
         }
         return close(3006, `Unknown message type ${String(type)}`);
@@ -230,34 +244,32 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
       const samples = new Int16Array(bytes.byteLength / 2);
       for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
       coded?.push(samples);
-      if (recognizer) {
+      if (clips) {
         for (let at = 0; at < samples.length; at += 320) {
-          const frame = samples.slice(at, at + 320);
-          recognizer.push({ samples: frame, sampleRate: 16_000, timestampMs: positionMs + at / 16 });
+          if (rmsDbfs(samples.subarray(at, at + 320)) <= VOICED_DBFS) continue;
+          voicedFrom ??= positionMs + at / 16;
+          voicedTo = positionMs + (at + 320) / 16;
         }
       }
-      if (rmsDbfs(samples) > -45) {
-        lastVoicedMs = positionMs + ms;
-        settled = false;
-      }
       positionMs += ms;
-      if (plan.dropAfterWords !== undefined && heardWords >= plan.dropAfterWords) {
+      const dropByAudio = plan.dropAfterAudioMs !== undefined && positionMs >= plan.dropAfterAudioMs;
+      if (dropByAudio || (plan.dropAfterWords !== undefined && heardWords >= plan.dropAfterWords)) {
         ended = true;
         void sender.drained().then(() => ws.terminate());
         return;
       }
-      const silence = coded ? coded.silenceMs : positionMs - lastVoicedMs;
+      if (clips) {
+        // Real speech: the pause alone ends the turn (the fake's end-of-turn model).
+        if (voicedFrom !== undefined && positionMs - voicedTo >= confidentMs) {
+          recognize();
+          endTurn();
+        }
+        return;
+      }
+      const silence = coded ? coded.silenceMs : 0;
       const last = words.at(-1)?.text ?? '';
       const due = silence >= maxSilenceMs || (silence >= confidentMs && SENTENCE_END.test(last));
-      if (recognizer) {
-        // Real speech: settle the recognizer on the pause; its final ends the turn.
-        if (!settled && silence >= confidentMs && !recognizerFinal) {
-          settled = true;
-          flushRecognizer(endTurn);
-        }
-      } else if (words.length > 0 && due) {
-        endTurn();
-      }
+      if (words.length > 0 && due) endTurn();
     });
   }
 }
