@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { SessionLanguage } from '../../src/agent/language.ts';
 import type { LanguageIdentifier } from '../../src/providers/langid/contract.ts';
 import { loadEld } from '../../src/providers/langid/eld.ts';
 import { TinyldIdentifier } from '../../src/providers/langid/tinyld.ts';
@@ -72,6 +73,56 @@ function measure(identifier: LanguageIdentifier, utterances: Utterance[], allowe
     perLanguage: Object.fromEntries(Object.entries(perLanguage).map(([k, [r, n]]) => [k, r / n])),
     p50Us: pick(0.5),
     p95Us: pick(0.95),
+  };
+}
+
+export interface SwitchFigures {
+  /** Conversations: an English session allowed {en, L}, then L's utterances of the split in file order. */
+  conversations: number;
+  /** Of them, switched to L at all. */
+  switched: number;
+  /** L utterances until the switch (mean, max). */
+  meanTurnsToSwitch: number;
+  maxTurnsToSwitch: number;
+  /** English utterances of the split, each in a fresh English session allowed {en, L}, for every L. */
+  englishTurns: number;
+  /** Of them, switched the session (false switches). */
+  falseSwitches: number;
+  /** The same English utterances with one word of L appended (a borrowed word): switches. */
+  borrowedWordSwitches: number;
+}
+
+/**
+ * The session's hysteresis (agent/language.ts) on typed text, with the chosen identifier: how many utterances a
+ * switch takes, and how often English with one foreign word switches (it should not).
+ */
+function measureSwitching(identifier: LanguageIdentifier, utterances: Utterance[]): SwitchFigures {
+  const languages = [...new Set(utterances.map((u) => u.language))].filter((l) => l !== 'en');
+  const english = utterances.filter((u) => u.language === 'en');
+  const turns: number[] = [];
+  let falseSwitches = 0;
+  let borrowed = 0;
+  for (const language of languages) {
+    const own = utterances.filter((u) => u.language === language);
+    const session = new SessionLanguage({ allowed: ['en', language], initial: 'en', identifier });
+    const at = own.findIndex((u) => session.observe(u.text, [])?.to === language);
+    if (at >= 0) turns.push(at + 1);
+    // A borrowed word: the last word of one of L's utterances ("gracias", "merci", "danke"...).
+    const words = own.map((u) => u.text.trim().split(/\s+/).at(-1) as string);
+    english.forEach((u, i) => {
+      const fresh = () => new SessionLanguage({ allowed: ['en', language], initial: 'en', identifier });
+      if (fresh().observe(u.text, [])) falseSwitches++;
+      if (fresh().observe(`${u.text} ${words[i % words.length]}`, [])) borrowed++;
+    });
+  }
+  return {
+    conversations: languages.length,
+    switched: turns.length,
+    meanTurnsToSwitch: turns.length ? turns.reduce((a, b) => a + b, 0) / turns.length : 0,
+    maxTurnsToSwitch: turns.length ? Math.max(...turns) : 0,
+    englishTurns: english.length * languages.length,
+    falseSwitches,
+    borrowedWordSwitches: borrowed,
   };
 }
 
@@ -143,7 +194,15 @@ export async function benchLanguages(options: { all?: boolean } = {}): Promise<R
       }
     }
   }
-  return { languages: allowed, chosen: 'eld-small', libraries };
+  const chosen = identifiers[0];
+  const switching = { dev: measureSwitching(chosen, dev), heldBack: measureSwitching(chosen, heldBack) };
+  for (const [split, f] of Object.entries(switching))
+    console.log(
+      `switching ${split}: ${f.switched}/${f.conversations} switched, ${f.meanTurnsToSwitch.toFixed(2)} turns` +
+        ` (max ${f.maxTurnsToSwitch}); false ${f.falseSwitches}/${f.englishTurns},` +
+        ` borrowed word ${f.borrowedWordSwitches}/${f.englishTurns}`,
+    );
+  return { languages: allowed, chosen: chosen.name, libraries, switching };
 }
 
 function pct(x: number): string {
@@ -180,5 +239,24 @@ export function languagesReport(result: Record<string, unknown> | undefined): st
         );
       }
   out.push('');
+  const switching = result?.switching as Record<'dev' | 'heldBack', SwitchFigures> | undefined;
+  if (switching) {
+    out.push(
+      '### Switching (hysteresis: < 2 words no evidence, 4 words of consecutive evidence switch), typed text',
+      '',
+      'An English session allowed {en, L} is given L’s utterances in file order; English utterances alone, and',
+      'with one word of L appended (a borrowed word), each in a fresh English session.',
+      '',
+      '| split | switched | turns to switch (mean, max) | false switches | switches on a borrowed word |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const split of ['dev', 'heldBack'] as const) {
+      const f = switching[split];
+      out.push(
+        `| ${split} | ${f.switched}/${f.conversations} | ${f.meanTurnsToSwitch.toFixed(2)}, ${f.maxTurnsToSwitch} | ${f.falseSwitches}/${f.englishTurns} | ${f.borrowedWordSwitches}/${f.englishTurns} |`,
+      );
+    }
+    out.push('');
+  }
   return out;
 }

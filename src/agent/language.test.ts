@@ -32,6 +32,10 @@ describe('SessionLanguage: hysteresis', () => {
     expect(language.observe('gracias')).toBeUndefined();
     expect(language.observe('tortilla', ['es'])).toBeUndefined();
     expect(language.observe('I would like a tortilla with salsa please')).toBeUndefined();
+    // A word in another script does not outweigh the English around it.
+    const russian = new SessionLanguage({ allowed: ['en', 'ru'], initial: 'en', identifier });
+    expect(russian.observe('thanks a lot спасибо')).toBeUndefined();
+    expect(russian.observe('большое спасибо за помощь')?.to).toBe('ru');
     expect(language.current).toBe('en');
   });
 

@@ -76,13 +76,22 @@ export class SessionLanguage {
    * the session language.
    */
   observe(text: string, sttLanguages: readonly string[] = []): LanguageChange | undefined {
-    const words = text
+    const all = text
       .trim()
       .split(/\s+/)
-      .filter((w) => /\p{L}/u.test(w)).length;
-    if (words < this.hysteresis.minWords || this.allowed.length < 2) return undefined;
+      .filter((w) => /\p{L}/u.test(w));
+    if (all.length < this.hysteresis.minWords || this.allowed.length < 2) return undefined;
     const stt = commonest(sttLanguages.map(baseLanguage).filter((l) => this.allowed.includes(l)));
-    const fromText = this.identify(text);
+    // Words in another script are judged apart ("thanks a lot спасибо": three English words, one Russian):
+    // a word or two in a script of their own would otherwise outweigh the sentence around them.
+    const runs = [...groupByScript(all).values()].map((group) => ({
+      words: group.length,
+      language: this.identify(group.join(' ')),
+    }));
+    const main = runs.reduce((a, b) => (b.words > a.words ? b : a));
+    const fromText = main.language;
+    const words = runs.length > 1 ? main.words : all.length;
+    if (words < this.hysteresis.minWords) return undefined;
     if (stt && fromText && stt !== fromText) return undefined; // the two disagree: no evidence
     const heard = stt ?? fromText;
     if (!heard) return undefined;
@@ -114,3 +123,26 @@ function commonest(values: readonly string[]): string | undefined {
     if (best === undefined || count > (counts.get(best) ?? 0)) best = value;
   return best;
 }
+
+/** Words grouped by the script of their first letter (Latin, Cyrillic, Devanagari, Greek, Han, ...). */
+function groupByScript(words: readonly string[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const word of words) {
+    const letter = word.match(/\p{L}/u)?.[0] ?? '';
+    const script = SCRIPTS.find(([, re]) => re.test(letter))?.[0] ?? 'other';
+    groups.set(script, [...(groups.get(script) ?? []), word]);
+  }
+  return groups;
+}
+
+const SCRIPTS: [string, RegExp][] = [
+  ['latin', /\p{Script=Latin}/u],
+  ['cyrillic', /\p{Script=Cyrillic}/u],
+  ['devanagari', /\p{Script=Devanagari}/u],
+  ['greek', /\p{Script=Greek}/u],
+  ['arabic', /\p{Script=Arabic}/u],
+  ['hebrew', /\p{Script=Hebrew}/u],
+  ['han', /\p{Script=Han}/u],
+  ['kana', /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
+  ['hangul', /\p{Script=Hangul}/u],
+];
