@@ -19,6 +19,8 @@ import { ScriptedVad } from '../providers/vad/scripted.ts';
 import { SentenceChunker } from './chunker.ts';
 import { type LanguageChange, SessionLanguage } from './language.ts';
 import { LANGUAGE_PHRASES } from './language-phrases.ts';
+import { SessionLanguages } from './language-switch.ts';
+import { DEFAULT_LONG_TOOLS, resolveProviderFailureOptions } from './options.ts';
 import { PacedAudioOutput } from './paced-output.ts';
 import { AgentSession } from './session.ts';
 
@@ -68,6 +70,30 @@ describe('SessionLanguage: hysteresis', () => {
       /not in languages.allowed/,
     );
     expect(() => new SessionLanguage({ allowed: ['english'] })).toThrow(/not a language code/);
+  });
+});
+
+describe('SessionLanguages: what follows a switch', () => {
+  it('the status line and timeout apology: as configured in the first language, built in after a switch', () => {
+    const clock = new VirtualClock();
+    const tts = new ScriptedTts({ clock });
+    const languages = new SessionLanguages({
+      tts,
+      stt: new ScriptedStt({ clock, words: [] }),
+      language: 'en',
+      languages: { allowed: ['en', 'de'], identifier },
+      clock,
+      longTools: { ...DEFAULT_LONG_TOOLS, statusText: 'One moment, checking.' },
+      providerFailure: resolveProviderFailureOptions({ apology: 'Oops, say it again?' }),
+      onError: () => undefined,
+    });
+    expect(languages.longTools().statusText).toBe('One moment, checking.');
+    expect(languages.observe('ich möchte einen Tisch für zwei reservieren', true)?.to).toBe('de');
+    expect(languages.longTools().statusText).toBe(LANGUAGE_PHRASES.de.statusText);
+    expect(languages.longTools().timeoutApology).toBe(LANGUAGE_PHRASES.de.timeoutApology);
+    expect(languages.chunker(undefined)?.language).toBe('de');
+    expect(languages.sttLanguage()).toBe('de');
+    languages.close();
   });
 });
 
