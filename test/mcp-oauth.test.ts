@@ -170,6 +170,7 @@ describe('OAuth 2.1 for a Streamable HTTP MCP server', () => {
     await rm(storeDir, { recursive: true, force: true });
   });
 
+  let pendingAtReturn: { server: string; url: string }[] = [];
   const connect = (links: string[], statusAtLink: string[]) => {
     let toolset: McpToolset | undefined;
     const ready = McpToolset.connect(
@@ -186,6 +187,8 @@ describe('OAuth 2.1 for a Streamable HTTP MCP server', () => {
     ).then((t) => {
       toolset = t;
       statusAtLink.push(t.servers[0].status);
+      // What the talk page is sent on connecting: the servers still waiting, with their links.
+      pendingAtReturn = t.pendingAuthorizations();
       return t;
     });
     return ready;
@@ -204,6 +207,7 @@ describe('OAuth 2.1 for a Streamable HTTP MCP server', () => {
       // connect() did not wait for the person: the server was still being authorised when it returned.
       expect(statuses[0]).toBe('authorizing');
       expect(first.servers[0].authorizationLink).toBe(links[0]);
+      expect(pendingAtReturn).toEqual([{ server: 'remote', url: links[0] }]);
       await until(() => first.servers[0].status === 'connected', 'the authorised connection');
       expect(links).toHaveLength(1);
       const link = new URL(links[0]);

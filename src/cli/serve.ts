@@ -43,6 +43,10 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
   if (config.server.token !== undefined) assertStrongToken(config.server.token);
   const providers = await createProviders(config, { log });
   const tools = await connectConfiguredTools(config, log);
+  // MCP servers waiting for the user to authorise them: the talk page shows their links.
+  const authorizations = tools
+    ? { pending: () => tools.pendingAuthorizations(), subscribe: tools.onAuthorization.bind(tools) }
+    : undefined;
   const metricsLog = config.metricsLog ? new JsonLinesMetricsWriter(config.metricsLog) : undefined;
   if (!providers.llmSpec) log.warn(NO_LLM_NOTICE);
   // The store, /dashboard, alerts, experiments and traces (each off or quiet when not configured).
@@ -78,10 +82,12 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
     webrtc: {
       ...config.server.webrtc,
       onDropped: (drop) => log.warn({ ...drop, transport: 'webrtc' }, 'client dropped'),
+      authorizations,
     },
     websocket: {
       ...config.server.websocket,
       onDropped: (drop) => log.warn({ ...drop, transport: 'websocket' }, 'client dropped'),
+      authorizations,
     },
     healthExtra: hooks.healthExtra,
     dashboard: observability.serverHooks,

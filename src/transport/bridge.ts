@@ -1,5 +1,6 @@
 import type { AgentSession } from '../agent/session.ts';
 import {
+  type AuthorizationLinks,
   CLIENT_INPUT_RATES,
   type ClientMessage,
   parseClientMessage,
@@ -19,6 +20,8 @@ export interface ProtocolBridgeOptions {
   onInputRate?(sampleRate: number): void;
   /** The client answered a heartbeat `ping` (the WebRTC control channel's liveness). */
   onPong?(): void;
+  /** Tool servers waiting for the user to authorise them: their links are sent on `ready` and as they come. */
+  authorizations?: AuthorizationLinks;
 }
 
 /**
@@ -87,6 +90,10 @@ export class ProtocolBridge {
       outputSampleRate,
       transport: this.options.transport,
     });
+    const links = this.options.authorizations;
+    if (!links) return;
+    for (const link of links.pending()) this.options.send({ type: 'authorization', ...link });
+    this.unsubscribe.push(links.subscribe((link) => this.options.send({ type: 'authorization', ...link })));
   }
 
   detach(): void {

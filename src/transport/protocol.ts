@@ -61,7 +61,17 @@ export type ServerMessage =
   | { type: 'metrics'; metrics: TurnMetrics }
   | { type: 'error'; message: string; source?: string }
   | { type: 'ping'; t: number }
-  | { type: 'pong'; t?: number };
+  | { type: 'pong'; t?: number }
+  /** A tool server (MCP) needs the user to authorise it: the page shows the link to open (OAuth hand-off). */
+  | { type: 'authorization'; server: string; url: string };
+
+/** Authorisation links waiting for a person (the MCP toolset's OAuth hand-offs), for transports to show. */
+export interface AuthorizationLinks {
+  /** The links still waiting now. */
+  pending(): { server: string; url: string }[];
+  /** Called with each new link; returns the unsubscribe function. */
+  subscribe(listener: (link: { server: string; url: string }) => void): () => void;
+}
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
 

@@ -187,6 +187,9 @@ function onMessage(message) {
       views.errors.show(String(message.message ?? 'unknown error'), message.source);
       debug.error(String(message.message));
       break;
+    case 'authorization':
+      views.errors.authorization(String(message.server ?? 'A tool server'), String(message.url ?? ''));
+      break;
     // speech, clear and speechEnded drive playout inside the transports; newer message types are ignored.
   }
 }

@@ -165,6 +165,36 @@ export function errorsView(root) {
       root.append(entry);
       while (root.children.length > 5) root.firstElementChild.remove();
     },
+    /** A tool server needs the user to authorise it (OAuth): a link to its sign-in page, shown once per link. */
+    authorization(server, url) {
+      let href;
+      try {
+        href = new URL(url);
+      } catch {
+        return;
+      }
+      if (href.protocol !== 'https:' && href.protocol !== 'http:') return; // never a javascript: link
+      if ([...root.querySelectorAll('a.authorize')].some((a) => a.href === href.href)) return;
+      const entry = document.createElement('div');
+      entry.className = 'error authorization';
+      const text = document.createElement('span');
+      text.textContent = `${server} needs your authorisation: `;
+      const link = document.createElement('a');
+      link.className = 'authorize';
+      link.href = href.href;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      link.textContent = `sign in to ${href.host}`;
+      text.append(link);
+      const dismiss = document.createElement('button');
+      dismiss.type = 'button';
+      dismiss.className = 'dismiss';
+      dismiss.setAttribute('aria-label', 'Dismiss');
+      dismiss.textContent = '×';
+      dismiss.onclick = () => entry.remove();
+      entry.append(text, dismiss);
+      root.append(entry);
+    },
     clear: () => root.replaceChildren(),
   };
 }

@@ -33,6 +33,7 @@ export interface McpServerState {
  */
 export class McpToolset implements ToolSource {
   private readonly reportedClashes = new Set<string>();
+  private readonly authorizationListeners = new Set<(link: { server: string; url: string }) => void>();
 
   private constructor(
     private readonly connections: McpServerConnection[],
@@ -43,6 +44,8 @@ export class McpToolset implements ToolSource {
   static async connect(config: unknown, options: McpToolsetOptions = {}): Promise<McpToolset> {
     const servers: McpConfig = McpConfigSchema.parse(config);
     const clientInfo = { name: options.clientName ?? 'repartee', version: options.clientVersion ?? '0.1.0' };
+    // Links handed out before connect() returns are in pendingAuthorizations(); later ones are announced.
+    let toolset: McpToolset | undefined;
     const connections = servers.map(
       (server) =>
         new McpServerConnection(
@@ -51,7 +54,10 @@ export class McpToolset implements ToolSource {
             onError: (error) => options.onError?.(error, server.name),
             onLog: (line) => options.onLog?.(line, server.name),
             onToolsChanged: (tools) => options.onToolsChanged?.(server.name, tools),
-            onAuthorizationLink: (url) => options.onAuthorizationLink?.(server.name, url),
+            onAuthorizationLink: (url) => {
+              options.onAuthorizationLink?.(server.name, url);
+              toolset?.announceAuthorization({ server: server.name, url });
+            },
           },
           clientInfo,
         ),
@@ -61,7 +67,31 @@ export class McpToolset implements ToolSource {
         connection.connect().catch((error: Error) => options.onError?.(error, connection.config.name)),
       ),
     );
-    return new McpToolset(connections, options);
+    toolset = new McpToolset(connections, options);
+    return toolset;
+  }
+
+  /** Servers waiting for the user to authorise them (OAuth), with the link to open. */
+  pendingAuthorizations(): { server: string; url: string }[] {
+    return this.connections
+      .filter((c) => c.status === 'authorizing' && c.authorizationLink)
+      .map((c) => ({ server: c.config.name, url: c.authorizationLink as string }));
+  }
+
+  /** Calls `listener` with each new authorisation link (e.g. to show it on the talk page); returns the unsubscribe. */
+  onAuthorization(listener: (link: { server: string; url: string }) => void): () => void {
+    this.authorizationListeners.add(listener);
+    return () => this.authorizationListeners.delete(listener);
+  }
+
+  private announceAuthorization(link: { server: string; url: string }): void {
+    for (const listener of this.authorizationListeners) {
+      try {
+        listener(link);
+      } catch (error) {
+        this.options.onError?.(error as Error, link.server);
+      }
+    }
   }
 
   /** The tools available now; on a name clash the server listed first keeps the name. */

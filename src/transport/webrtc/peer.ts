@@ -6,12 +6,14 @@ import { ProtocolBridge } from '../bridge.ts';
 import { DEFAULT_HEARTBEAT, Heartbeat } from '../heartbeat.ts';
 import { InputBudget, type InputBudgetOptions } from '../input-budget.ts';
 import { StreamingAudioOutput } from '../playout.ts';
-import type { ServerMessage } from '../protocol.ts';
+import type { AuthorizationLinks, ServerMessage } from '../protocol.ts';
 import { PlaybackReceipts } from '../receipts.ts';
 import { RtpAudioInput } from './rtp-input.ts';
 import { OpusRtpSink } from './rtp-sink.ts';
 
 export interface WebRtcOptions extends InputBudgetOptions {
+  /** Tool servers waiting for the user to authorise them (OAuth): the page is sent their links. */
+  authorizations?: AuthorizationLinks;
   /** Host addresses offered as ICE candidates besides the machine's interfaces; loopback for a local browser. */
   iceAdditionalHostAddresses?: string[];
   /** STUN/TURN servers (e.g. coturn) for peers behind NAT: `{ urls: 'turn:host:3478', username, credential }`. */
@@ -40,9 +42,12 @@ export interface WebRtcOptions extends InputBudgetOptions {
 }
 
 type WebRtcSettings = Required<
-  Omit<WebRtcOptions, 'onDropped' | 'iceServers' | 'icePortRange' | keyof InputBudgetOptions>
+  Omit<
+    WebRtcOptions,
+    'onDropped' | 'iceServers' | 'icePortRange' | 'authorizations' | keyof InputBudgetOptions
+  >
 > &
-  Pick<WebRtcOptions, 'iceServers' | 'icePortRange'>;
+  Pick<WebRtcOptions, 'iceServers' | 'icePortRange' | 'authorizations'>;
 
 export const DEFAULT_WEBRTC_OPTIONS: WebRtcSettings = {
   iceAdditionalHostAddresses: ['127.0.0.1'],
@@ -131,6 +136,7 @@ export class WebRtcConnection {
       transport: 'webrtc',
       send: (m) => this.send(m),
       receipts: this.receipts,
+      authorizations: options.authorizations,
       onPong: () => this.heartbeat?.pong(),
     });
     const transceiver = this.pc.addTransceiver('audio', { direction: 'sendrecv' });

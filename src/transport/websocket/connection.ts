@@ -6,12 +6,14 @@ import { ProtocolBridge } from '../bridge.ts';
 import { DEFAULT_HEARTBEAT, Heartbeat } from '../heartbeat.ts';
 import { InputBudget, type InputBudgetOptions } from '../input-budget.ts';
 import { StreamingAudioOutput } from '../playout.ts';
-import type { ServerMessage } from '../protocol.ts';
+import type { AuthorizationLinks, ServerMessage } from '../protocol.ts';
 import { PlaybackReceipts } from '../receipts.ts';
 import { ArrivalTimeline } from '../timeline.ts';
 import { WebSocketAudioSink } from './output.ts';
 
 export interface WebSocketClientOptions extends InputBudgetOptions {
+  /** Tool servers waiting for the user to authorise them (OAuth): the page is sent their links. */
+  authorizations?: AuthorizationLinks;
   /** Rate of the agent's speech sent to the client. */
   outputSampleRate?: number;
   /** How long to wait for a `started` or `stopped` receipt before falling back to the send-side estimate. */
@@ -74,6 +76,7 @@ export async function attachWebSocketClient(
     transport: 'websocket',
     send,
     receipts,
+    authorizations: options.authorizations,
     onInputRate: (rate) => {
       inputRate = rate;
     },
