@@ -75,7 +75,17 @@ export async function runWorker(configOptions: LoadConfigOptions, flags: WorkerF
 export async function runWorkers(argv: string[], count: number, port: number, host: string): Promise<number> {
   const log = createLogger();
   const ports = workerPorts(port, count);
-  const passed = stripFlags(argv, ['--workers', '--port', '--agent-port', '--worker-id']);
+  const passed = stripFlags(argv, ['--workers', '--port', '--agent-port', '--worker-id', '--allowed-hosts']);
+  // The page comes through HAProxy on `port`: that origin is each worker's own page too (plain http here;
+  // a TLS proxy in front is named in --allowed-hosts as usual).
+  const given = flagValue(argv, '--allowed-hosts');
+  const proxyName = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const allowed = [
+    ...(given ? given.split(',') : []),
+    `http://${proxyName}:${port}`,
+    `http://localhost:${port}`,
+  ];
+  passed.push('--allowed-hosts', [...new Set(allowed)].join(','));
   const children = new Set<ChildProcess>();
   let stopping = false;
   const startWorker = (i: number) => {
@@ -124,6 +134,14 @@ export async function runWorkers(argv: string[], count: number, port: number, ho
   await Promise.all(exited);
   haproxy?.kill('SIGTERM');
   return 0;
+}
+
+function flagValue(argv: string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) return argv[i + 1];
+    if (argv[i].startsWith(`${flag}=`)) return argv[i].slice(flag.length + 1);
+  }
+  return undefined;
 }
 
 function stripFlags(argv: string[], flags: string[]): string[] {
