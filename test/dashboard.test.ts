@@ -188,7 +188,10 @@ describe.skipIf(!hasChromium)('dashboard in Chromium (real server, local stack, 
           const list = (await obs.store?.listSessions()) ?? [];
           return list.length === 4 && list.every((s) => s.endedAt !== null) ? true : undefined;
         },
-        { timeoutMs: 30_000 },
+        {
+          timeoutMs: 90_000,
+          describe: async () => ({ sessions: await obs.store?.listSessions(), store: obs.store?.health() }),
+        },
       );
       await dashboard.goto(`${url}/dashboard/#/sessions`);
       await dashboard.locator('#sessions tr[data-session-id]').nth(3).waitFor({ timeout: 20_000 });

@@ -6,6 +6,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createCaches } from '../../src/config/cache.ts';
 import { ConfigSchema, type ReparteeConfig } from '../../src/config/config.ts';
@@ -15,6 +18,7 @@ import { SimulatedLlm } from '../../src/providers/llm/simulated.ts';
 import { SimulatedStt } from '../../src/providers/stt/simulated.ts';
 import { SimulatedTts } from '../../src/providers/tts/simulated.ts';
 import { createSileroVad } from '../../src/providers/vad/silero.ts';
+import { Observability } from '../../src/server/dashboard-setup.ts';
 import { Observability } from '../../src/server/dashboard-setup.ts';
 import { startServer } from '../../src/server/server.ts';
 import { loadClips } from './clips.ts';
@@ -66,6 +70,13 @@ function benchStore(mode: string | undefined): Observability | undefined {
   return new Observability(ConfigSchema.parse({ store: { path, recordAudio: mode === 'record' } }));
 }
 
+/** `on`: the default SQLite store in a temporary file; `record`: with both sides recorded; else none. */
+function benchStore(mode: string | undefined): Observability | undefined {
+  if (mode !== 'on' && mode !== 'record') return undefined;
+  const path = join(mkdtempSync(join(tmpdir(), 'repartee-bench-store-')), 'conversations.db');
+  return new Observability(ConfigSchema.parse({ store: { path, recordAudio: mode === 'record' } }));
+}
+
 async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => void): Promise<void> {
   // The product's defaults (endpointing, interruptions, preemptive generation) apply to both stacks.
   const config = ConfigSchema.parse(
@@ -89,10 +100,13 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
       : await simulatedProviders(spec.profile, spec.questions, config);
   let sessionFailures = 0;
   const observability = benchStore(process.env.REPARTEE_BENCH_STORE);
+  const observability = benchStore(process.env.REPARTEE_BENCH_STORE);
   const running = await startServer({
     host: '127.0.0.1',
     port: 0,
     createSession: () => createConfiguredSession(config, providers),
+    // bench:store: the SQLite store (and recordings) on or off, to measure what it costs the audio path.
+    ...(observability ? { dashboard: observability.serverHooks } : {}),
     // bench:store: the SQLite store (and recordings) on or off, to measure what it costs the audio path.
     ...(observability ? { dashboard: observability.serverHooks } : {}),
     onSessionError: () => sessionFailures++,
@@ -131,6 +145,7 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
       loop.reset();
     } else if (message.type === 'close') {
       await running.close();
+      await observability?.close();
       await observability?.close();
       await providers.close();
       process.exit(0);

@@ -1,6 +1,7 @@
 // Ogg Opus (RFC 7845) from 20 ms mono PCM16 frames at 48 kHz: the container browsers play in <audio>. Plain
 // JavaScript so the store's worker thread loads it without a TypeScript loader.
-import { Encoder } from '@evan/opus';
+// The WebAssembly build: the native addon crashes the process when a worker thread that loaded it exits.
+import { Encoder } from '@evan/opus/wasm/index.mjs';
 
 export const RATE = 48_000;
 export const FRAME = 960; // 20 ms

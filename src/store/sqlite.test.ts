@@ -227,3 +227,26 @@ function oggPackets(bytes: Uint8Array): Uint8Array[] {
   }
   return packets;
 }
+
+describe('SqliteStore in a process', () => {
+  it('a process that recorded audio and closed its store exits cleanly (the native Opus addon crashed it)', () => {
+    const dir = tempDir();
+    const script = join(dir, 'record.mts');
+    writeFileSync(
+      script,
+      `import { SqliteStore } from ${JSON.stringify(join(import.meta.dirname, 'sqlite.ts'))};
+const store = new SqliteStore({ path: ${JSON.stringify(join(dir, 'r.db'))}, batchMs: 10 });
+store.beginSession({ id: 'a', startedAt: Date.now(), clockOriginMs: 0, recording: true });
+for (let i = 0; i < 20; i++) store.addAudio('a', 'agent', i * 20, new Int16Array(320), 16000);
+store.endSession('a', Date.now());
+await store.flush();
+await store.close();
+`,
+    );
+    // Throws (with the exit status) on a crash at exit.
+    execFileSync(process.execPath, ['--import', 'tsx', script], {
+      cwd: join(import.meta.dirname, '../..'),
+      stdio: 'pipe',
+    });
+  }, 60_000);
+});
