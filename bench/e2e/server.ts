@@ -6,9 +6,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createCaches } from '../../src/config/cache.ts';
 import { ConfigSchema, type ReparteeConfig } from '../../src/config/config.ts';
@@ -19,10 +16,10 @@ import { SimulatedStt } from '../../src/providers/stt/simulated.ts';
 import { SimulatedTts } from '../../src/providers/tts/simulated.ts';
 import { createSileroVad } from '../../src/providers/vad/silero.ts';
 import { Observability } from '../../src/server/dashboard-setup.ts';
-import { Observability } from '../../src/server/dashboard-setup.ts';
 import { startServer } from '../../src/server/server.ts';
 import { loadClips } from './clips.ts';
 import { type ServerProcessMessage, ServerSpec, type SimulatedProfile } from './ipc.ts';
+import { benchVendors, vendorStack } from './vendors.ts';
 
 const LOOP_RESOLUTION_MS = 10;
 /** The histogram holds whole timer intervals; what matters is how late the timer fired. */
@@ -35,6 +32,9 @@ async function simulatedProviders(
 ): Promise<ProviderSet> {
   const clips = await loadClips();
   let seed = 0;
+  // REPARTEE_BENCH_PROVIDERS: the named cloud clients on their vendors' fakes instead of the simulated ones.
+  const vendors = benchVendors();
+  const stack = vendors.length ? await vendorStack(vendors, profile) : undefined;
   return {
     vad: createSileroVad(),
     // The repeated-questions pass caches in memory only: every run starts cold.
@@ -47,28 +47,28 @@ async function simulatedProviders(
       finalDelay: profile.sttFinal,
       interimDelayMs: profile.sttInterimDelayMs,
     }),
-    tts: new SimulatedTts({ ttfb: profile.ttsTtfb, realTimeFactor: profile.ttsRealTimeFactor }),
-    llmSpec: `simulated:${profile.name}`,
-    createSessionLlm: async () =>
-      new SimulatedLlm({
-        ttft: profile.llmTtft,
-        tokensPerSecond: profile.llmTokensPerSecond,
-        replies: profile.replies,
-        seed: ++seed,
-      }),
-    close: async () => {},
+    tts:
+      stack?.createTts?.() ??
+      new SimulatedTts({ ttfb: profile.ttsTtfb, realTimeFactor: profile.ttsRealTimeFactor }),
+    ...(stack?.createTts ? { createSessionTts: stack.createTts } : {}),
+    llmSpec: stack ? `simulated:${profile.name} with ${stack.description}` : `simulated:${profile.name}`,
+    createSessionLlm:
+      stack?.createLlm ??
+      (async () =>
+        new SimulatedLlm({
+          ttft: profile.llmTtft,
+          tokensPerSecond: profile.llmTokensPerSecond,
+          replies: profile.replies,
+          seed: ++seed,
+        })),
+    close: async () => {
+      await stack?.close();
+    },
   };
 }
 
 /** The caches on, memory only; questions asked in any turn are learned (they stand alone by construction). */
 const CACHED = { cache: { tts: { dir: '' }, response: { enabled: true, storeFrom: 'anyTurn' } } };
-
-/** `on`: the default SQLite store in a temporary file; `record`: with both sides recorded; else none. */
-function benchStore(mode: string | undefined): Observability | undefined {
-  if (mode !== 'on' && mode !== 'record') return undefined;
-  const path = join(mkdtempSync(join(tmpdir(), 'repartee-bench-store-')), 'conversations.db');
-  return new Observability(ConfigSchema.parse({ store: { path, recordAudio: mode === 'record' } }));
-}
 
 /** `on`: the default SQLite store in a temporary file; `record`: with both sides recorded; else none. */
 function benchStore(mode: string | undefined): Observability | undefined {
@@ -100,13 +100,10 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
       : await simulatedProviders(spec.profile, spec.questions, config);
   let sessionFailures = 0;
   const observability = benchStore(process.env.REPARTEE_BENCH_STORE);
-  const observability = benchStore(process.env.REPARTEE_BENCH_STORE);
   const running = await startServer({
     host: '127.0.0.1',
     port: 0,
     createSession: () => createConfiguredSession(config, providers),
-    // bench:store: the SQLite store (and recordings) on or off, to measure what it costs the audio path.
-    ...(observability ? { dashboard: observability.serverHooks } : {}),
     // bench:store: the SQLite store (and recordings) on or off, to measure what it costs the audio path.
     ...(observability ? { dashboard: observability.serverHooks } : {}),
     onSessionError: () => sessionFailures++,
@@ -145,7 +142,6 @@ async function main(spec: ServerSpec, send: (message: ServerProcessMessage) => v
       loop.reset();
     } else if (message.type === 'close') {
       await running.close();
-      await observability?.close();
       await observability?.close();
       await providers.close();
       process.exit(0);

@@ -63,6 +63,8 @@ export interface CartesiaServerOptions {
   chunkMs?: number;
   /** Real time between chunk messages. Default 0. */
   chunkIntervalMs?: number;
+  /** Delay before the first audio of each flushed piece of text (drawn per piece). Default none. */
+  firstAudioMs?: () => number;
   connections?: CartesiaConnectionPlan[];
 }
 
@@ -167,6 +169,9 @@ export class FakeCartesiaServer {
       const totalSamples = Math.round((text.trim().length * msPerChar * rate) / 1000);
       const startSamples = state.samples;
       const chunk = Math.max(1, Math.round(((this.options.chunkMs ?? 40) * rate) / 1000));
+      // The engine's time to first audio for this piece of text (a bench sets the vendor's figure).
+      const ttfb = this.options.firstAudioMs?.() ?? 0;
+      if (ttfb > 0) await this.http.sleep(ttfb);
       for (let at = 0; at < totalSamples; at += chunk) {
         if (firstChunk && plan.firstChunkDelayMs) await this.http.sleep(plan.firstChunkDelayMs);
         else await this.http.sleep(this.options.chunkIntervalMs ?? 0);

@@ -36,6 +36,8 @@ export interface AuraServerOptions {
   msPerCharacter?: number;
   chunkMs?: number;
   chunkIntervalMs?: number;
+  /** Delay before the first audio of each flushed piece of text (drawn per piece). Default none. */
+  firstAudioMs?: () => number;
   /** Flushes accepted per connection (Deepgram documents 20 per 60 s). Default 20. */
   flushLimit?: number;
   connections?: AuraConnectionPlan[];
@@ -136,6 +138,9 @@ export class FakeDeepgramAuraServer {
       const msPerChar = this.options.msPerCharacter ?? 5;
       const total = Math.round((text.trim().length * msPerChar * rate) / 1000);
       const chunk = Math.max(1, Math.round(((this.options.chunkMs ?? 40) * rate) / 1000));
+      // The engine's time to first audio for this piece of text (a bench sets the vendor's figure).
+      const ttfb = this.options.firstAudioMs?.() ?? 0;
+      if (ttfb > 0) await this.http.sleep(ttfb);
       for (let at = 0; at < total; at += chunk) {
         if (firstChunk && plan.firstChunkDelayMs) await this.http.sleep(plan.firstChunkDelayMs);
         else await this.http.sleep(this.options.chunkIntervalMs ?? 0);

@@ -1,0 +1,115 @@
+/**
+ * The simulated pass on the real cloud clients (issue 22): each chosen provider's client talks to its local fake
+ * server (the same fakes the tests use), and the fake waits what its vendor documents before its first output.
+ * `REPARTEE_BENCH_PROVIDERS=anthropic,cartesia` (any of anthropic, cartesia, deepgram-aura) selects them; the
+ * others stay simulated. Figures used (what each vendor publishes, else the cloud profile's):
+ * - Cartesia Sonic: first audio in 135 ms (Cartesia's client README: "stream out the first audio chunk in just
+ *   135ms"); audio paced at the profile's real-time factor.
+ * - Deepgram Aura-2: first audio under 200 ms ("sub-200 ms TTFB"): 150-200 ms drawn.
+ * - Anthropic: no published time to first token; the cloud profile's 400-700 ms, and its token rate.
+ */
+
+import type { LLM } from '../../src/providers/llm/contract.ts';
+import { createLlm } from '../../src/providers/llm/spec.ts';
+import { FakeAnthropicServer } from '../../src/providers/llm/testing/anthropic-server.ts';
+import { latencySampler, seededRandom } from '../../src/providers/simulated-latency.ts';
+import type { TTS } from '../../src/providers/tts/contract.ts';
+import { createTts } from '../../src/providers/tts/spec.ts';
+import { FakeCartesiaServer } from '../../src/providers/tts/testing/cartesia-server.ts';
+import { FakeDeepgramAuraServer } from '../../src/providers/tts/testing/deepgram-aura-server.ts';
+import type { SimulatedProfile } from './ipc.ts';
+
+export const BENCH_VENDORS = ['anthropic', 'cartesia', 'deepgram-aura'] as const;
+export type BenchVendor = (typeof BENCH_VENDORS)[number];
+
+export const VENDOR_LATENCY = {
+  cartesia: { ttfbMs: 135 },
+  'deepgram-aura': { ttfbMs: { minMs: 150, maxMs: 200 } },
+} as const;
+
+/** The vendors named in `REPARTEE_BENCH_PROVIDERS`; an unknown name stops the bench with the accepted ones. */
+export function benchVendors(env = process.env.REPARTEE_BENCH_PROVIDERS): BenchVendor[] {
+  const names = (env ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names) {
+    if (!BENCH_VENDORS.includes(n as BenchVendor)) {
+      throw new Error(
+        `REPARTEE_BENCH_PROVIDERS: unknown provider "${n}"; one of ${BENCH_VENDORS.join(', ')}`,
+      );
+    }
+  }
+  return names as BenchVendor[];
+}
+
+export interface VendorStack {
+  description: string;
+  createLlm?: () => Promise<LLM>;
+  createTts?: () => TTS;
+  close(): Promise<void>;
+}
+
+const KEY = 'bench-fake-key-0123456789';
+
+export async function vendorStack(
+  vendors: readonly BenchVendor[],
+  profile: SimulatedProfile,
+): Promise<VendorStack> {
+  const closers: (() => Promise<void>)[] = [];
+  const env: Record<string, string> = {};
+  const parts: string[] = [];
+  const random = seededRandom(22);
+  let llm: VendorStack['createLlm'];
+  let tts: VendorStack['createTts'];
+  if (vendors.includes('anthropic')) {
+    const ttft = latencySampler(profile.llmTtft, random, 'llmTtft');
+    let reply = 0;
+    const fake = await FakeAnthropicServer.start({
+      apiKey: KEY,
+      script: () => ({
+        text: profile.replies[reply++ % profile.replies.length],
+        firstEventDelayMs: ttft(),
+        chunkIntervalMs: 1000 / profile.llmTokensPerSecond,
+      }),
+    });
+    closers.push(() => fake.close());
+    Object.assign(env, { ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: fake.baseURL });
+    llm = () => createLlm('anthropic:claude-haiku-4-5', { env });
+    parts.push('anthropic (fake, cloud-profile TTFT)');
+  }
+  const chunkIntervalMs = 40 * profile.ttsRealTimeFactor;
+  if (vendors.includes('cartesia')) {
+    const ttfb = latencySampler(VENDOR_LATENCY.cartesia.ttfbMs, random);
+    const fake = await new FakeCartesiaServer({
+      apiKey: KEY,
+      msPerCharacter: 65,
+      chunkIntervalMs,
+      firstAudioMs: ttfb,
+    }).start();
+    closers.push(() => fake.close());
+    Object.assign(env, { CARTESIA_API_KEY: KEY, CARTESIA_BASE_URL: fake.baseUrl });
+    tts = () => createTts('cartesia', { env });
+    parts.push('cartesia (fake, 135 ms first audio)');
+  } else if (vendors.includes('deepgram-aura')) {
+    const ttfb = latencySampler(VENDOR_LATENCY['deepgram-aura'].ttfbMs, random);
+    const fake = await new FakeDeepgramAuraServer({
+      apiKey: KEY,
+      msPerCharacter: 65,
+      chunkIntervalMs,
+      firstAudioMs: ttfb,
+    }).start();
+    closers.push(() => fake.close());
+    Object.assign(env, { DEEPGRAM_API_KEY: KEY, DEEPGRAM_TTS_BASE_URL: fake.baseUrl });
+    tts = () => createTts('deepgram-aura', { env });
+    parts.push('deepgram-aura (fake, 150-200 ms first audio)');
+  }
+  return {
+    description: parts.join(', '),
+    ...(llm ? { createLlm: llm } : {}),
+    ...(tts ? { createTts: tts } : {}),
+    close: async () => {
+      for (const c of closers) await c();
+    },
+  };
+}
