@@ -3,6 +3,7 @@ import { loadAgentFile, sharedMcpConnector } from '../config/agent-file.ts';
 import { type LoadConfigOptions, loadConfig } from '../config/config.ts';
 import { createProviders, NO_LLM_NOTICE } from '../config/providers.ts';
 import { createConfiguredSession } from '../config/session.ts';
+import { telephonyServerOptions } from '../config/telephony.ts';
 import { connectConfiguredTools } from '../config/tools.ts';
 import { JsonLinesMetricsWriter } from '../metrics/jsonl.ts';
 import {
@@ -91,6 +92,29 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
     },
     healthExtra: hooks.healthExtra,
     dashboard: observability.serverHooks,
+    // Phone calls: a call's session also gets the call-control tools (hang up, transfer, keypad).
+    telephony: telephonyServerOptions(
+      config.telephony,
+      process.env,
+      async (call, control) => {
+        const { config: sessionConfig, assignment } = observability.sessionConfig();
+        const callTools = [...(tools ? [tools] : []), ...control.tools()];
+        const session = await createConfiguredSession(sessionConfig, providers, metricsLog, callTools, {
+          agent,
+          connectMcp: agentMcp.connect,
+        });
+        observability.created(session, assignment);
+        session.on('error', ({ source, error }) =>
+          log.error({ session: session.id, call: call.callId, source, err: error.message }, 'session error'),
+        );
+        return session;
+      },
+      (entry) => {
+        const fields = { provider: entry.provider, call: entry.callId };
+        if (entry.level === 'warn') log.warn(fields, entry.message);
+        else log.info(fields, entry.message);
+      },
+    ),
     createSession: (hooks.wrapCreateSession ?? ((create) => create))(async () => {
       // An A/B experiment's variant changes this session's settings; the assignment is stored with it.
       const { config: sessionConfig, assignment } = observability.sessionConfig();

@@ -8,6 +8,7 @@ import { StoreConfigSchema } from '../store/config.ts';
 import { ToolsConfigShape } from '../tools/config.ts';
 import { CacheConfigSchema } from './cache-schema.ts';
 import { ExperimentsSchema } from './experiments.ts';
+import { TelephonyConfigSchema } from './telephony.ts';
 import { LanguagesConfigSchema } from './languages.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
@@ -247,6 +248,8 @@ export const ConfigSchema = z
     experiments: ExperimentsSchema.default([]),
     /** OpenTelemetry traces over OTLP HTTP: src/metrics/otel-config.ts. */
     otel: OtelConfigSchema.prefault({}),
+    /** Phone calls (Twilio, Telnyx, Vonage): src/config/telephony.ts; the providers' secrets from the environment. */
+    telephony: TelephonyConfigSchema.optional(),
     ...ToolsConfigShape,
   })
   .strict();
@@ -314,6 +317,9 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
   },
   REPARTEE_MAX_SESSIONS_PER_CLIENT: (v, c) => {
     c.server = { ...(c.server as object), maxSessionsPerClient: Number(v) };
+  },
+  REPARTEE_TELEPHONY_PUBLIC_URL: (v, c) => {
+    c.telephony = { ...(c.telephony as object | undefined), publicUrl: v };
   },
   REPARTEE_METRICS_LOG: (v, c) => {
     c.metricsLog = v;
