@@ -81,7 +81,8 @@ export async function createConfiguredSession(
         apologyCache: providers.apologyCache,
         responseCache: responseBinding(
           providers.caches,
-          config,
+          // An agent file's instructions replace the configured ones: its replies are its own.
+          { ...config, instructions: withAgent.agent?.instructions ?? config.instructions },
           providers.llmSpec,
           tools.map((t) => ('name' in t && typeof t.name === 'string' ? t.name : 'tool-source')),
         ),
