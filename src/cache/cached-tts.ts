@@ -23,7 +23,8 @@ export interface CachedTtsOptions {
  *
  * The wrapper takes whole segments: `streamingInput` is false, so a streaming-input engine (ElevenLabs' socket)
  * gets a sentence at a time while the cache is on. Interruption is the caller's signal, as for any TTS: a
- * cached segment stops at the next frame, and the live streams behind it are aborted.
+ * cached segment stops at the next frame, and the segment being synthesized is aborted. Misses are synthesized one
+ * after the other, in order, as the wrapped engine would on one stream (no extra load under concurrency).
  */
 export class CachedTts implements TTS {
   readonly name: string;
@@ -106,13 +107,21 @@ export class CachedTts implements TTS {
 
 type Source =
   | { kind: 'hit'; segment: CachedSegment }
-  | { kind: 'live'; stream: TtsStream; key: string; text: string; provider: string; startedAt: number };
+  | { kind: 'miss'; text: string; key: string; normalized: string; provider: string };
+
+interface LiveSegment {
+  stream: TtsStream;
+  key: string;
+  text: string;
+  provider: string;
+  startedAt: number;
+}
 
 class CachedTtsStream implements TtsStream {
   private pending = '';
   private readonly items = new AsyncQueue<Promise<Source | undefined>>();
   private readonly output = new AsyncQueue<TtsAudio>();
-  /** Stops the live streams of segments not reached yet when this stream ends early. */
+  /** Stops the segment being synthesized when this stream ends early. */
   private readonly live = new AbortController();
   private emittedSamples = 0;
 
@@ -130,7 +139,7 @@ class CachedTtsStream implements TtsStream {
   flush(): void {
     const text = this.pending;
     this.pending = '';
-    // Started now, not when its turn comes: a miss synthesizes while the segments before it play.
+    // Looked up now; a miss is synthesized in order (startLive).
     const source = this.resolve(text);
     source.catch(() => undefined);
     this.items.push(source);
@@ -153,12 +162,23 @@ class CachedTtsStream implements TtsStream {
     const key = owner.keyOf(provider, normalized);
     const segment = await owner.store.get(key);
     if (segment && segment.sampleRate === owner.sampleRate) return { kind: 'hit', segment };
+    return { kind: 'miss', text, key, normalized, provider };
+  }
+
+  /** A miss is synthesized when its turn comes, right after the segment before it, as the engine alone would. */
+  private startLive(miss: Extract<Source, { kind: 'miss' }>): LiveSegment {
     const signal = AbortSignal.any([this.options.signal, this.live.signal]);
-    const stream = owner.inner.stream({ signal });
-    stream.pushText(text);
+    const stream = this.owner.inner.stream({ signal });
+    stream.pushText(miss.text);
     stream.flush();
     stream.end();
-    return { kind: 'live', stream, key, text: normalized, provider, startedAt: owner.now() };
+    return {
+      stream,
+      key: miss.key,
+      text: miss.normalized,
+      provider: miss.provider,
+      startedAt: this.owner.now(),
+    };
   }
 
   private async pump(): Promise<void> {
@@ -176,7 +196,7 @@ class CachedTtsStream implements TtsStream {
           continue;
         }
         onCacheLookup?.(false, 0);
-        await this.synthesize(source, segmentIndex, signal);
+        await this.synthesize(this.startLive(source), segmentIndex, signal);
       }
       this.output.end();
     } catch (error) {
@@ -195,7 +215,7 @@ class CachedTtsStream implements TtsStream {
     });
   }
 
-  private async synthesize(source: Extract<Source, { kind: 'live' }>, index: number, signal: AbortSignal) {
+  private async synthesize(source: LiveSegment, index: number, signal: AbortSignal) {
     const { owner } = this;
     const frames: Int16Array[] = [];
     let words: WordTiming[] | undefined;
