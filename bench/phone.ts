@@ -47,15 +47,34 @@ class OracleStt implements STT {
   readonly name = 'oracle';
   text = '';
   private readonly delay = latencySampler(cloudProfile().sttFinal, seededRandom(7), 'sttFinal');
-  stream: STT['stream'] = (listener) => ({
-    push: () => {},
-    flush: () => {
-      const text = this.text;
-      // No word timings (0: unknown), as a batch engine behind a VAD reports them.
-      setTimeout(() => listener.onFinal({ text, startMs: 0, endMs: 0 }), this.delay());
-    },
-    close: () => {},
-  });
+  stream: STT['stream'] = (listener) => {
+    let interim: NodeJS.Timeout | undefined;
+    return {
+      // A streaming STT's first interim: the first two words, 400 ms into voiced audio plus the profile's interim
+      // delay (an interruption is confirmed on words, as with a cloud STT).
+      push: (frame) => {
+        if (interim || !voiced(frame.samples)) return;
+        const words = this.text.split(' ').slice(0, 2).join(' ');
+        interim = setTimeout(
+          () => listener.onInterim({ text: words, startMs: 0, endMs: 0 }),
+          400 + cloudProfile().sttInterimDelayMs,
+        );
+      },
+      flush: () => {
+        const text = this.text;
+        interim = undefined;
+        // No word timings (0: unknown), as a batch engine behind a VAD reports them.
+        setTimeout(() => listener.onFinal({ text, startMs: 0, endMs: 0 }), this.delay());
+      },
+      close: () => clearTimeout(interim),
+    };
+  };
+}
+
+function voiced(samples: Int16Array): boolean {
+  let sum = 0;
+  for (const x of samples) sum += x * x;
+  return samples.length > 0 && Math.sqrt(sum / samples.length) > 500;
 }
 
 /** The end of the last voiced 10 ms window of a clip, in ms. */
