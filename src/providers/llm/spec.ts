@@ -5,6 +5,7 @@ import type { LLM } from './contract.ts';
 import { LlmError } from './errors.ts';
 import { FallbackLlm } from './fallback.ts';
 import type { FallbackOptions } from './fallback-rotation.ts';
+import { GoogleLlm, type GoogleLlmOptions } from './google.ts';
 import { LlamaLlm, type LlamaLlmOptions } from './llama.ts';
 import { OpenAiCompatibleLlm, type OpenAiCompatibleOptions, type ProviderLog } from './openai-compatible.ts';
 
@@ -12,11 +13,12 @@ export type LlmSpec =
   | { kind: 'llama'; modelPath: string }
   | { kind: 'openai-compatible'; baseURL: string; model: string }
   | { kind: 'openai'; model: string }
-  | { kind: 'anthropic'; model: string };
+  | { kind: 'anthropic'; model: string }
+  | { kind: 'google'; model: string };
 
 const EXAMPLES =
   'expected one of "llama:./models/model.gguf", "openai-compatible:http://127.0.0.1:11434/v1#qwen2.5", ' +
-  '"openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"';
+  '"openai:gpt-4o-mini", "anthropic:claude-haiku-4-5", "google:gemini-2.5-flash"';
 
 /** Parses an `llm` spec string; throws LlmError('bad-spec') with the accepted forms. */
 export function parseLlmSpec(spec: string): LlmSpec {
@@ -48,6 +50,7 @@ export function parseLlmSpec(spec: string): LlmSpec {
     }
     case 'openai':
     case 'anthropic':
+    case 'google':
       if (!rest) throw bad('missing the model name');
       return { kind, model: rest };
     default:
@@ -62,10 +65,12 @@ export interface CreateLlmOptions {
   openai?: Omit<OpenAiCompatibleOptions, 'model' | 'baseURL'>;
   /** Options for `anthropic:` specs (timeouts, retries, prompt caching, …). */
   anthropic?: Omit<AnthropicOptions, 'model' | 'apiKey'>;
+  /** Options for `google:` specs. */
+  google?: Omit<GoogleLlmOptions, 'model' | 'apiKey'>;
   /**
    * Secrets come from here only: OPENAI_API_KEY for `openai:`, REPARTEE_LLM_API_KEY (optional) for
    * `openai-compatible:` servers started with a key, ANTHROPIC_API_KEY (and optional ANTHROPIC_BASE_URL) for
-   * `anthropic:`. Default `process.env`.
+   * `anthropic:`, GEMINI_API_KEY (or GOOGLE_API_KEY; optional GEMINI_BASE_URL) for `google:`. Default `process.env`.
    */
   env?: Record<string, string | undefined>;
   /** Relative `llama:` paths resolve against this. Default the working directory. */
@@ -157,6 +162,24 @@ async function createOneLlm(spec: string, options: CreateLlmOptions): Promise<LL
         apiKey,
         name: options.anthropic?.name ?? spec,
         log: options.anthropic?.log ?? options.log,
+      });
+    }
+    case 'google': {
+      const apiKey = env.GEMINI_API_KEY || env.GOOGLE_API_KEY;
+      if (!apiKey) {
+        throw new LlmError(
+          'missing-api-key',
+          `"${spec}" needs the GEMINI_API_KEY (or GOOGLE_API_KEY) environment variable`,
+        );
+      }
+      return new GoogleLlm({
+        maxTokens: options.openai?.maxTokens,
+        ...options.google,
+        baseURL: options.google?.baseURL ?? (env.GEMINI_BASE_URL || undefined),
+        model: parsed.model,
+        apiKey,
+        name: options.google?.name ?? spec,
+        log: options.google?.log ?? options.log,
       });
     }
   }
