@@ -82,6 +82,30 @@ describe('response cache and TTS audio cache in a session', () => {
     ]);
   });
 
+  it('with preemptive generation on, a question the cache knows starts no LLM call at all', async () => {
+    const shared = caches();
+    const ask = [{ startMs: 500, endMs: 2000, text: 'What are your opening hours?' }];
+    const run = async () => {
+      const t = timeline({
+        user: ask,
+        reply: () => HOURS,
+        llm: { tokensPerSecond: 50 },
+        wrapTts: (tts) => new CachedTts(tts, { store: shared.store }),
+        session: { preemptiveGeneration: true, responseCache: shared.binding() },
+      });
+      await t.start();
+      await t.runUntil(12_000);
+      return t;
+    };
+    const first = await run();
+    expect(first.metrics[0]).toMatchObject({ preemptive: 'reused', agentText: HOURS });
+    expect(first.metrics[0].cache.response).toBe('miss');
+    const second = await run();
+    expect(second.metrics[0]).toMatchObject({ preemptive: 'none', agentText: HOURS });
+    expect(second.metrics[0].cache.response).toBe('hit');
+    expect(second.llm.requests).toHaveLength(0);
+  });
+
   it('an interrupted cached reply records only what was heard', async () => {
     const shared = caches();
     const ask: Utterance = { startMs: 500, endMs: 2500, text: 'Tell me a story about a fox.' };

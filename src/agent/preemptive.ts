@@ -36,8 +36,15 @@ export class PreemptiveGeneration {
   private candidate: Candidate | undefined;
   /** A reply prepared for this turn was thrown away because the user went on speaking. */
   private discardedThisTurn = false;
+  /** Transcripts no reply is prepared for: their reply is already known (src/agent/reply-cache.ts). */
+  private known: (transcript: string) => boolean = () => false;
 
   constructor(private readonly deps: PreemptiveGenerationDeps) {}
+
+  /** No LLM call is started ahead for a transcript `known` accepts (the response cache will answer it). */
+  skipKnown(known: (transcript: string) => boolean): void {
+    this.known = known;
+  }
 
   /**
    * Starts a reply to `transcript`, unless one is prepared for it already. The session calls this only when
@@ -47,6 +54,7 @@ export class PreemptiveGeneration {
     const { context, history } = this.deps;
     if (this.candidate?.transcript === transcript || !context.isReady) return;
     this.discard();
+    if (this.known(transcript)) return;
     const prompt = context.prompt(history.messages, { role: 'user', content: transcript });
     this.candidate = {
       speech: this.deps.createSpeech({ kind: 'llm', messages: prompt.messages }),

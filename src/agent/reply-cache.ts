@@ -37,6 +37,11 @@ export class SessionReplyCache {
     return hit ? { response: 'hit', hit } : { response: 'miss' };
   }
 
+  /** Whether `transcript` would be answered by an exact match (no embedding call): nothing to prepare for it. */
+  knows(transcript: string): boolean {
+    return !refersToEarlierTurns(transcript) && this.binding.cache.hasExact(this.binding.scope, transcript);
+  }
+
   /** Learns `speech`'s reply to `transcript` once it has ended, if it may be reused. */
   observe(speech: Speech, transcript: string, lookup: ReplyLookup, history: readonly ChatMessage[]): void {
     if (lookup.response !== 'miss' || this.binding.cache.mode !== 'auto') return;

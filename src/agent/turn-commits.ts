@@ -49,6 +49,8 @@ export class TurnCommits {
 
   constructor(private readonly deps: TurnCommitsDeps) {
     this.replies = deps.responseCache ? new SessionReplyCache(deps.responseCache) : undefined;
+    const replies = this.replies;
+    if (replies) deps.preemptive.skipKnown((transcript) => replies.knows(transcript));
     this.merges = new TurnMerger({
       clock: deps.clock,
       history: deps.history,

@@ -125,6 +125,11 @@ export class ResponseCache {
     return hit;
   }
 
+  /** Whether `question` has an exact (normalised) match in `scope` or the allow-list; no embedding, no stats. */
+  hasExact(scope: string, question: string): boolean {
+    return this.exact(scope, normalizeQuestion(question)) !== undefined;
+  }
+
   /** Learns a reply (in `auto` mode; `allowList` mode serves the curated answers only). */
   store(scope: string, question: string, answer: string, savedMs: number): void {
     if (this.mode !== 'auto' || !answer.trim()) return;
