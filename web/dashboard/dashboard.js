@@ -90,18 +90,19 @@ function card(label, value, id) {
   );
 }
 
-function chart(target, title, times, series) {
+/** A uPlot chart: `xs` are wall-clock ms (a time axis) unless `axis.time` is false. */
+function chart(target, title, xs, series, axis = { time: true, y: 'ms' }) {
   const width = Math.max(360, target.clientWidth - 24);
-  const data = [times.map((t) => t / 1000), ...series.map((s) => s.values)];
+  const data = [axis.time ? xs.map((t) => t / 1000) : xs, ...series.map((s) => s.values)];
   const plot = new window.uPlot(
     {
       title,
       width,
       height: 220,
-      scales: { x: { time: true } },
-      axes: [{}, { label: 'ms' }],
+      scales: { x: { time: axis.time } },
+      axes: [{ label: axis.x }, { label: axis.y }],
       series: [
-        {},
+        { label: axis.time ? 'time' : axis.x },
         ...series.map((s, i) => ({
           label: s.label,
           stroke: COLORS[i % COLORS.length],
@@ -195,10 +196,10 @@ async function overview() {
     chart(
       distChart,
       'Voice-to-voice distribution (turns per 100 ms)',
-      data.distribution.bins.map((b) => b.fromMs * 1000),
+      data.distribution.bins.map((b) => b.fromMs),
       [{ label: 'turns', values: data.distribution.bins.map((b) => b.count) }],
+      { time: false, x: 'voice-to-voice, ms', y: 'turns' },
     );
-    charts[charts.length - 1].setScale('x', { min: 0, max: data.distribution.bins.length * 100 });
   }
 }
 
