@@ -1,7 +1,7 @@
 import type { AudioFrame } from '../audio/frame.ts';
 import type { Clock } from '../metrics/clock.ts';
 import type { TurnMarks } from '../metrics/turn.ts';
-import type { TTS, TtsStream } from '../providers/tts/contract.ts';
+import type { TTS, TtsStream, WordTiming } from '../providers/tts/contract.ts';
 import type { Notifier } from '../util/emitter.ts';
 import { heardText } from './heard.ts';
 import type { AudioOutput, PlayoutReceipt } from './io.ts';
@@ -58,6 +58,10 @@ interface BufferedFrame {
 export class BufferedPlayout {
   private readonly frames: BufferedFrame[] = [];
   private readonly segmentTexts: string[] = [];
+  /** Word timings, trimmed lead-in and sample rate per segment, where the TTS gives timings (heard text). */
+  private readonly segmentWords: (WordTiming[] | undefined)[] = [];
+  private readonly segmentTrimMs: (number | undefined)[] = [];
+  private readonly segmentRates: (number | undefined)[] = [];
   /** The last segment whose text was announced as playing (a resumed pause does not announce it again). */
   private announcedSegment = -1;
   private readonly segmentSteps: number[] = [];
@@ -171,6 +175,9 @@ export class BufferedPlayout {
       steps: this.segmentSteps,
       step,
       playedSamples: complete ? Number.POSITIVE_INFINITY : this.playedSamples,
+      words: this.segmentWords,
+      trimmedMs: this.segmentTrimMs,
+      sampleRates: this.segmentRates,
     });
   }
 
@@ -265,8 +272,14 @@ export class BufferedPlayout {
           marks.firstAudibleOffsetMs = audio.trim?.audibleOffsetMs ?? 0;
         }
         this.frames.push({ frame: { ...audio.frame, speechId: this.deps.speechId }, segment: audio.segment });
-        if (audio.segment < this.segmentSamples.length)
+        if (audio.segment < this.segmentSamples.length) {
           this.segmentSamples[audio.segment] += audio.frame.samples.length;
+          this.segmentRates[audio.segment] ??= audio.frame.sampleRate;
+          if (audio.trim) this.segmentTrimMs[audio.segment] = audio.trim.trimmedMs;
+          if (audio.words?.length) {
+            this.segmentWords[audio.segment] = [...(this.segmentWords[audio.segment] ?? []), ...audio.words];
+          }
+        }
         changed.notify();
       }
     } catch (error) {
