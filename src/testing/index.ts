@@ -23,7 +23,10 @@ import { ScriptedTts } from '../providers/tts/scripted.ts';
 import type { VAD } from '../providers/vad/contract.ts';
 import { ScriptedVad } from '../providers/vad/scripted.ts';
 
+import { feedUtterance, synthesizeUtterance } from './speech.ts';
+
 export { type JudgeOptions, judge, type Verdict } from './judge.ts';
+export { feedUtterance, synthesizeUtterance } from './speech.ts';
 
 /** One scripted LLM answer: text to say, tools to call, or both (the text comes first). */
 export type ScriptStep =
@@ -177,13 +180,37 @@ export class AgentTest {
     }
   }
 
+  /**
+   * The user says `text` out loud: `tts` synthesizes it and the audio goes through the session's VAD and STT in
+   * real time (give the test a real VAD and STT, e.g. Silero and pocketsphinx, and `clock: 'real'`). Resolves
+   * once every reply to the turn has played; `transcript` is what the STT heard.
+   */
+  async userSpeech(text: string, options: { tts: TTS }): Promise<TurnResult & { transcript: string }> {
+    if (this.clock instanceof VirtualClock)
+      throw new Error("userSpeech needs clock: 'real' (the STT and VAD run in real time)");
+    const audio = await synthesizeUtterance(options.tts, text);
+    let transcript = '';
+    const off = this.session.on('turnCommitted', (turn) => {
+      transcript = transcript ? `${transcript} ${turn.transcript}` : turn.transcript;
+    });
+    try {
+      // The reply may start while the trailing silence is still being fed: everything from here is this turn's.
+      const from = this.mark();
+      await feedUtterance((frame) => this.session.pushAudio(frame), this.clock, audio);
+      const result = await this.collect(() => transcript !== '', from);
+      return { ...result, transcript };
+    } finally {
+      off();
+    }
+  }
+
   async close(): Promise<void> {
     await this.session.close();
     await this.llm.close?.();
   }
 
-  private async collect(started: () => boolean): Promise<TurnResult> {
-    const from = {
+  private mark() {
+    return {
       replies: this.replies.length,
       spoken: this.spoken.length,
       tools: this.toolCalls.length,
@@ -191,6 +218,9 @@ export class AgentTest {
       metrics: this.metrics.length,
       errors: this.errors.length,
     };
+  }
+
+  private async collect(started: () => boolean, from = this.mark()): Promise<TurnResult> {
     let handoffsSettled = false;
     let quiet = 0;
     const virtual = this.clock instanceof VirtualClock ? this.clock : undefined;
