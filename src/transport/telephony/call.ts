@@ -66,7 +66,8 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
   const done = new Promise<CallEnd>((resolve) => {
     resolveEnded = resolve;
   });
-  const held: Int16Array[] = [];
+  /** With the time each arrived (performance.now()): replayed at once, they keep their place on the timeline. */
+  const held: { samples: Int16Array; arrivedAt: number }[] = [];
   const timeline = new ArrivalTimeline();
   const cleanups: (() => void)[] = [];
   const log = (level: CallLogEntry['level'], message: string) => {
@@ -131,9 +132,9 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     next();
   };
 
-  const pushAudio = (samples: Int16Array) => {
+  const pushAudio = (samples: Int16Array, arrivedAt?: number) => {
     if (!session || !output) {
-      if (held.length < MAX_HELD_FRAMES) held.push(samples);
+      if (held.length < MAX_HELD_FRAMES) held.push({ samples, arrivedAt: performance.now() });
       return;
     }
     const durationMs = (samples.length * 1000) / wire.sampleRate;
@@ -143,7 +144,11 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     session.pushAudio({
       samples,
       sampleRate: wire.sampleRate,
-      timestampMs: timeline.stamp(now(), durationMs),
+      // A held frame is placed when it arrived (on the session clock), not when it is replayed.
+      timestampMs: timeline.stamp(
+        arrivedAt === undefined ? now() : now() - (performance.now() - arrivedAt),
+        durationMs,
+      ),
     });
   };
 
@@ -186,7 +191,7 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     await session.start(output);
     if (ended) return;
     budget.endStartup();
-    for (const samples of held.splice(0)) pushAudio(samples);
+    for (const frame of held.splice(0)) pushAudio(frame.samples, frame.arrivedAt);
     onDigit = (digit) => dtmf.push(digit);
     for (const digit of earlyDigits.splice(0)) onDigit(digit);
   };
