@@ -15,6 +15,9 @@
  * ```
  * @module
  */
+
+/** zod, as the agent's tools use it (the same copy the tool runner validates with). */
+export { z } from 'zod';
 export {
   AgentSession,
   type AgentSessionEvents,
