@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { MonotonicClock } from '../metrics/clock.ts';
+import { ScriptedTts } from '../providers/tts/scripted.ts';
 import { startAgentTest } from '../testing/index.ts';
 import { AgentDefinitionError, defineAgent, defineTool } from './definition.ts';
 import { handoff } from './handoff.ts';
@@ -123,10 +125,13 @@ describe('agent sessions', () => {
   });
 
   it('hands over from a tool: instructions, tools and voice change, the history carries over', async () => {
+    // Billing's own voice (a TTS on real time, with no delay, so it runs beside the test's virtual clock).
+    const billingVoice = new ScriptedTts({ clock: new MonotonicClock(), ttfbMs: 0 });
     const billing = defineAgent({
       name: 'billing',
       instructions: 'You are the billing agent.',
       tools: [lookup],
+      tts: billingVoice,
     });
     const transfer = defineTool({
       name: 'transfer_to_billing',
@@ -153,6 +158,8 @@ describe('agent sessions', () => {
     expect(turn.handoffs).toEqual([{ from: 'greeter', to: 'billing' }]);
     expect(turn.replies).toEqual(['Let me transfer you.', 'Billing here, how can I help?']);
     expect(turn.agent).toBe('billing');
+    // The voice changed with the agent: the greeter's words went to the session's TTS, billing's to its own.
+    expect(billingVoice.segmentsSynthesized.join(' ')).toBe('Billing here, how can I help?');
     expect(prompts[0].system).toContain('You are the billing agent.');
     expect(prompts[0].system).toContain('The caller wants help with a bill.');
     // The history carried over: the user's words are still there for the billing agent.
