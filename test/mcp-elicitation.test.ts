@@ -1,32 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { type ElicitResult, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeline } from '../src/agent/timeline.testkit.ts';
-import type { ChatMessage } from '../src/providers/llm/contract.ts';
 import { type HttpEndpoint, serveStreamableHttp } from '../src/tools/docs-server/http.ts';
 import { McpToolset } from '../src/tools/mcp/toolset.ts';
-
-type Timeline = ReturnType<typeof timeline>;
-
-/** The clock runs no faster than real time while a tool is in flight, so the real HTTP server keeps up. */
-async function runPaced(t: Timeline, untilMs: number, done: () => boolean): Promise<void> {
-  let inFlight = 0;
-  const offCall = t.session.on('toolCall', () => inFlight++);
-  const offResult = t.session.on('toolResult', () => inFlight--);
-  try {
-    while (t.clock.now() < untilMs && !done()) {
-      if (inFlight > 0) await delay(20);
-      await t.runUntil(t.clock.now() + 20);
-    }
-  } finally {
-    offCall();
-    offResult();
-  }
-}
-
-const toolAnswer = (messages: readonly ChatMessage[]) =>
-  messages.at(-1)?.role === 'tool' ? (messages.at(-1)?.content ?? '') : undefined;
+import { runPaced, toolAnswer } from './mcp-paced.testkit.ts';
 
 /**
  * A remote MCP server asks the user something in the middle of a tool call (elicitation). The agent asks the
