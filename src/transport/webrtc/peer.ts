@@ -310,7 +310,10 @@ export class WebRtcConnection {
   private pushAudio(frame: Parameters<AgentSession['pushAudio']>[0]): void {
     if (this.isClosed) return;
     const verdict = this.budget.audio((frame.samples.length * 1000) / frame.sampleRate);
-    if (verdict.kind === 'drop') return this.drop(verdict.reason);
+    if (verdict.kind === 'drop') {
+      this.drop(verdict.reason);
+      return;
+    }
     if (verdict.kind === 'discard') return;
     this.session.pushAudio(frame);
   }
