@@ -1,6 +1,7 @@
 import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import type { HistoryItem } from './history.ts';
-import { type ContextPolicyOptions, resolveContextPolicy } from './policy.ts';
+import { type ContextPolicyOptions, recencyPolicy, resolveContextPolicy } from './policy.ts';
+import { HistoryRelevance } from './relevance.ts';
 import { summarize } from './summarizer.ts';
 import { clipToTokens, MessageTokens, tiktokenCounter, tokenCounterFor } from './tokens.ts';
 import {
@@ -67,6 +68,9 @@ export class ContextManager {
   readonly policy: ContextPolicyOptions;
   private readonly options: ContextManagerOptions;
   private readonly derived = new DerivedMessages();
+  /** The recent window's policy (the budget less what recall of relevant older turns may take). */
+  private readonly windowPolicy: ContextPolicyOptions;
+  private readonly relevance: HistoryRelevance | undefined;
   private tokens: MessageTokens | undefined;
   private tokenizerReady: Promise<void> | undefined;
   private summary: SummaryState | undefined;
@@ -83,6 +87,8 @@ export class ContextManager {
   constructor(options: ContextManagerOptions) {
     this.options = options;
     this.policy = resolveContextPolicy(options.policy);
+    this.windowPolicy = recencyPolicy(this.policy);
+    if (this.policy.recallTokens > 0) this.relevance = new HistoryRelevance();
   }
 
   /**
@@ -264,9 +270,10 @@ export class ContextManager {
       items,
       summary: this.summary,
       prunedUntilId: this.prunedUntilId,
-      policy: this.policy,
+      policy: this.windowPolicy,
       tokens: this.requireTokens(),
       derived: this.derived,
+      recall: this.relevance && { relevance: this.relevance, maxTokens: this.policy.recallTokens },
     };
   }
 

@@ -30,6 +30,12 @@ export interface ContextPolicyOptions {
   summarizeTimeoutMs: number;
   /** Instructions for the summarising LLM. */
   summaryPrompt: string;
+  /**
+   * Tokens of the budget set aside for older turns recalled verbatim by relevance to the current user turn (BM25
+   * over the history, see relevance.ts): the recent window and its watermarks get `maxTokens - recallTokens`, so
+   * the prompt stays within `maxTokens`. 0 (the default) keeps the window by recency only.
+   */
+  recallTokens: number;
 }
 
 export const DEFAULT_SUMMARY_PROMPT =
@@ -51,6 +57,7 @@ export const DEFAULT_CONTEXT_POLICY: ContextPolicyOptions = {
   summaryMaxTokens: 200,
   summarizeTimeoutMs: 120_000,
   summaryPrompt: DEFAULT_SUMMARY_PROMPT,
+  recallTokens: 0,
 };
 
 const positiveInt = z.number().int().positive();
@@ -69,6 +76,7 @@ export const contextPolicySchema = z
     summaryMaxTokens: positiveInt,
     summarizeTimeoutMs: positiveInt,
     summaryPrompt: z.string().trim().min(1),
+    recallTokens: z.number().int().min(0),
   })
   .partial()
   .strict();
@@ -94,6 +102,20 @@ export function resolveContextPolicy(overrides: Partial<ContextPolicyOptions> = 
     problems.push('summaryMaxTokens must be below summarizeToTokens');
   if (policy.summarizeAtMessages > policy.maxMessages)
     problems.push('summarizeAtMessages must not exceed maxMessages');
+  if (policy.recallTokens > 0 && policy.summarizeToTokens - policy.recallTokens <= policy.summaryMaxTokens)
+    problems.push('recallTokens must leave room for a summary below summarizeToTokens');
   if (problems.length) throw new ContextPolicyError(`invalid context policy: ${problems.join('; ')}`);
   return policy;
+}
+
+/** The policy of the recent window when `recallTokens` are set aside for recalled turns. */
+export function recencyPolicy(policy: ContextPolicyOptions): ContextPolicyOptions {
+  const r = policy.recallTokens;
+  if (r <= 0) return policy;
+  return {
+    ...policy,
+    maxTokens: policy.maxTokens - r,
+    summarizeAtTokens: policy.summarizeAtTokens - r,
+    summarizeToTokens: policy.summarizeToTokens - r,
+  };
 }

@@ -1,6 +1,7 @@
 import type { ChatMessage, TokenCounter } from '../providers/llm/contract.ts';
 import type { HistoryItem } from './history.ts';
 import type { ContextPolicyOptions } from './policy.ts';
+import { currentUserText, type HistoryRelevance } from './relevance.ts';
 import type { MessageTokens } from './tokens.ts';
 
 export const SUMMARY_HEADING = 'Summary of the earlier conversation:';
@@ -31,6 +32,8 @@ export interface ContextStats {
    * huge tool result in the last turns; the pending message counts too.
    */
   clippedMessages: number;
+  /** Older history messages back in the prompt verbatim for their relevance to the current user turn. */
+  recalledMessages: number;
   summaryId: number | null;
   summaryDurationMs: number | null;
 }
@@ -111,6 +114,8 @@ export interface WindowInput {
   policy: ContextPolicyOptions;
   tokens: MessageTokens;
   derived: DerivedMessages;
+  /** Recall of older turns by relevance, within `maxTokens` tokens (on top of `policy`'s recent window). */
+  recall?: { relevance: HistoryRelevance; maxTokens: number };
 }
 
 /** The first `maxTokens` tokens (about) of `text`, marked as clipped; the marker counts towards `maxTokens`. */
@@ -230,7 +235,9 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
   const clippedMessages = [...clipped].filter((i) => i >= start).length;
   const kept = shown.slice(start);
   const stubbedKept = kept.filter((m, i) => start + i < items.length && m !== items[start + i]).length;
-  const messages = [...pinned, ...kept].map(plain);
+  const recalled = recallOlder(input, start < items.length ? items[start].id : Number.POSITIVE_INFINITY, kept);
+  total += recalled.tokens;
+  const messages = [...pinned, ...recalled.messages, ...kept].map(plain);
   const dropped = Math.min(start, items.length);
   return {
     messages,
@@ -240,6 +247,7 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
       summarizedMessages: summary?.messages ?? 0,
       prunedMessages: dropped + stubbedKept,
       clippedMessages,
+      recalledMessages: recalled.messages.length,
       summaryId: summary?.id ?? null,
       summaryDurationMs: summary?.durationMs ?? null,
     },
@@ -248,6 +256,20 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
     overLimit,
     prunedUntilId: dropped > 0 ? Math.max(prunedUntil, items[dropped - 1].id) : prunedUntil,
   };
+}
+
+/** The older turns (before `beforeId`, out of the prompt) most relevant to the current user turn. */
+function recallOlder(input: WindowInput, beforeId: number, kept: readonly ChatMessage[]) {
+  const { recall } = input;
+  if (!recall) return { messages: [], tokens: 0 };
+  const turns = recall.relevance.select(
+    input.items,
+    beforeId,
+    currentUserText(kept),
+    recall.maxTokens,
+    input.tokens,
+  );
+  return { messages: turns.flatMap((t) => t.messages), tokens: turns.reduce((n, t) => n + t.tokens, 0) };
 }
 
 /**
