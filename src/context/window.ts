@@ -235,7 +235,8 @@ export function buildPrompt(input: WindowInput, pending?: ChatMessage): ContextP
   const clippedMessages = [...clipped].filter((i) => i >= start).length;
   const kept = shown.slice(start);
   const stubbedKept = kept.filter((m, i) => start + i < items.length && m !== items[start + i]).length;
-  const recalled = recallOlder(input, start < items.length ? items[start].id : Number.POSITIVE_INFINITY, kept);
+  const keptFromId = start < items.length ? items[start].id : Number.POSITIVE_INFINITY;
+  const recalled = recallOlder(input, keptFromId, kept);
   total += recalled.tokens;
   const messages = [...pinned, ...recalled.messages, ...kept].map(plain);
   const dropped = Math.min(start, items.length);
