@@ -17,6 +17,19 @@ export const TelephonyConfigSchema = z
     silenceTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
     silencePrompt: z.string().max(500).default('Are you still there?'),
     silenceGoodbye: z.string().max(500).default("I'll hang up now. Goodbye!"),
+    /** Answering-machine / voicemail detection at the start of each call (the greeting's length and the beep). */
+    answeringMachine: z
+      .object({
+        detect: z.boolean().default(false),
+        /** `leaveMessage`: wait for the beep, say `message`, hang up; `hangUp`: end the call at once. */
+        onMachine: z.enum(['leaveMessage', 'hangUp']).default('hangUp'),
+        message: z.string().max(2000).default(''),
+      })
+      .strict()
+      .refine((a) => a.onMachine !== 'leaveMessage' || a.message.trim() !== '', {
+        message: "answeringMachine.onMachine is 'leaveMessage' but answeringMachine.message is empty",
+      })
+      .optional(),
   })
   .strict();
 
@@ -57,6 +70,7 @@ export function telephonyServerOptions(
         prompt: config.silencePrompt,
         goodbye: config.silenceGoodbye,
       },
+      ...(config.answeringMachine ? { answeringMachine: config.answeringMachine } : {}),
     },
   };
 }

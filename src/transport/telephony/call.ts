@@ -7,6 +7,8 @@ import { PlaybackReceipts } from '../receipts.ts';
 import { ArrivalTimeline } from '../timeline.ts';
 import { type CallControl, CallController } from './control.ts';
 import { DtmfCollector } from './dtmf.ts';
+import type { AnsweringMachineOptions, MachineDetection } from './machine.ts';
+import { AnsweringMachineGate } from './machine-gate.ts';
 import { PhonePlayback } from './playback.ts';
 import { type SilenceOptions, SilenceWatch } from './silence.ts';
 import { type PhoneProvider, type PhoneWire, type StreamStart, TelephonyProtocolError } from './wire.ts';
@@ -44,6 +46,10 @@ export interface PhoneCallOptions extends InputBudgetOptions {
   /** The caller pressed keys (the entry also reaches the agent as a typed message). */
   onDtmf?(digits: string, call: PhoneCallInfo): void;
   onEnded?(end: CallEnd, call: PhoneCallInfo | undefined): void;
+  /** Answering-machine detection at the start of the call (off unless `detect`): src/transport/telephony/machine.ts. */
+  answeringMachine?: Partial<AnsweringMachineOptions>;
+  /** The detection's verdict (also a log line). */
+  onAnsweringMachine?(detection: MachineDetection, call: PhoneCallInfo): void;
 }
 
 /** Media held while the call's session is created: 5 s of 20 ms frames. */
@@ -132,11 +138,13 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     next();
   };
 
+  let gate: AnsweringMachineGate | undefined;
   const pushAudio = (samples: Int16Array, arrivedAt?: number) => {
     if (!session || !output) {
       if (held.length < MAX_HELD_FRAMES) held.push({ samples, arrivedAt: performance.now() });
       return;
     }
+    if (gate?.push(samples, arrivedAt ?? performance.now())) return;
     const durationMs = (samples.length * 1000) / wire.sampleRate;
     const verdict = budget.audio(durationMs);
     if (verdict.kind === 'drop') return fail(verdict.reason);
@@ -184,10 +192,15 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
       }
     });
     cleanups.push(() => dtmf.close());
-    const silence = new SilenceWatch(session, { ...options.silence }, () =>
-      control.hangUp({ reason: 'no answer after the silence prompt' }),
-    );
-    cleanups.push(() => silence.close());
+    const watchSilence = () => {
+      if (ended || !session) return;
+      const silence = new SilenceWatch(session, { ...options.silence }, () =>
+        control.hangUp({ reason: 'no answer after the silence prompt' }),
+      );
+      cleanups.push(() => silence.close());
+    };
+    if (options.answeringMachine?.detect) gate = machineGate(watchSilence);
+    else watchSilence();
     await session.start(output);
     if (ended) return;
     budget.endStartup();
@@ -195,6 +208,36 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     onDigit = (digit) => dtmf.push(digit);
     for (const digit of earlyDigits.splice(0)) onDigit(digit);
   };
+  /** Caller audio goes through detection first; a person's call then goes on (and its silence watch starts). */
+  const machineGate = (onHuman: () => void) =>
+    new AnsweringMachineGate(wire.sampleRate, options.answeringMachine ?? {}, {
+      verdict: (detection) => {
+        log(
+          'info',
+          `answering-machine detection: ${detection.verdict}, ${detection.reason} (at ${detection.atMs} ms)`,
+        );
+        try {
+          options.onAnsweringMachine?.(detection, call!);
+        } catch {
+          // a listener's fault is not the call's
+        }
+      },
+      release: (frames) => {
+        onHuman();
+        for (const frame of frames) pushAudio(frame.samples, frame.arrivedAt);
+      },
+      hangUp: (reason) => end({ by: 'agent', reason }),
+      leaveMessage: (reason) => {
+        const message = options.answeringMachine?.message ?? '';
+        log('info', `leaving a message on the answering machine ${reason}`);
+        if (!session || !message)
+          return void end({ by: 'agent', reason: 'answering machine, no message to leave' });
+        session
+          .say(message, { interruptible: false })
+          .catch(() => undefined)
+          .then(() => control.hangUp({ reason: `left a message on the answering machine ${reason}` }));
+      },
+    });
   /** Keys pressed before the session was ready are held, like early audio. */
   const earlyDigits: string[] = [];
   let onDigit: ((digit: string) => void) | undefined;
