@@ -25,6 +25,24 @@ describe('telephony configuration', () => {
     expect(telephonyServerOptions(undefined, { TWILIO_AUTH_TOKEN: 'abc' }, create, () => {})).toBeUndefined();
   });
 
+  it('answeringMachine reaches the call options; leaveMessage without a message is refused', async () => {
+    const env = { REPARTEE_TELEPHONY_PUBLIC_URL: 'https://calls.example.com' };
+    const config = await loadConfig({ file: '/nonexistent/repartee.config.json', env });
+    const telephony = {
+      ...config.telephony!,
+      answeringMachine: { detect: true, onMachine: 'hangUp' as const, message: '' },
+    };
+    const options = telephonyServerOptions(telephony, { TWILIO_AUTH_TOKEN: 'abc' }, create, () => {});
+    expect(options?.call?.answeringMachine).toEqual({ detect: true, onMachine: 'hangUp', message: '' });
+    const { TelephonyConfigSchema } = await import('./telephony.ts');
+    const bad = TelephonyConfigSchema.safeParse({
+      publicUrl: 'https://calls.example.com',
+      answeringMachine: { detect: true, onMachine: 'leaveMessage' },
+    });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.message).toMatch(/message is empty/);
+  });
+
   it('a public URL that is not http(s) is refused', async () => {
     await expect(
       loadConfig({
