@@ -12,6 +12,7 @@ packages=(
   chromium fonts-dejavu-core                                                # browser end-to-end tests (playwright-core drives it)
   strace iproute2                                                           # telemetry test: VAD in a network namespace, syscalls traced
   redis-server haproxy faketime                                             # scale-out tests (test/cluster): own Redis + HAProxy on loopback, a worker with a skewed clock
+  postgresql-15                                                             # PostgreSQL store test (src/store/postgres.test.ts): its own server in a temp dir on loopback
   festvox-italp16k festvox-czech-dita festvox-suopuhe-lj festvox-ca-ona-hts # local voices for Italian, Czech, Finnish, Catalan (config/languages.ts; espeak-ng-data has the others)
 )
 missing=()

@@ -238,7 +238,7 @@ export const ConfigSchema = z
     docsRoot: z.string().min(1).optional(),
     /** The TTS audio cache and the response cache (src/config/cache-schema.ts). */
     cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
-    /** Stored conversations (SQLite), retention and opt-in recordings: src/store/config.ts. */
+    /** Stored conversations (SQLite; PostgreSQL with `url`), retention, recordings: src/store/config.ts. */
     store: StoreConfigSchema.prefault({}),
     /** /dashboard/ and its prices: src/server/dashboard-config.ts. */
     dashboard: DashboardConfigSchema.prefault({}),
@@ -325,8 +325,10 @@ const ENV_KEYS: Record<string, (value: string, config: Record<string, unknown>) 
     c.metricsLog = v;
   },
   REPARTEE_STORE: (v, c) => {
-    // `off` switches the store off; anything else is the SQLite file.
-    c.store = v === 'off' ? { ...(c.store as object), enabled: false } : { ...(c.store as object), path: v };
+    // `off` switches the store off; a postgres:// URL is the shared database; anything else is the SQLite file.
+    if (v === 'off') c.store = { ...(c.store as object), enabled: false };
+    else if (/^postgres(ql)?:\/\//.test(v)) c.store = { ...(c.store as object), url: v };
+    else c.store = { ...(c.store as object), path: v };
   },
   REPARTEE_RECORD_AUDIO: (v, c) => {
     c.store = { ...(c.store as object), recordAudio: v === '1' || v === 'true' };

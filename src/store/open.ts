@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StoreConfig } from './config.ts';
+import { PostgresStore } from './postgres.ts';
 import { SqliteStore } from './sqlite.ts';
 import type { ConversationStore, StoreLog } from './types.ts';
 
@@ -9,6 +10,14 @@ const DAY_MS = 86_400_000;
 /** The configured store, or undefined when it is switched off. A folder that cannot be made is logged. */
 export function openStore(config: StoreConfig, log?: StoreLog): ConversationStore | undefined {
   if (!config.enabled) return undefined;
+  if (config.url) {
+    // Only the age: the database's size is its administrator's (quotas, VACUUM).
+    return new PostgresStore({
+      url: config.url,
+      retention: { maxAgeMs: config.retentionDays * DAY_MS },
+      log,
+    });
+  }
   if (config.path !== ':memory:') {
     try {
       mkdirSync(dirname(config.path), { recursive: true });

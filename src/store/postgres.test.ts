@@ -1,0 +1,229 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from './open.ts';
+import { PostgresStore, type PostgresStoreOptions } from './postgres.ts';
+import { conversation, storeContract, waitUntil } from './testing/contract.ts';
+import type { StoreLog } from './types.ts';
+
+/**
+ * Debian's PostgreSQL 15 (scripts/setup.sh installs it), started by this test in a temp dir on a free loopback
+ * port with its sockets in that dir, and stopped after. Skipped, saying why, only when it cannot start here.
+ */
+const BIN = '/usr/lib/postgresql/15/bin';
+const asRoot = process.getuid?.() === 0;
+
+class LocalPostgres {
+  readonly dir = mkdtempSync(join(tmpdir(), 'repartee-pg-'));
+  readonly data = join(this.dir, 'data');
+  port = 0;
+
+  private run(tool: string, args: string[]): void {
+    const command = asRoot ? 'runuser' : join(BIN, tool);
+    const full = asRoot ? ['-u', 'postgres', '--', join(BIN, tool), ...args] : args;
+    execFileSync(command, full, { stdio: 'pipe', timeout: 120_000 });
+  }
+
+  async init(): Promise<void> {
+    if (asRoot) chownSync(this.dir, uidOf('postgres'), gidOf('postgres'));
+    this.port = await freePort();
+    this.run('initdb', ['-D', this.data, '-A', 'trust', '-U', 'repartee', '--no-sync', '-E', 'UTF8']);
+  }
+
+  start(): void {
+    this.run('pg_ctl', [
+      '-D',
+      this.data,
+      '-l',
+      join(this.dir, 'log'),
+      '-w',
+      '-t',
+      '120',
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      'start',
+    ]);
+  }
+
+  stop(): void {
+    this.run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', '-t', '120', 'stop']);
+  }
+
+  url(database = 'postgres'): string {
+    return `postgres://repartee@127.0.0.1:${this.port}/${database}`;
+  }
+
+  destroy(): void {
+    try {
+      this.stop();
+    } catch {}
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function uidOf(user: string): number {
+  return Number(execFileSync('id', ['-u', user]).toString().trim());
+}
+function gidOf(user: string): number {
+  return Number(execFileSync('id', ['-g', user]).toString().trim());
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let server: LocalPostgres | undefined;
+let unavailable: string | undefined;
+let databases = 0;
+const stores: PostgresStore[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(join(BIN, 'pg_ctl'))) {
+    unavailable = `${BIN}/pg_ctl is missing (apt-get install postgresql-15)`;
+    return;
+  }
+  try {
+    server = new LocalPostgres();
+    await server.init();
+    server.start();
+  } catch (error) {
+    unavailable = `PostgreSQL could not be started: ${(error as Error).message.split('\n')[0]}`;
+    server?.destroy();
+    server = undefined;
+  }
+  if (unavailable) console.warn(`postgres store tests skipped: ${unavailable}`);
+}, 180_000);
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+afterAll(() => server?.destroy(), 120_000);
+
+async function newDatabase(): Promise<string> {
+  if (!server) throw new Error('no server');
+  const name = `contract_${++databases}`;
+  const admin = new pg.Client({ connectionString: server.url() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return server.url(name);
+}
+
+function open(url: string, extra: Partial<PostgresStoreOptions> = {}): PostgresStore {
+  const store = new PostgresStore({ url, batchMs: 20, retryMs: 100, timeoutMs: 2_000, ...extra });
+  stores.push(store);
+  return store;
+}
+
+function capturingLog() {
+  const lines: { level: string; fields: object; message: string }[] = [];
+  const log: StoreLog = {
+    info: (fields, message) => lines.push({ level: 'info', fields, message }),
+    warn: (fields, message) => lines.push({ level: 'warn', fields, message }),
+    error: (fields, message) => lines.push({ level: 'error', fields, message }),
+  };
+  return { log, lines };
+}
+
+describe('PostgresStore', () => {
+  it('has a PostgreSQL server to test against (or says why not)', (context) => {
+    if (unavailable) context.skip();
+    expect(server?.port).toBeGreaterThan(0);
+  });
+
+  describe('the store contract', () => {
+    storeContract(async () => {
+      if (unavailable) return undefined;
+      const url = await newDatabase();
+      return (options) => open(url, options);
+    });
+  });
+
+  it('the database stopped mid-run: logged once, rows kept, written once it is back', async (context) => {
+    if (unavailable || !server) return context.skip();
+    const url = await newDatabase();
+    const { log, lines } = capturingLog();
+    const store = open(url, { log });
+    conversation(store, 'before', 1);
+    await store.flush();
+    expect(store.health()).toMatchObject({ ok: true, pending: 0 });
+    server.stop();
+    try {
+      conversation(store, 'during', 2);
+      await waitUntil('the failure to be reported', () => store.health().ok === false);
+      // Another batch fails too (flush makes the attempt): still logged once.
+      conversation(store, 'during2', 1);
+      await store.flush();
+      expect(store.health().pending).toBeGreaterThan(0);
+      expect(store.health().lastError).toMatch(/ECONNREFUSED|57P01|terminat|connect/i);
+      expect(lines.filter((l) => l.level === 'error' && /writes are failing/.test(l.message)).length).toBe(1);
+      await expect(store.listSessions()).rejects.toThrow();
+    } finally {
+      server.start();
+    }
+    await waitUntil('writes to resume', () => store.health().ok && store.health().pending === 0, 60_000);
+    expect(lines.some((l) => /writes resumed/.test(l.message))).toBe(true);
+    expect((await store.listSessions()).map((s) => s.id).sort()).toEqual(['before', 'during', 'during2']);
+    const during = await store.getSession('during');
+    expect(during?.turnRecords.length).toBe(2);
+    expect(during?.endedAt).not.toBeNull();
+  }, 180_000);
+
+  it('an unreachable database from the start: conversations go on, the rows arrive when it answers', async (context) => {
+    if (unavailable || !server) return context.skip();
+    const port = await freePort();
+    const { log, lines } = capturingLog();
+    const store = open(`postgres://repartee:secret@127.0.0.1:${port}/nowhere`, { log, maxPending: 5 });
+    conversation(store, 'lost', 3); // 8 rows, 5 kept
+    await store.flush();
+    expect(store.health()).toMatchObject({ ok: false, pending: 5 });
+    expect(store.health().dropped).toBe(3);
+    const failure = lines.find((l) => l.level === 'error');
+    expect(failure?.message).toMatch(/writes are failing/);
+    // The password never reaches the log.
+    expect(JSON.stringify(failure?.fields)).not.toMatch(/secret/);
+    expect(JSON.stringify(failure?.fields)).toMatch(/ECONNREFUSED/);
+  }, 60_000);
+
+  it('a row refused by the schema is dropped alone; the rest of its batch is written', async (context) => {
+    if (unavailable) return context.skip();
+    const store = open(await newDatabase());
+    conversation(store, 'ok', 1);
+    store.addEvent({ sessionId: 'never-begun', kind: 'error', atMs: 0, data: {} });
+    conversation(store, 'ok2', 1);
+    await store.flush();
+    expect((await store.listSessions()).map((s) => s.id).sort()).toEqual(['ok', 'ok2']);
+    expect(store.health()).toMatchObject({ ok: true, dropped: 1, pending: 0 });
+  });
+
+  it('openStore picks PostgreSQL for a postgres:// url (the tables made on first use)', async (context) => {
+    if (unavailable) return context.skip();
+    const url = await newDatabase();
+    const store = openStore({
+      enabled: true,
+      path: ':memory:',
+      url,
+      retentionDays: 30,
+      maxMegabytes: 0,
+      recordAudio: false,
+    });
+    expect(store?.kind).toBe('postgres');
+    stores.push(store as PostgresStore);
+    expect(await store?.listSessions()).toEqual([]);
+    conversation(store as PostgresStore, 'picked', 1);
+    await store?.flush();
+    expect((await store?.listSessions())?.map((s) => s.id)).toEqual(['picked']);
+  });
+});

@@ -1,0 +1,571 @@
+import pg from 'pg';
+import type { TurnMetrics } from '../metrics/schema.ts';
+// @ts-expect-error plain JavaScript (shared with the SQLite worker), no declarations
+import { TrackRecorder } from './ogg-opus.js';
+import {
+  type ConversationStore,
+  type Recording,
+  type RecordingSide,
+  type RetentionOptions,
+  type SessionDetail,
+  type SessionStart,
+  type SessionSummary,
+  type StoredEvent,
+  type StoredTurn,
+  type StoreHealth,
+  type StoreLog,
+  silentStoreLog,
+} from './types.ts';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database` (libpq-style parameters such as `?host=/run/sock` work). */
+  url: string;
+  /** Only the age applies on PostgreSQL (its size is the database administrator's: quotas, VACUUM). */
+  retention?: Partial<RetentionOptions>;
+  /** Queued writes are sent this often (one transaction per batch). */
+  batchMs?: number;
+  /** Rows kept while the database is unreachable or failing; past it the oldest are dropped, counted. */
+  maxPending?: number;
+  retryMs?: number;
+  /** A connection attempt or a statement taking longer than this counts as failed. */
+  timeoutMs?: number;
+  retentionIntervalMs?: number;
+  /** One side of a recording is cut at this length. */
+  maxRecordingMs?: number;
+  log?: StoreLog;
+}
+
+type Row =
+  | { t: 'begin'; session: SessionStart }
+  | { t: 'end'; sessionId: string; endedAt: number }
+  | { t: 'turn'; sessionId: string; at: number; turn: TurnMetrics }
+  | ({ t: 'event' } & StoredEvent)
+  | {
+      t: 'recording';
+      sessionId: string;
+      side: RecordingSide;
+      mime: string;
+      durationMs: number;
+      bytes: Uint8Array;
+    };
+
+interface Recorder {
+  push(atMs: number, samples: Int16Array, sampleRate: number): void;
+  finish(serial: number): { bytes: Uint8Array; durationMs: number };
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS repartee_sessions (
+  id TEXT PRIMARY KEY, started_at BIGINT NOT NULL, ended_at BIGINT, clock_origin_ms DOUBLE PRECISION NOT NULL,
+  transport TEXT, experiment TEXT, variant TEXT, recording BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE INDEX IF NOT EXISTS repartee_sessions_started ON repartee_sessions(started_at);
+CREATE TABLE IF NOT EXISTS repartee_turns (
+  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE,
+  turn_id INTEGER NOT NULL, at BIGINT NOT NULL, outcome TEXT, voice_to_voice_ms DOUBLE PRECISION, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS repartee_turns_at ON repartee_turns(at);
+CREATE INDEX IF NOT EXISTS repartee_turns_session ON repartee_turns(session_id);
+CREATE TABLE IF NOT EXISTS repartee_events (
+  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL, at_ms DOUBLE PRECISION NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS repartee_events_session ON repartee_events(session_id);
+CREATE TABLE IF NOT EXISTS repartee_recordings (
+  session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE, side TEXT NOT NULL,
+  mime TEXT NOT NULL, duration_ms INTEGER NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (session_id, side));
+`;
+
+/** BIGINT and COUNT(*) as numbers (times in ms and counts fit a double), per pool: no global type parser. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** SQLSTATE classes of a row refused for itself (bad value, missing session): dropped alone, not retried. */
+const ROW_REFUSED = /^(22|23)/;
+
+/**
+ * The store for a shared deployment: PostgreSQL through `pg`. Like the SQLite store, the session side only
+ * appends to an in-memory queue and never waits on the database; every `batchMs` the queue is written in one
+ * transaction on the pool's own sockets. The schema is created on first use. An unreachable or failing database
+ * keeps the rows (bounded), is logged once with the cause, retried every `retryMs`, and logged again when it is
+ * back. Recordings are encoded to Ogg Opus when a batch is taken (on this thread, 20 ms frames in batches).
+ */
+export class PostgresStore implements ConversationStore {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly log: StoreLog;
+  private readonly where: { store: string };
+  private queue: (
+    | Row
+    | {
+        t: 'audio';
+        sessionId: string;
+        side: RecordingSide;
+        atMs: number;
+        samples: Int16Array;
+        sampleRate: number;
+      }
+  )[] = [];
+  /** Rows that failed to be written, oldest first, retried. */
+  private waiting: Row[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private schemaReady = false;
+  private failing: { code: string; message: string } | undefined;
+  private state: StoreHealth = { ok: true, mode: 'file', pending: 0, written: 0, dropped: 0 };
+  private readonly recordingSessions = new Set<string>();
+  private readonly recorders = new Map<string, Recorder>();
+  private serial = 1;
+  private nextRetentionAt = 0;
+  private closed = false;
+  private readonly batchMs: number;
+  private readonly retryMs: number;
+  private readonly maxPending: number;
+
+  constructor(private readonly options: PostgresStoreOptions) {
+    this.log = options.log ?? silentStoreLog;
+    this.batchMs = options.batchMs ?? 200;
+    this.retryMs = options.retryMs ?? 1_000;
+    this.maxPending = options.maxPending ?? 50_000;
+    this.where = { store: redact(options.url) };
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: 4,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs * 2,
+      statement_timeout: timeoutMs * 2,
+      idleTimeoutMillis: 10_000,
+      // The store never keeps a process alive.
+      allowExitOnIdle: true,
+      types,
+    });
+    // An idle connection the server dropped (restart, admin shutdown): the next write reconnects.
+    this.pool.on('error', () => {});
+  }
+
+  beginSession(session: SessionStart): void {
+    if (session.recording) this.recordingSessions.add(session.id);
+    this.enqueue({ t: 'begin', session });
+  }
+
+  endSession(sessionId: string, endedAt: number): void {
+    this.recordingSessions.delete(sessionId);
+    this.enqueue({ t: 'end', sessionId, endedAt });
+  }
+
+  addTurn(sessionId: string, turn: TurnMetrics, at: number): void {
+    this.enqueue({ t: 'turn', sessionId, at, turn });
+  }
+
+  addEvent(event: StoredEvent): void {
+    this.enqueue({ t: 'event', ...event });
+  }
+
+  addAudio(
+    sessionId: string,
+    side: RecordingSide,
+    atMs: number,
+    samples: Int16Array,
+    sampleRate: number,
+  ): void {
+    if (!this.recordingSessions.has(sessionId)) return;
+    this.enqueue({ t: 'audio', sessionId, side, atMs, samples: samples.slice(), sampleRate });
+  }
+
+  async listSessions({
+    limit = 100,
+    since = 0,
+  }: {
+    limit?: number;
+    since?: number;
+  } = {}): Promise<SessionSummary[]> {
+    const { rows } = await this.read(
+      `SELECT s.*, (SELECT COUNT(*) FROM repartee_turns t WHERE t.session_id = s.id) AS turns,
+         (SELECT COUNT(*) FROM repartee_turns t WHERE t.session_id = s.id AND t.outcome = 'interrupted') AS interrupted,
+         (SELECT COUNT(*) FROM repartee_events e WHERE e.session_id = s.id AND e.kind = 'error') AS errors,
+         (SELECT array_agg(t.voice_to_voice_ms) FROM repartee_turns t WHERE t.session_id = s.id) AS v2v
+       FROM repartee_sessions s WHERE s.started_at >= $1 ORDER BY s.started_at DESC LIMIT $2`,
+      [since, limit],
+    );
+    return rows.map((row) => ({ ...summaryRow(row), voiceToVoiceP50Ms: median(row.v2v ?? []) }));
+  }
+
+  async getSession(sessionId: string): Promise<SessionDetail | undefined> {
+    const { rows } = await this.read('SELECT * FROM repartee_sessions WHERE id = $1', [sessionId]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const [turns, events, recordings] = await Promise.all([
+      this.read('SELECT at, record FROM repartee_turns WHERE session_id = $1 ORDER BY id', [sessionId]),
+      this.read(
+        'SELECT id, kind, at_ms, data FROM repartee_events WHERE session_id = $1 ORDER BY at_ms, id',
+        [sessionId],
+      ),
+      this.read(
+        'SELECT side, duration_ms, octet_length(bytes) AS size FROM repartee_recordings WHERE session_id = $1',
+        [sessionId],
+      ),
+    ]);
+    const turnRecords: StoredTurn[] = turns.rows.map((t) => ({
+      sessionId,
+      at: t.at,
+      experiment: row.experiment ?? null,
+      variant: row.variant ?? null,
+      record: JSON.parse(t.record),
+    }));
+    const eventRows = events.rows.map((e) => ({
+      id: e.id,
+      sessionId,
+      kind: e.kind,
+      atMs: e.at_ms,
+      data: JSON.parse(e.data),
+    }));
+    const summary = summaryRow({
+      ...row,
+      turns: turnRecords.length,
+      interrupted: turnRecords.filter((t) => t.record.outcome === 'interrupted').length,
+      errors: eventRows.filter((e) => e.kind === 'error').length,
+    });
+    summary.voiceToVoiceP50Ms = median(turnRecords.map((t) => t.record.voiceToVoiceMs));
+    return {
+      ...summary,
+      clockOriginMs: row.clock_origin_ms,
+      turnRecords,
+      events: eventRows,
+      recordings: recordings.rows.map((r) => ({ side: r.side, durationMs: r.duration_ms, bytes: r.size })),
+    };
+  }
+
+  async turnsSince(since: number, limit = 50_000): Promise<StoredTurn[]> {
+    const { rows } = await this.read(
+      `SELECT t.session_id, t.at, t.record, s.experiment, s.variant FROM repartee_turns t
+       JOIN repartee_sessions s ON s.id = t.session_id WHERE t.at >= $1 ORDER BY t.at, t.id LIMIT $2`,
+      [since, limit],
+    );
+    return rows.map((t) => ({
+      sessionId: t.session_id,
+      at: t.at,
+      experiment: t.experiment ?? null,
+      variant: t.variant ?? null,
+      record: JSON.parse(t.record),
+    }));
+  }
+
+  async getRecording(sessionId: string, side: RecordingSide): Promise<Recording | undefined> {
+    const { rows } = await this.read(
+      'SELECT mime, duration_ms, bytes FROM repartee_recordings WHERE session_id = $1 AND side = $2',
+      [sessionId, side],
+    );
+    const row = rows[0];
+    return row
+      ? { mime: row.mime, durationMs: row.duration_ms, bytes: new Uint8Array(row.bytes) }
+      : undefined;
+  }
+
+  health(): StoreHealth {
+    return { ...this.state, pending: this.waiting.length + this.queue.length };
+  }
+
+  /** Resolves when everything queued so far was written or failed (health() then says which). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    // The batch under way may have started before the latest rows: wait for it, then write the rest.
+    while (this.writing) await this.writing;
+    if (this.queue.length > 0 || this.waiting.length > 0) await this.drain();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Sessions still open get their recordings written as they are.
+    for (const key of [...this.recorders.keys()]) this.finishRecordings(key.split('\n')[0]);
+    await this.flush();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.state = { ...this.state, mode: 'closed' };
+    await this.pool.end().catch(() => {});
+  }
+
+  private enqueue(row: PostgresStore['queue'][number]): void {
+    if (this.closed) return;
+    this.queue.push(row);
+    if (this.queue.length > this.maxPending) {
+      const over = this.queue.length - this.maxPending;
+      this.queue.splice(0, over);
+      this.state.dropped += over;
+    }
+    this.schedule(this.batchMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.drain();
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private drain(): Promise<void> {
+    if (this.writing) return this.writing;
+    this.writing = this.writeBatch().finally(() => {
+      this.writing = undefined;
+    });
+    return this.writing;
+  }
+
+  /** Audio is encoded as it comes; a finished session's recordings become rows like any other. */
+  private take(): Row[] {
+    const taken = this.queue;
+    this.queue = [];
+    const rows: Row[] = [];
+    for (const row of taken) {
+      if (row.t === 'audio') {
+        const key = `${row.sessionId}\n${row.side}`;
+        let recorder = this.recorders.get(key);
+        if (!recorder) {
+          recorder = new TrackRecorder(this.options.maxRecordingMs ?? 2 * 3_600_000) as Recorder;
+          this.recorders.set(key, recorder);
+        }
+        recorder.push(row.atMs, row.samples, row.sampleRate);
+        continue;
+      }
+      rows.push(row);
+      if (row.t === 'end') this.finishRecordings(row.sessionId, rows);
+    }
+    return rows;
+  }
+
+  private finishRecordings(sessionId: string, into?: Row[]): Row[] {
+    const rows = into ?? [];
+    for (const side of ['user', 'agent'] as const) {
+      const key = `${sessionId}\n${side}`;
+      const recorder = this.recorders.get(key);
+      if (!recorder) continue;
+      this.recorders.delete(key);
+      const { bytes, durationMs } = recorder.finish(this.serial++);
+      const row: Row = { t: 'recording', sessionId, side, mime: 'audio/ogg; codecs=opus', durationMs, bytes };
+      if (into) rows.push(row);
+      else this.waiting.push(row);
+    }
+    return rows;
+  }
+
+  private async writeBatch(): Promise<void> {
+    const all = [...this.waiting, ...this.take()];
+    this.waiting = [];
+    if (all.length === 0) return;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      if (!this.schemaReady) await this.createSchema(client);
+      let refused = 0;
+      try {
+        await client.query('BEGIN');
+        for (const row of all) await apply(client, row);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        if (!ROW_REFUSED.test(code(error))) throw error;
+        // A row refused for itself: write the batch again, each row behind a savepoint, and drop only those.
+        await client.query('BEGIN');
+        for (const row of all) {
+          await client.query('SAVEPOINT r');
+          try {
+            await apply(client, row);
+          } catch (rowError) {
+            if (!ROW_REFUSED.test(code(rowError))) throw rowError;
+            await client.query('ROLLBACK TO SAVEPOINT r');
+            refused++;
+          }
+        }
+        await client.query('COMMIT');
+      }
+      if (refused > 0) {
+        this.state.dropped += refused;
+        this.log.warn(
+          { ...this.where, count: refused, reason: 'refused by the schema' },
+          'store: rows dropped',
+        );
+      }
+      this.state.written += all.length - refused;
+      if (this.failing) {
+        this.failing = undefined;
+        this.state = { ...this.state, ok: true, lastError: undefined };
+        this.log.info(this.where, 'store: writes resumed');
+      }
+      await this.retention(client);
+    } catch (error) {
+      this.keep(all);
+      this.setFailing(error);
+      this.schedule(this.retryMs);
+    } finally {
+      // A connection that failed mid-batch is discarded, not reused.
+      client?.release(this.failing ? true : undefined);
+    }
+  }
+
+  private async createSchema(client: pg.PoolClient): Promise<void> {
+    // Two servers starting together on one database: the lock makes the second wait for the first's tables.
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock(7245310018)');
+      await client.query(SCHEMA);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+    this.schemaReady = true;
+  }
+
+  private keep(rows: Row[]): void {
+    // New rows may have been queued as the failed batch was written: the failed ones stay first.
+    this.waiting = [...rows, ...this.waiting];
+    const over = this.waiting.length - this.maxPending;
+    if (over > 0) {
+      this.waiting = this.waiting.slice(over);
+      this.state.dropped += over;
+      this.log.warn({ ...this.where, count: over, reason: 'waiting queue full' }, 'store: rows dropped');
+    }
+  }
+
+  private setFailing(error: unknown): void {
+    const failure = { code: code(error), message: (error as Error)?.message ?? String(error) };
+    const changed = this.failing?.code !== failure.code;
+    this.failing = failure;
+    this.state = { ...this.state, ok: false, lastError: `${failure.code}: ${failure.message}` };
+    if (changed)
+      this.log.error(
+        { ...this.where, code: failure.code, err: failure.message, pending: this.waiting.length },
+        'store: writes are failing; rows are kept and retried, conversations go on',
+      );
+  }
+
+  private async retention(client: pg.PoolClient): Promise<void> {
+    const maxAgeMs = this.options.retention?.maxAgeMs ?? 0;
+    const now = Date.now();
+    if (maxAgeMs <= 0 || now < this.nextRetentionAt) return;
+    this.nextRetentionAt = now + (this.options.retentionIntervalMs ?? 60_000);
+    try {
+      const { rowCount } = await client.query(
+        'DELETE FROM repartee_sessions WHERE started_at < $1 AND ended_at IS NOT NULL',
+        [now - maxAgeMs],
+      );
+      if (rowCount)
+        this.log.info({ ...this.where, deleted: rowCount }, 'store: retention deleted old sessions');
+    } catch (error) {
+      this.log.error(
+        { ...this.where, code: code(error), err: (error as Error).message, during: 'retention' },
+        'store: retention failed',
+      );
+    }
+  }
+
+  private async read(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    if (this.closed) throw new Error('the store is closed');
+    if (!this.schemaReady) {
+      const client = await this.pool.connect();
+      try {
+        await this.createSchema(client);
+      } finally {
+        client.release();
+      }
+    }
+    return this.pool.query(text, values);
+  }
+}
+
+async function apply(client: pg.PoolClient, row: Row): Promise<void> {
+  switch (row.t) {
+    case 'begin': {
+      const s = row.session;
+      await client.query(
+        `INSERT INTO repartee_sessions (id, started_at, clock_origin_ms, transport, experiment, variant, recording)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+        [
+          s.id,
+          s.startedAt,
+          s.clockOriginMs,
+          s.transport ?? null,
+          s.experiment ?? null,
+          s.variant ?? null,
+          s.recording,
+        ],
+      );
+      break;
+    }
+    case 'end':
+      await client.query('UPDATE repartee_sessions SET ended_at = $1 WHERE id = $2', [
+        row.endedAt,
+        row.sessionId,
+      ]);
+      break;
+    case 'turn':
+      await client.query(
+        `INSERT INTO repartee_turns (session_id, turn_id, at, outcome, voice_to_voice_ms, record)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [
+          row.sessionId,
+          row.turn.turnId,
+          row.at,
+          row.turn.outcome,
+          row.turn.voiceToVoiceMs,
+          JSON.stringify(row.turn),
+        ],
+      );
+      break;
+    case 'event':
+      await client.query(
+        'INSERT INTO repartee_events (session_id, kind, at_ms, data) VALUES ($1, $2, $3, $4)',
+        [row.sessionId, row.kind, row.atMs, JSON.stringify(row.data ?? null)],
+      );
+      break;
+    case 'recording':
+      await client.query(
+        `INSERT INTO repartee_recordings (session_id, side, mime, duration_ms, bytes) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (session_id, side) DO UPDATE SET mime = EXCLUDED.mime, duration_ms = EXCLUDED.duration_ms,
+           bytes = EXCLUDED.bytes`,
+        [row.sessionId, row.side, row.mime, Math.round(row.durationMs), Buffer.from(row.bytes)],
+      );
+      break;
+  }
+}
+
+function code(error: unknown): string {
+  return String((error as { code?: unknown })?.code ?? 'ERROR');
+}
+
+/** The URL without its password, for the log. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres (unparsable URL)';
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a database row
+function summaryRow(row: any): SessionSummary {
+  return {
+    id: row.id,
+    startedAt: row.started_at,
+    endedAt: row.ended_at ?? null,
+    transport: row.transport ?? null,
+    experiment: row.experiment ?? null,
+    variant: row.variant ?? null,
+    turns: row.turns ?? 0,
+    voiceToVoiceP50Ms: null,
+    interrupted: row.interrupted ?? 0,
+    errors: row.errors ?? 0,
+    recording: row.recording === true,
+  };
+}
+
+function median(values: (number | null | undefined)[]): number | null {
+  const sorted = values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.ceil(sorted.length / 2) - 1] : null;
+}
