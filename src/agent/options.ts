@@ -1,3 +1,4 @@
+import type { ContextManagerOptions } from '../context/manager.ts';
 import type { ContextPolicyOptions } from '../context/policy.ts';
 import type { Clock } from '../metrics/clock.ts';
 import type { LLM } from '../providers/llm/contract.ts';
@@ -136,6 +137,8 @@ export interface AgentSessionOptions {
   context?: Partial<ContextPolicyOptions>;
   /** Writes the context summaries (may be a cheaper model). Default: the session's LLM (a sibling of it). */
   summarizer?: LLM;
+  /** Passages from the user's documents for each turn's prompt (a DocsIndex, src/context/retrieval.ts). */
+  retrieval?: ContextManagerOptions['retrieval'];
 }
 
 export const DEFAULT_ENDPOINTING: EndpointingOptions = {

@@ -1,7 +1,8 @@
 import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import type { HistoryItem } from './history.ts';
 import { type ContextPolicyOptions, recencyPolicy, resolveContextPolicy } from './policy.ts';
-import { HistoryRelevance } from './relevance.ts';
+import { currentUserText, HistoryRelevance } from './relevance.ts';
+import { type Passage, passagesBlock } from './retrieval.ts';
 import { summarize } from './summarizer.ts';
 import { clipToTokens, MessageTokens, tiktokenCounter, tokenCounterFor } from './tokens.ts';
 import {
@@ -48,6 +49,11 @@ export interface ContextManagerOptions {
   clock: ContextClock;
   onSummary?(event: SummaryEvent): void;
   onError?(error: Error): void;
+  /**
+   * Passages for the current user turn (a DocsIndex over the docs folder): the best go into the prompt, with their
+   * source, within `policy.retrievalTokens`, before each LLM request.
+   */
+  retrieval?: { search(query: string, limit?: number): Passage[] };
 }
 
 /** The context fields of a turn's metrics record (see src/metrics/schema.ts). */
@@ -57,6 +63,10 @@ export interface TurnContextMetrics {
   summarizedMessages: number;
   prunedMessages: number;
   summarizeMs: number | null;
+  /** Time spent searching the docs index for this turn's prompt (null without one). */
+  retrievalMs: number | null;
+  retrievedPassages: number;
+  retrievedTokens: number;
 }
 
 /**
@@ -86,8 +96,8 @@ export class ContextManager {
   /** Throws ContextPolicyError for an invalid policy. */
   constructor(options: ContextManagerOptions) {
     this.options = options;
-    this.policy = resolveContextPolicy(options.policy);
-    this.windowPolicy = recencyPolicy(this.policy);
+    this.policy = resolveContextPolicy(options.policy, options.retrieval !== undefined);
+    this.windowPolicy = recencyPolicy(this.policy, options.retrieval !== undefined);
     if (this.policy.recallTokens > 0) this.relevance = new HistoryRelevance();
   }
 
@@ -149,7 +159,40 @@ export class ContextManager {
       prompt = buildPrompt(this.windowInput(items), pending);
     }
     this.prunedUntilId = Math.max(this.prunedUntilId, prompt.prunedUntilId);
-    return prompt;
+    return this.withPassages(prompt);
+  }
+
+  /** The prompt with the passages retrieved for the current user turn in its last user message. */
+  private withPassages(prompt: ContextPrompt): ContextPrompt {
+    const { retrieval } = this.options;
+    if (!retrieval) return prompt;
+    const started = performance.now();
+    const at = prompt.messages.findLastIndex((m) => m.role === 'user');
+    const stats = { ...prompt.stats, retrievalMs: 0, retrievedPassages: 0, retrievedTokens: 0 };
+    if (at >= 0) {
+      const tokens = this.requireTokens();
+      const question = prompt.messages[at];
+      let passages = retrieval.search(currentUserText([question]), 5);
+      const room = Math.min(this.policy.retrievalTokens, this.policy.maxTokens - prompt.stats.contextTokens);
+      while (passages.length) {
+        const block = passagesBlock(passages, room, tokens.counter);
+        if (!block) break;
+        const message = { ...question, content: `${block.text}\n\n${question.content}` };
+        const added = tokens.count(message) - tokens.count(question);
+        if (added <= room) {
+          const messages = [...prompt.messages];
+          messages[at] = message;
+          stats.contextTokens += added;
+          stats.retrievedPassages = block.used;
+          stats.retrievedTokens = added;
+          stats.retrievalMs = performance.now() - started;
+          return { ...prompt, messages, stats };
+        }
+        passages = passages.slice(0, block.used - 1);
+      }
+    }
+    stats.retrievalMs = performance.now() - started;
+    return { ...prompt, stats };
   }
 
   /**
@@ -185,6 +228,9 @@ export class ContextManager {
         summarizedMessages: 0,
         prunedMessages: 0,
         summarizeMs: null,
+        retrievalMs: null,
+        retrievedPassages: 0,
+        retrievedTokens: 0,
       };
     }
     let summarizeMs: number | null = null;
@@ -198,6 +244,9 @@ export class ContextManager {
       summarizedMessages: stats.summarizedMessages,
       prunedMessages: stats.prunedMessages,
       summarizeMs,
+      retrievalMs: stats.retrievalMs === undefined ? null : Math.round(stats.retrievalMs * 1000) / 1000,
+      retrievedPassages: stats.retrievedPassages ?? 0,
+      retrievedTokens: stats.retrievedTokens ?? 0,
     };
   }
 

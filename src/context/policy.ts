@@ -36,6 +36,11 @@ export interface ContextPolicyOptions {
    * the prompt stays within `maxTokens`. 0 (the default) keeps the window by recency only.
    */
   recallTokens: number;
+  /**
+   * Tokens of the budget for passages retrieved from the user's documents (retrieval.ts), when the conversation
+   * has a docs index: set aside like `recallTokens`.
+   */
+  retrievalTokens: number;
 }
 
 export const DEFAULT_SUMMARY_PROMPT =
@@ -58,6 +63,7 @@ export const DEFAULT_CONTEXT_POLICY: ContextPolicyOptions = {
   summarizeTimeoutMs: 120_000,
   summaryPrompt: DEFAULT_SUMMARY_PROMPT,
   recallTokens: 0,
+  retrievalTokens: 300,
 };
 
 const positiveInt = z.number().int().positive();
@@ -77,6 +83,7 @@ export const contextPolicySchema = z
     summarizeTimeoutMs: positiveInt,
     summaryPrompt: z.string().trim().min(1),
     recallTokens: z.number().int().min(0),
+    retrievalTokens: z.number().int().min(0),
   })
   .partial()
   .strict();
@@ -86,7 +93,11 @@ export class ContextPolicyError extends Error {
 }
 
 /** Defaults merged with `overrides`; throws ContextPolicyError naming every problem. */
-export function resolveContextPolicy(overrides: Partial<ContextPolicyOptions> = {}): ContextPolicyOptions {
+export function resolveContextPolicy(
+  overrides: Partial<ContextPolicyOptions> = {},
+  /** The conversation has a docs index: `retrievalTokens` come out of the budget too. */
+  retrieval = false,
+): ContextPolicyOptions {
   const parsed = contextPolicySchema.safeParse(overrides);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -104,13 +115,18 @@ export function resolveContextPolicy(overrides: Partial<ContextPolicyOptions> = 
     problems.push('summarizeAtMessages must not exceed maxMessages');
   if (policy.recallTokens > 0 && policy.summarizeToTokens - policy.recallTokens <= policy.summaryMaxTokens)
     problems.push('recallTokens must leave room for a summary below summarizeToTokens');
+  if (
+    retrieval &&
+    policy.summarizeToTokens - policy.recallTokens - policy.retrievalTokens <= policy.summaryMaxTokens
+  )
+    problems.push('recallTokens + retrievalTokens must leave room for a summary below summarizeToTokens');
   if (problems.length) throw new ContextPolicyError(`invalid context policy: ${problems.join('; ')}`);
   return policy;
 }
 
 /** The policy of the recent window when `recallTokens` are set aside for recalled turns. */
-export function recencyPolicy(policy: ContextPolicyOptions): ContextPolicyOptions {
-  const r = policy.recallTokens;
+export function recencyPolicy(policy: ContextPolicyOptions, retrieval = false): ContextPolicyOptions {
+  const r = policy.recallTokens + (retrieval ? policy.retrievalTokens : 0);
   if (r <= 0) return policy;
   return {
     ...policy,

@@ -34,6 +34,11 @@ export interface ContextStats {
   clippedMessages: number;
   /** Older history messages back in the prompt verbatim for their relevance to the current user turn. */
   recalledMessages: number;
+  /** Passages from the docs index in the prompt (set by ContextManager when it has one). */
+  retrievalMs?: number;
+  retrievedPassages?: number;
+  /** Tokens the passages added to the prompt. */
+  retrievedTokens?: number;
   summaryId: number | null;
   summaryDurationMs: number | null;
 }

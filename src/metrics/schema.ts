@@ -61,6 +61,11 @@ export interface TurnMetrics {
   summarizedMessages: number;
   prunedMessages: number;
   summarizeMs: number | null;
+  /** Time the docs-index search took for this turn's prompt (null without a docs index). */
+  retrievalMs: number | null;
+  /** Passages from the user's documents in this turn's prompt, and the tokens they added. */
+  retrievedPassages: number;
+  retrievedTokens: number;
   /** Cache lookups of this turn that hit, all caches together (TTS segments + the response): see `cache`. */
   cacheHits: number;
   cacheMisses: number;
@@ -136,6 +141,9 @@ export const TURN_METRIC_FIELDS: readonly (keyof TurnMetrics)[] = [
   'summarizedMessages',
   'prunedMessages',
   'summarizeMs',
+  'retrievalMs',
+  'retrievedPassages',
+  'retrievedTokens',
   'cacheHits',
   'cacheMisses',
   'cache',

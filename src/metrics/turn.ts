@@ -46,7 +46,14 @@ export interface TurnRecordInput {
   context?: Partial<
     Pick<
       TurnMetrics,
-      'contextTokens' | 'contextMessages' | 'summarizedMessages' | 'prunedMessages' | 'summarizeMs'
+      | 'contextTokens'
+      | 'contextMessages'
+      | 'summarizedMessages'
+      | 'prunedMessages'
+      | 'summarizeMs'
+      | 'retrievalMs'
+      | 'retrievedPassages'
+      | 'retrievedTokens'
     >
   >;
   cache?: Partial<TurnMetrics['cache']>;
@@ -113,6 +120,9 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
     summarizedMessages: input.context?.summarizedMessages ?? 0,
     prunedMessages: input.context?.prunedMessages ?? 0,
     summarizeMs: input.context?.summarizeMs ?? null,
+    retrievalMs: input.context?.retrievalMs ?? null,
+    retrievedPassages: input.context?.retrievedPassages ?? 0,
+    retrievedTokens: input.context?.retrievedTokens ?? 0,
     ...cacheFields(input.cache),
     llmProvider: input.providers?.llmProvider ?? null,
     ttsProvider: input.providers?.ttsProvider ?? null,
