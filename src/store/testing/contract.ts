@@ -83,7 +83,7 @@ export function storeContract(newDatabase: NewDatabase): void {
       ['a', 3],
     ]);
     expect(await again.getSession('nobody')).toBeUndefined();
-    expect(again.health()).toMatchObject({ ok: true, pending: 0 });
+    expect(again.health()).toMatchObject({ ok: true, mode: 'file', pending: 0 });
   });
 
   it('records both sides as Ogg Opus placed on the session clock', async (context: Context) => {
