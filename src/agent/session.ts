@@ -81,6 +81,7 @@ export class AgentSession {
     this.context = new ContextManager({
       llm: options.llm,
       summarizer: options.summarizer,
+      retrieval: options.retrieval,
       policy: options.context,
       clock: this.clock,
       onSummary: (event) => this.events.emit('summary', event),
