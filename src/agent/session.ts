@@ -25,7 +25,9 @@ import {
   resolveProviderFailureOptions,
 } from './options.ts';
 import { PreemptiveGeneration } from './preemptive.ts';
+import { prewarmProviders } from './prewarm.ts';
 import { ProviderFallbacks } from './provider-fallbacks.ts';
+import { sessionSpeechHooks } from './session-speech-hooks.ts';
 import { Speech, type SpeechResult, type SpeechSource } from './speech.ts';
 import { heardTextOf, historyEntriesOf, turnMetricsOf } from './speech-record.ts';
 import { ToolRunner } from './tool-runner.ts';
@@ -204,12 +206,8 @@ export class AgentSession {
     // Without an LLM the user is told so at once, in full (a failure per turn would tell them nothing new).
     const notice = this.options.llmUnavailableNotice;
     if (notice) void this.say(notice, { interruptible: false }).catch(() => undefined);
-    await Promise.all([
-      this.options.llm.prewarm?.().catch((error) => this.reportError('llm', error)),
-      this.options.tts.prewarm?.().catch((error) => this.reportError('tts', error)),
-      this.options.stt.prewarm?.().catch((error) => this.reportError('stt', error)),
-      this.context.prepare(),
-    ]);
+    const prewarm = prewarmProviders(this.options, (source, error) => this.reportError(source, error));
+    await Promise.all([prewarm, this.context.prepare()]);
   }
 
   /**
@@ -241,9 +239,8 @@ export class AgentSession {
   }
 
   /**
-   * Speaks a fixed text (a greeting, a notice) and records it in the history. `interruptible: false` keeps it
-   * playing to its end: user speech does not pause or cut it, and a turn waits for it (only `interrupt()` or
-   * another `say()` stops it).
+   * Speaks a fixed text (a greeting, a notice) and records it in the history. `interruptible: false`: user speech
+   * does not pause or cut it and a turn waits for it (only `interrupt()` or another `say()` stops it).
    */
   say(text: string, options: { interruptible?: boolean } = {}): Promise<SpeechResult> {
     if (this.closed) throw new SessionClosedError();
@@ -310,25 +307,13 @@ export class AgentSession {
       ttsStallTimeoutMs: this.providerFailure.ttsStallTimeoutMs,
       // A reply that fails apologises; a fixed text (a greeting, a notice) asked nothing to be repeated.
       apology: source.kind === 'llm' ? this.languages.apology() : undefined,
-      hooks: {
-        onFirstPlayed: () => this.updateState(),
-        onSentencePlaying: (text) =>
-          this.events.emit('agentText', { speechId: id, text, atMs: this.clock.now() }),
-        onPlayoutStopped: (receipt) => {
-          this.interruptions.playoutStopped(speech, receipt);
-        },
-        onToolCall: (call) => this.events.emit('toolCall', { speechId: id, call }),
-        onToolResult: (call, result, durationMs) =>
-          this.events.emit('toolResult', { speechId: id, call, result, durationMs }),
-        onToolProgress: (call, progress) =>
-          this.events.emit('toolProgress', { speechId: id, call, progress, atMs: this.clock.now() }),
-        onError: (error, failed) => this.reportError(failed, error),
-        onApologyPlayed: (atMs, via) => {
-          this.updateState();
-          this.events.emit('apology', { speechId: id, via, atMs });
-        },
-        onChange: () => this.updateState(),
-      },
+      hooks: sessionSpeechHooks(id, () => speech, {
+        clock: this.clock,
+        events: this.events,
+        interruptions: this.interruptions,
+        updateState: () => this.updateState(),
+        reportError: (source, error) => this.reportError(source, error),
+      }),
     });
     return speech;
   }
@@ -337,11 +322,8 @@ export class AgentSession {
     entry.fallbacksAtStart = this.fallbacks.count;
     entry.language = this.languages.current;
     this.active = entry;
-    this.events.emit('speechStarted', {
-      speechId: entry.speech.id,
-      turnId: entry.turnId,
-      atMs: this.clock.now(),
-    });
+    const { speech, turnId } = entry;
+    this.events.emit('speechStarted', { speechId: speech.id, turnId, atMs: this.clock.now() });
     entry.speech.finished.then(
       (result) => this.finish(entry, result),
       (error) => {
@@ -365,15 +347,11 @@ export class AgentSession {
       atMs: this.clock.now(),
     });
     if (entry.turnId !== null && entry.turn && !takenBack) {
-      const context = {
-        ...entry,
-        turnId: entry.turnId,
-        turn: entry.turn,
-        sessionId: this.id,
-        context: this.context.turnMetrics(entry.context),
-        providers: this.fallbacks.providersSince(entry.fallbacksAtStart ?? 0),
-      };
-      this.events.emit('metrics', turnMetricsOf(context, result, heardText));
+      const { turnId, turn } = entry;
+      const providers = this.fallbacks.providersSince(entry.fallbacksAtStart ?? 0);
+      const context = { ...entry, turnId, turn, sessionId: this.id, providers };
+      const record = { ...context, context: this.context.turnMetrics(entry.context) };
+      this.events.emit('metrics', turnMetricsOf(record, result, heardText));
     }
     if (this.active === entry) this.active = undefined;
     this.interruptions.clear(entry.speech);
