@@ -2,6 +2,7 @@
  * npm run bench — end-to-end latency and capacity, as a user feels them: a client process plays real speech
  * (LibriVox clips) in real time over the WebSocket protocol to a Repartee server process, plays the replies with
  * playback receipts, and collects the server's per-turn metrics. See bench/README.md.
+ *   npm run bench -- --only phone [--turns 8] [--barge-ins 6] [--one-way-ms 0,40]   (bench/phone.ts)
  *   npm run bench [-- --only local,simulated,repeated,interrupt,capacity,memory] [--turns 5] [--sessions 4] [--barge-ins 6]
  *                 [--model stories|qwen-shape|<file.gguf>] [--max-tokens 32] [--max-sessions 200]
  *                 [--capacity-turns 2] [--soak 30m] [--soak-sessions 50]
@@ -84,6 +85,15 @@ async function resolveModel(model: string): Promise<string> {
 async function main(): Promise<number> {
   // `--only scale` is bench/scale.ts (Redis, HAProxy and worker processes), with its own flags.
   const onlyAt = process.argv.indexOf('--only');
+  // `--only phone` is bench/phone.ts (the Twilio path: a fake Twilio in real time), with its own flags.
+  if (process.argv[onlyAt + 1] === 'phone' || process.argv.includes('--only=phone')) {
+    const { runPhoneBench } = await import('./phone.ts');
+    const rest = process.argv.slice(2);
+    await runPhoneBench(
+      rest.filter((arg, i) => arg !== '--only' && rest[i - 1] !== '--only' && arg !== '--only=phone'),
+    );
+    return 0;
+  }
   if (process.argv[onlyAt + 1] === 'scale' || process.argv.includes('--only=scale')) {
     const { runScaleBench } = await import('./scale.ts');
     const rest = process.argv.slice(2);

@@ -253,8 +253,10 @@ async function clipTexts(): Promise<string[]> {
   });
 }
 
-async function main(): Promise<void> {
+/** Also `npm run bench -- --only phone [--turns 8] …` (bench/e2e.ts hands the other flags over). */
+export async function runPhoneBench(args: string[]): Promise<void> {
   const { values } = parseArgs({
+    args,
     options: { turns: { type: 'string' }, 'barge-ins': { type: 'string' }, 'one-way-ms': { type: 'string' } },
   });
   const turns = Number(values.turns ?? 8);
@@ -299,5 +301,7 @@ async function main(): Promise<void> {
   console.log('wrote bench/results/phone.md');
 }
 
-await main();
-process.exit(0);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runPhoneBench(process.argv.slice(2));
+  process.exit(0);
+}
