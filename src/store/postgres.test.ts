@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,7 +181,7 @@ describe('PostgresStore', () => {
     expect(during?.endedAt).not.toBeNull();
   }, 180_000);
 
-  it('an unreachable database from the start: conversations go on, the rows arrive when it answers', async (context) => {
+  it('an unreachable database from the start: logged without the password, rows kept bounded', async (context) => {
     if (unavailable || !server) return context.skip();
     const port = await freePort();
     const { log, lines } = capturingLog();
@@ -226,4 +226,36 @@ describe('PostgresStore', () => {
     await store?.flush();
     expect((await store?.listSessions())?.map((s) => s.id)).toEqual(['picked']);
   });
+
+  it('a process that recorded audio and closed its store exits on its own, the recording written', async (context) => {
+    if (unavailable) return context.skip();
+    const url = await newDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'repartee-pg-process-'));
+    try {
+      const script = join(dir, 'record.mts');
+      writeFileSync(
+        script,
+        `import { PostgresStore } from ${JSON.stringify(join(import.meta.dirname, 'postgres.ts'))};
+const store = new PostgresStore({ url: ${JSON.stringify(url)}, batchMs: 10 });
+store.beginSession({ id: 'p', startedAt: Date.now(), clockOriginMs: 0, recording: true });
+for (let i = 0; i < 50; i++) store.addAudio('p', 'agent', i * 20, new Int16Array(320), 16000);
+await store.flush();
+await store.close();
+`,
+      );
+      // Throws on a crash or a hang (a worker or a socket keeping the process alive).
+      execFileSync(process.execPath, ['--import', 'tsx', script], {
+        cwd: join(import.meta.dirname, '../..'),
+        stdio: 'pipe',
+        timeout: 60_000,
+      });
+      const store = open(url);
+      // The session never ended: close() wrote its recording as it was.
+      expect((await store.getSession('p'))?.recordings).toEqual([
+        { side: 'agent', durationMs: 1000, bytes: expect.any(Number) },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { TurnMetrics } from '../metrics/schema.ts';
-// @ts-expect-error plain JavaScript (shared with the SQLite worker), no declarations
-import { TrackRecorder } from './ogg-opus.js';
+import { type AudioFrame, RecordingEncoder, type RecordingRow } from './recording-encoder.ts';
 import {
   type ConversationStore,
   type Recording,
@@ -40,19 +39,7 @@ type Row =
   | { t: 'end'; sessionId: string; endedAt: number }
   | { t: 'turn'; sessionId: string; at: number; turn: TurnMetrics }
   | ({ t: 'event' } & StoredEvent)
-  | {
-      t: 'recording';
-      sessionId: string;
-      side: RecordingSide;
-      mime: string;
-      durationMs: number;
-      bytes: Uint8Array;
-    };
-
-interface Recorder {
-  push(atMs: number, samples: Int16Array, sampleRate: number): void;
-  finish(serial: number): { bytes: Uint8Array; durationMs: number };
-}
+  | RecordingRow;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS repartee_sessions (
@@ -89,24 +76,14 @@ const ROW_REFUSED = /^(22|23)/;
  * appends to an in-memory queue and never waits on the database; every `batchMs` the queue is written in one
  * transaction on the pool's own sockets. The schema is created on first use. An unreachable or failing database
  * keeps the rows (bounded), is logged once with the cause, retried every `retryMs`, and logged again when it is
- * back. Recordings are encoded to Ogg Opus when a batch is taken (on this thread, 20 ms frames in batches).
+ * back. Recordings are encoded to Ogg Opus in a worker thread (src/store/recording-encoder.ts).
  */
 export class PostgresStore implements ConversationStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly log: StoreLog;
   private readonly where: { store: string };
-  private queue: (
-    | Row
-    | {
-        t: 'audio';
-        sessionId: string;
-        side: RecordingSide;
-        atMs: number;
-        samples: Int16Array;
-        sampleRate: number;
-      }
-  )[] = [];
+  private queue: (Row | ({ t: 'audio' } & AudioFrame))[] = [];
   /** Rows that failed to be written, oldest first, retried. */
   private waiting: Row[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -115,8 +92,10 @@ export class PostgresStore implements ConversationStore {
   private failing: { code: string; message: string } | undefined;
   private state: StoreHealth = { ok: true, mode: 'file', pending: 0, written: 0, dropped: 0 };
   private readonly recordingSessions = new Set<string>();
-  private readonly recorders = new Map<string, Recorder>();
-  private serial = 1;
+  private readonly recorded = new Set<string>();
+  private readonly encoder: RecordingEncoder;
+  /** Recordings being finished in the encoder: flush waits for them. */
+  private readonly encoding = new Set<Promise<void>>();
   private nextRetentionAt = 0;
   private closed = false;
   private readonly batchMs: number;
@@ -129,6 +108,7 @@ export class PostgresStore implements ConversationStore {
     this.retryMs = options.retryMs ?? 1_000;
     this.maxPending = options.maxPending ?? 50_000;
     this.where = { store: redact(options.url) };
+    this.encoder = new RecordingEncoder(options.maxRecordingMs ?? 2 * 3_600_000, this.log);
     const timeoutMs = options.timeoutMs ?? 5_000;
     this.pool = new pg.Pool({
       connectionString: options.url,
@@ -274,15 +254,26 @@ export class PostgresStore implements ConversationStore {
     // The batch under way may have started before the latest rows: wait for it, then write the rest.
     while (this.writing) await this.writing;
     if (this.queue.length > 0 || this.waiting.length > 0) await this.drain();
+    // Sessions that ended in that batch: their recordings, once encoded, are written too.
+    if (this.encoding.size > 0) {
+      await Promise.all([...this.encoding]);
+      while (this.writing) await this.writing;
+      if (this.waiting.length > 0) await this.drain();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Sessions still open get their recordings written as they are.
-    for (const key of [...this.recorders.keys()]) this.finishRecordings(key.split('\n')[0]);
     await this.flush();
+    // Sessions still open get their recordings written as they are.
+    if (this.recorded.size > 0) {
+      this.recorded.clear();
+      this.track(this.encoder.finish());
+      await this.flush();
+    }
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.encoder.close();
     this.state = { ...this.state, mode: 'closed' };
     await this.pool.end().catch(() => {});
   }
@@ -315,41 +306,37 @@ export class PostgresStore implements ConversationStore {
     return this.writing;
   }
 
-  /** Audio is encoded as it comes; a finished session's recordings become rows like any other. */
+  /** Audio goes to the encoder as it comes; a finished session's recordings become rows like any other. */
   private take(): Row[] {
     const taken = this.queue;
     this.queue = [];
     const rows: Row[] = [];
+    const frames: AudioFrame[] = [];
     for (const row of taken) {
       if (row.t === 'audio') {
-        const key = `${row.sessionId}\n${row.side}`;
-        let recorder = this.recorders.get(key);
-        if (!recorder) {
-          recorder = new TrackRecorder(this.options.maxRecordingMs ?? 2 * 3_600_000) as Recorder;
-          this.recorders.set(key, recorder);
-        }
-        recorder.push(row.atMs, row.samples, row.sampleRate);
+        const { t: _, ...frame } = row;
+        frames.push(frame);
+        this.recorded.add(row.sessionId);
         continue;
       }
       rows.push(row);
-      if (row.t === 'end') this.finishRecordings(row.sessionId, rows);
+      if (row.t === 'end' && this.recorded.delete(row.sessionId)) {
+        this.encoder.push(frames.splice(0));
+        this.track(this.encoder.finish(row.sessionId));
+      }
     }
+    this.encoder.push(frames);
     return rows;
   }
 
-  private finishRecordings(sessionId: string, into?: Row[]): Row[] {
-    const rows = into ?? [];
-    for (const side of ['user', 'agent'] as const) {
-      const key = `${sessionId}\n${side}`;
-      const recorder = this.recorders.get(key);
-      if (!recorder) continue;
-      this.recorders.delete(key);
-      const { bytes, durationMs } = recorder.finish(this.serial++);
-      const row: Row = { t: 'recording', sessionId, side, mime: 'audio/ogg; codecs=opus', durationMs, bytes };
-      if (into) rows.push(row);
-      else this.waiting.push(row);
-    }
-    return rows;
+  private track(finishing: Promise<RecordingRow[]>): void {
+    const done: Promise<void> = finishing.then((rows) => {
+      this.encoding.delete(done);
+      if (rows.length === 0) return;
+      this.waiting.push(...rows);
+      this.schedule(this.batchMs);
+    });
+    this.encoding.add(done);
   }
 
   private async writeBatch(): Promise<void> {
