@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { bearerToken, FakeHttpServer, readBody, sendJson } from '../../testing/http-fakes.ts';
+import { CountRequestSchema, type Message, MessagesRequestSchema, type Prompt } from './anthropic-wire.ts';
+
+export { MessagesRequestSchema } from './anthropic-wire.ts';
 
 /**
  * A local stand-in for Anthropic's Messages API, written from its public reference: `POST /v1/messages` with
@@ -15,58 +18,6 @@ import { bearerToken, FakeHttpServer, readBody, sendJson } from '../../testing/h
  * Faults are scripted per request: HTTP errors with `retry-after`, slow headers or first event, a drop or a
  * stall mid-stream, malformed data, an `overloaded_error` event.
  */
-
-const CacheControl = z
-  .object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() })
-  .strict();
-const TextBlock = z
-  .object({ type: z.literal('text'), text: z.string().min(1), cache_control: CacheControl.optional() })
-  .strict();
-const ToolUse = z
-  .object({
-    type: z.literal('tool_use'),
-    id: z.string().min(1),
-    name: z.string().min(1),
-    input: z.record(z.string(), z.unknown()),
-  })
-  .strict();
-const ToolResult = z
-  .object({
-    type: z.literal('tool_result'),
-    tool_use_id: z.string().min(1),
-    content: z.string(),
-    is_error: z.boolean().optional(),
-  })
-  .strict();
-const Message = z
-  .object({
-    role: z.enum(['user', 'assistant']),
-    content: z.union([z.string().min(1), z.array(z.union([TextBlock, ToolUse, ToolResult])).min(1)]),
-  })
-  .strict();
-const Tool = z
-  .object({
-    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/),
-    description: z.string().optional(),
-    input_schema: z.object({ type: z.literal('object') }).passthrough(),
-    cache_control: CacheControl.optional(),
-  })
-  .strict();
-const Prompt = {
-  model: z.string().min(1),
-  messages: z.array(Message).min(1),
-  system: z.union([z.string(), z.array(TextBlock)]).optional(),
-  tools: z.array(Tool).optional(),
-};
-export const MessagesRequestSchema = z
-  .object({
-    ...Prompt,
-    max_tokens: z.number().int().positive(),
-    stream: z.literal(true),
-    temperature: z.number().min(0).max(1).optional(),
-  })
-  .strict();
-const CountRequestSchema = z.object(Prompt).strict();
 
 export type ParsedMessagesRequest = z.infer<typeof MessagesRequestSchema>;
 
