@@ -17,6 +17,8 @@ export const TelephonyConfigSchema = z
     silenceTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
     silencePrompt: z.string().max(500).default('Are you still there?'),
     silenceGoodbye: z.string().max(500).default("I'll hang up now. Goodbye!"),
+    /** −60 dBFS noise in the gaps of the agent's speech instead of nothing (no provider documents needing it). */
+    comfortNoise: z.boolean().default(false),
     /** Answering-machine / voicemail detection at the start of each call (the greeting's length and the beep). */
     answeringMachine: z
       .object({
@@ -71,6 +73,7 @@ export function telephonyServerOptions(
         goodbye: config.silenceGoodbye,
       },
       ...(config.answeringMachine ? { answeringMachine: config.answeringMachine } : {}),
+      comfortNoise: config.comfortNoise,
     },
   };
 }

@@ -5,6 +5,7 @@ import { StreamingAudioOutput } from '../playout.ts';
 import type { ServerMessage } from '../protocol.ts';
 import { PlaybackReceipts } from '../receipts.ts';
 import { ArrivalTimeline } from '../timeline.ts';
+import { ComfortNoise } from './comfort-noise.ts';
 import { type CallControl, CallController } from './control.ts';
 import { DtmfCollector } from './dtmf.ts';
 import type { AnsweringMachineOptions, MachineDetection } from './machine.ts';
@@ -48,6 +49,8 @@ export interface PhoneCallOptions extends InputBudgetOptions {
   onEnded?(end: CallEnd, call: PhoneCallInfo | undefined): void;
   /** Answering-machine detection at the start of the call (off unless `detect`): src/transport/telephony/machine.ts. */
   answeringMachine?: Partial<AnsweringMachineOptions>;
+  /** −60 dBFS noise in the gaps of the agent's speech (src/transport/telephony/comfort-noise.ts). Default off. */
+  comfortNoise?: boolean;
   /** The detection's verdict (also a log line). */
   onAnsweringMachine?(detection: MachineDetection, call: PhoneCallInfo): void;
 }
@@ -126,7 +129,10 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     clock: () => session?.clock,
     sampleRate: () => wire.sampleRate,
   });
+  /** Keypad tones play until then (no comfort noise over them). */
+  let tonesUntil = 0;
   const sendPaced = (samples: Int16Array) => {
+    tonesUntil = now() + (samples.length * 1000) / wire.sampleRate;
     const frame = (wire.sampleRate * wire.frameMs) / 1000;
     let offset = 0;
     const next = () => {
@@ -171,6 +177,11 @@ export function attachPhoneCall(socket: WebSocket, options: PhoneCallOptions): P
     const receipts = new PlaybackReceipts(session.clock, true);
     playback = new PhonePlayback(wire, send, () => socket.readyState === socket.OPEN && !ended, receipts);
     const phone = playback;
+    if (options.comfortNoise) {
+      const idle = () => !ended && phone.idle() && now() >= tonesUntil;
+      const noise = new ComfortNoise(session.clock, wire.sampleRate, idle, (s) => send(wire.media(s)));
+      cleanups.push(() => noise.close());
+    }
     output = new StreamingAudioOutput({
       clock: session.clock,
       sink: phone,

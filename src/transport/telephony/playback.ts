@@ -40,6 +40,11 @@ export class PhonePlayback implements AudioSink {
     return this.open();
   }
 
+  /** Nothing of ours is waiting in the provider's playback buffer (every mark sent has come back). */
+  idle(): boolean {
+    return this.pending.size === 0;
+  }
+
   /** A new speech starts (the playout's `speech` message). */
   begin(speechId: number): void {
     this.speechId = speechId;
