@@ -1,46 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CartesiaOptions, CartesiaTts } from './cartesia.ts';
-import type { TtsAudio } from './contract.ts';
 import { TtsRequestError } from './openai-pcm.ts';
 import { type CartesiaServerOptions, FakeCartesiaServer } from './testing/cartesia-server.ts';
+import { samplesOf, socketTtsTestkit, speakInPieces } from './testing/socket-testkit.ts';
 
 const KEY = 'cartesia-test-key-0123456789';
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-});
-
-async function setup(server: Partial<CartesiaServerOptions> = {}, options: Partial<CartesiaOptions> = {}) {
-  const fake = await new FakeCartesiaServer({ apiKey: KEY, msPerCharacter: 5, ...server }).start();
-  const tts = new CartesiaTts({
-    apiKey: KEY,
-    baseUrl: fake.baseUrl,
-    retryBaseDelayMs: 10,
-    idleTimeoutMs: 2_000,
-    ...options,
-  });
-  closers.push(
-    () => fake.close(),
-    () => tts.close(),
-  );
-  return { fake, tts };
-}
-
-async function speak(tts: CartesiaTts, sentences: string[], signal = new AbortController().signal) {
-  const stream = tts.stream({ signal });
-  for (const s of sentences) {
-    // As an LLM writes: a few characters at a time.
-    for (let i = 0; i < s.length; i += 4) stream.pushText(s.slice(i, i + 4));
-    stream.flush();
-  }
-  stream.end();
-  const audio: TtsAudio[] = [];
-  for await (const a of stream) audio.push(a);
-  return audio;
-}
-
-const samplesOf = (audio: TtsAudio[], segment: number) =>
-  audio.filter((a) => a.segment === segment).reduce((n, a) => n + a.frame.samples.length, 0);
+const { closers, setup } = socketTtsTestkit<
+  FakeCartesiaServer,
+  CartesiaTts,
+  CartesiaServerOptions,
+  CartesiaOptions
+>(
+  (server) => new FakeCartesiaServer({ apiKey: KEY, msPerCharacter: 5, ...server }).start(),
+  (options) => new CartesiaTts({ apiKey: KEY, ...options }),
+);
+const speak = (tts: CartesiaTts, sentences: string[], signal?: AbortSignal) =>
+  speakInPieces(tts, sentences, signal);
 
 describe('CartesiaTts against a local Cartesia WebSocket server', () => {
   it('one context per reply as continuations; segments at flush_done; word timings per segment', async () => {
