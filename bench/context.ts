@@ -3,7 +3,7 @@
  * without the context policy (the whole history every turn) and with it (defaults of src/context/policy.ts:
  * budget, background summaries on a sibling context of the same model, pruning).
  *
- *   npm run bench:context [-- --turns 100] [--model stories|synth|<path.gguf>] [--gap-ms 0]
+ *   npm run bench:context [-- --turns 100] [--model stories|synth|<path.gguf>] [--gap-ms 0] [--retrieval-only]
  *
  * `stories` (default) is the real stories260K fixture: fast, but its 2,048-token training context caps the run
  * without the policy (node-llama-cpp shifts the context). `synth` is a GGUF with Qwen2.5-0.5B-Instruct's exact shape
@@ -39,6 +39,7 @@ import {
   stats,
   type TurnRow,
 } from './context/report.ts';
+import { retrievalBench } from './context/retrieval.ts';
 import { ensureSynthGguf } from './local/gguf-synth.ts';
 
 const STORIES = fileURLToPath(new URL('../test/fixtures/models/stories260K.gguf', import.meta.url));
@@ -108,6 +109,9 @@ async function run(modelPath: string, turns: number, policy: boolean, gapMs: num
 }
 
 async function main(): Promise<void> {
+  // Retrieval recall@5 (dev and held-out) and the relevance step's cost (issue 24): fast, no model needed.
+  const issue24 = await retrievalBench();
+  if (process.argv.includes('--retrieval-only')) return;
   const turns = Number(arg('turns', '100'));
   const gapMs = Number(arg('gap-ms', '0'));
   const model = arg('model', 'stories');
@@ -155,7 +159,7 @@ async function main(): Promise<void> {
   await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
   await writeFile(
     out,
-    `${JSON.stringify({ model: modelPath, turns, gapMs, ...summary, comparable: like, off, on }, null, 1)}\n`,
+    `${JSON.stringify({ model: modelPath, turns, gapMs, ...summary, comparable: like, ...issue24, off, on }, null, 1)}\n`,
   );
   console.log(`written: ${out}`);
 }

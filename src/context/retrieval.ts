@@ -31,6 +31,10 @@ export interface DocsIndexOptions {
   minPassageChars?: number;
   /** Changes are read this long after the last file event (an editor writes a file in several steps). */
   debounceMs?: number;
+  /** Weight of a passage's headings against its text in the ranking (default 1.5). */
+  headingBoost?: number;
+  /** Query terms also match longer indexed terms that start with them ("visit" finds "visitor"). Default on. */
+  prefix?: boolean;
   onError?(error: Error): void;
 }
 
@@ -38,7 +42,13 @@ interface Doc extends Passage {
   id: string;
 }
 
-const DEFAULTS = { extensions: ['.md', '.markdown', '.txt'], maxFileBytes: 2_000_000, minPassageChars: 200 };
+const DEFAULTS = {
+  extensions: ['.md', '.markdown', '.txt'],
+  maxFileBytes: 2_000_000,
+  minPassageChars: 200,
+  headingBoost: 1.5,
+  prefix: true,
+};
 
 /** Splits a document into passages at headings (Markdown `#` or setext underlines) and blank lines. */
 export function chunkDocument(source: string, text: string, minChars = DEFAULTS.minPassageChars): Passage[] {
@@ -88,13 +98,7 @@ export function chunkDocument(source: string, text: string, minChars = DEFAULTS.
  */
 export class DocsIndex {
   private readonly options: Required<Omit<DocsIndexOptions, 'onError'>> & Pick<DocsIndexOptions, 'onError'>;
-  private readonly index = new MiniSearch<Doc>({
-    fields: ['heading', 'text', 'source'],
-    storeFields: ['source', 'heading', 'text', 'line'],
-    tokenize,
-    processTerm: searchTerm,
-    searchOptions: { tokenize, processTerm: searchTerm, boost: { heading: 1.5, source: 0.5 } },
-  });
+  private readonly index: MiniSearch<Doc>;
   private readonly files = new Map<string, { mtimeMs: number; size: number; ids: string[] }>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -104,6 +108,19 @@ export class DocsIndex {
 
   constructor(options: DocsIndexOptions) {
     this.options = { ...DEFAULTS, debounceMs: 100, ...options };
+    this.index = new MiniSearch<Doc>({
+      fields: ['heading', 'text', 'source'],
+      storeFields: ['source', 'heading', 'text', 'line'],
+      tokenize,
+      processTerm: searchTerm,
+      searchOptions: {
+        tokenize,
+        processTerm: searchTerm,
+        boost: { heading: this.options.headingBoost, source: 0.5 },
+        // A prefix match counts for less than a whole-term match (MiniSearch's weights).
+        prefix: (term) => this.options.prefix && term.length >= 4,
+      },
+    });
   }
 
   /** Indexes the folder and starts watching it. Rejects when the folder cannot be read. */
