@@ -9,6 +9,8 @@
  *   npm run bench:turns -- --only transcripts          # level 1 only (seconds)
  *   npm run bench:turns -- --detectors fixed,wordlist  # a subset
  *   npm run bench:turns -- --synth-per-category 2      # a smaller audio set
+ *   npm run bench:turns -- --phone dev,heldout         # phone-channel rows (μ-law 8 kHz) for these splits
+ *   npm run bench:turns -- --splits heldout            # audio level on one split only
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -21,6 +23,7 @@ import { createTurnDetector, TURN_DETECTOR_SPECS } from '../src/providers/turn/s
 import { createSileroVad } from '../src/providers/vad/silero.ts';
 import { observe, scoreAudio } from './turns/audio/audio-level.ts';
 import { type AudioTurn, librivoxTurns, pickTurns, synthTurns } from './turns/audio/clips.ts';
+import { phoneChannelTable } from './turns/audio/phone-channel.ts';
 import { validate } from './turns/audio/validate.ts';
 import { loadSplit, SPLITS, type Split } from './turns/dataset.ts';
 import {
@@ -42,6 +45,10 @@ const { values } = parseArgs({
     detectors: { type: 'string' },
     'synth-per-category': { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '2' },
+    // Splits whose clips are also run through the phone channel (8 kHz μ-law and back); `none` for none.
+    phone: { type: 'string', default: 'heldout' },
+    // Splits of the audio level (the transcript level always runs both).
+    splits: { type: 'string', default: SPLITS.join(',') },
     'llm-model': { type: 'string', default: 'test/fixtures/models/stories260K.gguf' },
     // Detectors played through the session again at their chosen policy (default: the default detector only;
     // the replayed sweep matched the session to within 15 ms and the same cut-offs on every row checked).
@@ -50,6 +57,8 @@ const { values } = parseArgs({
   },
 });
 const only = new Set((values.only ?? '').split(','));
+const phoneSplits = new Set((values.phone ?? '').split(','));
+const audioSplits = SPLITS.filter((split) => (values.splits ?? '').split(',').includes(split));
 // The llm signal needs a loaded GGUF; `combined+llm` is `combined` with it (off in the default configuration).
 const llamaModel = values['llm-model'] ? await loadSharedModel(resolve(values['llm-model'])) : undefined;
 const specs = values.detectors
@@ -128,7 +137,7 @@ const vad = createSileroVad();
 const stt = new PocketsphinxSTT({ interimIntervalMs: 480 });
 
 if (only.has('audio') || only.has('validate')) {
-  for (const split of SPLITS) {
+  for (const split of audioSplits) {
     const turns = [
       ...(await librivoxTurns(split)),
       ...(await synthTurns(pickTurns(loadSplit(split), perCategory))),
@@ -145,7 +154,7 @@ if (only.has('audio') || only.has('validate')) {
     log(`audio ${split}: ${turns.length} clips observed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
   const tables: string[] = [];
-  for (const split of SPLITS) {
+  for (const split of audioSplits) {
     const turns = audioTurns.get(split) as AudioTurn[];
     const runs = observations.get(split) as Awaited<ReturnType<typeof observe>>;
     const rows: DetectorRow[] = [];
@@ -173,6 +182,11 @@ if (only.has('audio') || only.has('validate')) {
     );
     const summary = `${turns.length} clips (${kinds.join(', ')}); ${holds} pauses the VAD heard inside turns; ${noEnd} turns with no verdict at the end (no final transcript: counted as a 2 s wait).`;
     tables.push(splitTable({ title: split, summary, rows }));
+    if (only.has('audio') && phoneSplits.has(split)) {
+      const phone = await phoneChannelTable(split, turns, { vad, stt }, detectors, concurrency, log);
+      tables.push(phone.table);
+      for (const [spec, front] of phone.fronts) audioFronts.set(`${split}-phone:${spec}`, front);
+    }
   }
   if (only.has('audio')) {
     sections.push(
@@ -200,7 +214,7 @@ if (only.has('validate')) {
       continue;
     }
     const row: ValidationRow = { detector: spec, policy: chosen.policy, splits: [] };
-    for (const split of SPLITS) {
+    for (const split of audioSplits) {
       const turns = audioTurns.get(split) as AudioTurn[];
       const runs = observations.get(split) as Awaited<ReturnType<typeof observe>>;
       const result = await validate(entry.detector, chosen.policy, turns, runs, { vad, stt }, concurrency);
@@ -224,10 +238,13 @@ if (only.has('validate')) {
 }
 
 const headlineRows = ['fixed', 'combined'].flatMap((detector) =>
-  SPLITS.flatMap((split) => {
-    const result = audioFronts.get(`${split}:${detector}`);
-    return result ? [{ detector, split, tradeOff: result }] : [];
-  }),
+  SPLITS.flatMap((split) =>
+    [split, `${split}-phone`].flatMap((key) => {
+      const result = audioFronts.get(`${key}:${detector}`);
+      const label = key === split ? split : `${split}, phone μ-law 8 kHz`;
+      return result ? [{ detector, split: label, tradeOff: result }] : [];
+    }),
+  ),
 );
 if (headlineRows.length > 0) {
   sections.unshift(
