@@ -13,7 +13,9 @@ import { ScriptedLlm } from '../providers/llm/scripted.ts';
 import { ScriptedStt } from '../providers/stt/scripted.ts';
 import { ScriptedTts } from '../providers/tts/scripted.ts';
 import { ScriptedVad } from '../providers/vad/scripted.ts';
+import { PostgresStore } from '../store/postgres.ts';
 import { SqliteStore } from '../store/sqlite.ts';
+import { startLocalPostgres } from '../store/testing/postgres-server.ts';
 import type { ConversationStore } from '../store/types.ts';
 import { SessionArchive } from './dashboard-archive.ts';
 
@@ -177,4 +179,40 @@ describe('a failing store or collector never stops a conversation', () => {
     await tracer.flush();
     expect(lines.filter((l) => /traces cannot be exported/.test(l))).toHaveLength(1);
   });
+
+  it('PostgreSQL stopped during a conversation: all turns answered, logged once, rows written once it is back', async (context) => {
+    const started = await startLocalPostgres();
+    if ('unavailable' in started) {
+      console.warn(`postgres conversation test skipped: ${started.unavailable}`);
+      return context.skip();
+    }
+    const { server } = started;
+    cleanups.push(() => server.destroy());
+    const { lines, log } = capture();
+    const store = new PostgresStore({
+      url: await server.createDatabase('archive'),
+      batchMs: 20,
+      retryMs: 50,
+      log,
+    });
+    cleanups.push(() => store.close());
+    await store.listSessions(); // the tables exist
+    server.stop();
+    let records: TurnMetrics[];
+    try {
+      records = await converse(store);
+      await store.flush();
+      expect(store.health()).toMatchObject({ ok: false });
+    } finally {
+      server.start();
+    }
+    expect(records.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed']);
+    expect(lines.filter((l) => /writes are failing/.test(l))).toHaveLength(1);
+    const until = Date.now() + 60_000;
+    while (store.health().pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const [summary] = await store.listSessions();
+    const detail = await store.getSession(summary.id);
+    expect(detail?.turnRecords.map((t) => t.record.agentText)).toEqual(records.map((r) => r.agentText));
+    expect(detail?.recordings.find((r) => r.side === 'agent')?.durationMs).toBeGreaterThan(0);
+  }, 180_000);
 });

@@ -1,87 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from './open.ts';
 import { PostgresStore, type PostgresStoreOptions } from './postgres.ts';
 import { conversation, storeContract, waitUntil } from './testing/contract.ts';
+import { freePort, type LocalPostgres, startLocalPostgres } from './testing/postgres-server.ts';
 import type { StoreLog } from './types.ts';
-
-/**
- * Debian's PostgreSQL 15 (scripts/setup.sh installs it), started by this test in a temp dir on a free loopback
- * port with its sockets in that dir, and stopped after. Skipped, saying why, only when it cannot start here.
- */
-const BIN = '/usr/lib/postgresql/15/bin';
-const asRoot = process.getuid?.() === 0;
-
-class LocalPostgres {
-  readonly dir = mkdtempSync(join(tmpdir(), 'repartee-pg-'));
-  readonly data = join(this.dir, 'data');
-  port = 0;
-
-  private run(tool: string, args: string[]): void {
-    const command = asRoot ? 'runuser' : join(BIN, tool);
-    const full = asRoot ? ['-u', 'postgres', '--', join(BIN, tool), ...args] : args;
-    execFileSync(command, full, { stdio: 'pipe', timeout: 120_000 });
-  }
-
-  async init(): Promise<void> {
-    if (asRoot) chownSync(this.dir, uidOf('postgres'), gidOf('postgres'));
-    this.port = await freePort();
-    this.run('initdb', ['-D', this.data, '-A', 'trust', '-U', 'repartee', '--no-sync', '-E', 'UTF8']);
-  }
-
-  start(): void {
-    this.run('pg_ctl', [
-      '-D',
-      this.data,
-      '-l',
-      join(this.dir, 'log'),
-      '-w',
-      '-t',
-      '120',
-      '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
-      'start',
-    ]);
-  }
-
-  stop(): void {
-    this.run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', '-t', '120', 'stop']);
-  }
-
-  url(database = 'postgres'): string {
-    return `postgres://repartee@127.0.0.1:${this.port}/${database}`;
-  }
-
-  destroy(): void {
-    try {
-      this.stop();
-    } catch {}
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function uidOf(user: string): number {
-  return Number(execFileSync('id', ['-u', user]).toString().trim());
-}
-function gidOf(user: string): number {
-  return Number(execFileSync('id', ['-g', user]).toString().trim());
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let server: LocalPostgres | undefined;
 let unavailable: string | undefined;
@@ -89,20 +15,11 @@ let databases = 0;
 const stores: PostgresStore[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(BIN, 'pg_ctl'))) {
-    unavailable = `${BIN}/pg_ctl is missing (apt-get install postgresql-15)`;
-    return;
-  }
-  try {
-    server = new LocalPostgres();
-    await server.init();
-    server.start();
-  } catch (error) {
-    unavailable = `PostgreSQL could not be started: ${(error as Error).message.split('\n')[0]}`;
-    server?.destroy();
-    server = undefined;
-  }
-  if (unavailable) console.warn(`postgres store tests skipped: ${unavailable}`);
+  const started = await startLocalPostgres();
+  if ('unavailable' in started) {
+    unavailable = started.unavailable;
+    console.warn(`postgres store tests skipped: ${unavailable}`);
+  } else server = started.server;
 }, 180_000);
 
 afterEach(async () => {
@@ -113,12 +30,7 @@ afterAll(() => server?.destroy(), 120_000);
 
 async function newDatabase(): Promise<string> {
   if (!server) throw new Error('no server');
-  const name = `contract_${++databases}`;
-  const admin = new pg.Client({ connectionString: server.url() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return server.url(name);
+  return server.createDatabase(`contract_${++databases}`);
 }
 
 function open(url: string, extra: Partial<PostgresStoreOptions> = {}): PostgresStore {

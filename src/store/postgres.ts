@@ -88,6 +88,8 @@ export class PostgresStore implements ConversationStore {
   private waiting: Row[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
+  /** Rows of the batch being written. */
+  private inFlight = 0;
   private schemaReady = false;
   private failing: { code: string; message: string } | undefined;
   private state: StoreHealth = { ok: true, mode: 'file', pending: 0, written: 0, dropped: 0 };
@@ -244,7 +246,7 @@ export class PostgresStore implements ConversationStore {
   }
 
   health(): StoreHealth {
-    return { ...this.state, pending: this.waiting.length + this.queue.length };
+    return { ...this.state, pending: this.waiting.length + this.queue.length + this.inFlight };
   }
 
   /** Resolves when everything queued so far was written or failed (health() then says which). */
@@ -343,6 +345,7 @@ export class PostgresStore implements ConversationStore {
     const all = [...this.waiting, ...this.take()];
     this.waiting = [];
     if (all.length === 0) return;
+    this.inFlight = all.length;
     let client: pg.PoolClient | undefined;
     try {
       client = await this.pool.connect();
@@ -390,6 +393,7 @@ export class PostgresStore implements ConversationStore {
     } finally {
       // A connection that failed mid-batch is discarded, not reused.
       client?.release(this.failing ? true : undefined);
+      this.inFlight = 0;
     }
   }
 
