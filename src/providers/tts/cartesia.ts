@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type WebSocket from 'ws';
 import { z } from 'zod';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
-import { RetryableError, type RetryPolicy, retryDelayMs, retryPolicy } from '../llm/openai-retry.ts';
-import { openSocket, SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
+import { RetryableError } from '../llm/openai-retry.ts';
+import { SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
 import type { TTS, TtsAudio, TtsStream, TtsStreamOptions, WordTiming } from './contract.ts';
 import { base64ToPcm, PcmChunker, TtsRequestError } from './openai-pcm.ts';
+import { SessionSocket } from './session-socket.ts';
 
 /** A voice from Cartesia's documentation examples. */
 export const CARTESIA_DEFAULT_VOICE = 'a0e99841-438c-4a64-b679-ae501e7d6091';
@@ -69,11 +69,8 @@ export class CartesiaTts implements TTS {
   readonly name: string;
   readonly sampleRate: number;
   readonly streamingInput = true;
-  private socket: Promise<WebSocket> | undefined;
   private readonly contexts = new Map<string, ContextListener>();
-  private readonly retry: RetryPolicy;
-  private readonly url: string;
-  private closed = false;
+  private readonly socket: SessionSocket<ServerMessage>;
 
   constructor(readonly options: CartesiaOptions) {
     this.sampleRate = options.sampleRate ?? 16_000;
@@ -81,27 +78,32 @@ export class CartesiaTts implements TTS {
       throw new RangeError(`unsupported Cartesia sample rate ${this.sampleRate}`);
     this.name = options.name ?? `cartesia:${options.voiceId ?? CARTESIA_DEFAULT_VOICE}`;
     const base = socketBase(options.baseUrl ?? 'https://api.cartesia.ai');
-    this.url = new URL('/tts/websocket', base).toString();
-    this.retry = retryPolicy(options);
+    this.socket = new SessionSocket({
+      ...options,
+      name: this.name,
+      url: new URL('/tts/websocket', base).toString(),
+      headers: { 'X-API-Key': options.apiKey, 'Cartesia-Version': CARTESIA_VERSION },
+      parse: (value) => ServerMessage.parse(value),
+      message: (message) => this.contexts.get(message.context_id)?.message(message),
+      lost: (error) => {
+        // Its contexts retry on a fresh connection (or fail).
+        const listeners = [...this.contexts.values()];
+        this.contexts.clear();
+        for (const l of listeners) l.lost(error);
+      },
+    });
   }
 
   stream(options: TtsStreamOptions): TtsStream {
     return new CartesiaStream(this, options);
   }
 
-  async prewarm(): Promise<void> {
-    try {
-      await this.connection();
-    } catch (error) {
-      throw ttsError(error);
-    }
+  prewarm(): Promise<void> {
+    return this.socket.prewarm();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const socket = this.socket;
-    this.socket = undefined;
-    void socket?.then((s) => s.close(1000)).catch(() => undefined);
+    this.socket.close();
   }
 
   /** @internal the generation request every message of a context carries */
@@ -118,73 +120,19 @@ export class CartesiaTts implements TTS {
 
   /** @internal sends on the shared socket, opening it first; the listener hears its context's messages */
   async send(contextId: string, listener: ContextListener, message: Record<string, unknown>): Promise<void> {
-    const socket = await this.connection();
+    await this.socket.send(message);
     this.contexts.set(contextId, listener);
-    socket.send(JSON.stringify(message));
   }
 
   /** @internal */
   forget(contextId: string, cancel: boolean): void {
     if (!this.contexts.delete(contextId) || !cancel) return;
-    void this.socket
-      ?.then((s) => s.readyState === 1 && s.send(JSON.stringify({ context_id: contextId, cancel: true })))
-      .catch(() => undefined);
+    this.socket.sendIfOpen({ context_id: contextId, cancel: true });
   }
 
   /** @internal */
   retryDelay(error: unknown, attempt: number): number | undefined {
-    return retryDelayMs(error, attempt, this.retry);
-  }
-
-  private connection(): Promise<WebSocket> {
-    if (this.closed) return Promise.reject(new TtsRequestError(`${this.name}: closed`));
-    if (this.socket) return this.socket;
-    const opening = openSocket({
-      url: this.url,
-      headers: { 'X-API-Key': this.options.apiKey, 'Cartesia-Version': CARTESIA_VERSION },
-      connectTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
-      name: this.name,
-    });
-    this.socket = opening;
-    opening.then(
-      (socket) => {
-        socket.on('message', (data, binary) => this.onMessage(socket, binary ? '' : String(data)));
-        socket.on('close', (code, reason) =>
-          this.lost(
-            socket,
-            new RetryableError(
-              `${this.name}: connection closed (${code}${reason.length ? ` ${reason}` : ''})`,
-            ),
-          ),
-        );
-      },
-      () => {
-        if (this.socket === opening) this.socket = undefined;
-      },
-    );
-    return opening;
-  }
-
-  private onMessage(socket: WebSocket, text: string): void {
-    let message: ServerMessage;
-    try {
-      message = ServerMessage.parse(JSON.parse(text));
-    } catch (error) {
-      // Nothing on this socket can be trusted now: its contexts retry on a fresh one (or fail).
-      socket.terminate();
-      this.lost(socket, new RetryableError(`${this.name}: malformed server message`, { cause: error }));
-      return;
-    }
-    this.contexts.get(message.context_id)?.message(message);
-  }
-
-  private lost(socket: WebSocket, error: unknown): void {
-    void this.socket?.then((s) => {
-      if (s === socket) this.socket = undefined;
-    });
-    const listeners = [...this.contexts.values()];
-    this.contexts.clear();
-    for (const l of listeners) l.lost(error);
+    return this.socket.retryDelay(error, attempt);
   }
 }
 

@@ -1,10 +1,10 @@
-import type WebSocket from 'ws';
 import { z } from 'zod';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
-import { RetryableError, type RetryPolicy, retryDelayMs, retryPolicy } from '../llm/openai-retry.ts';
-import { openSocket, SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
+import { RetryableError } from '../llm/openai-retry.ts';
+import { SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
 import type { TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
 import { PcmChunker, TtsRequestError } from './openai-pcm.ts';
+import { SessionSocket } from './session-socket.ts';
 
 export const AURA_DEFAULT_VOICE = 'aura-2-thalia-en';
 const RATES = new Set([8000, 16000, 24000, 32000, 48000]);
@@ -55,13 +55,10 @@ export class DeepgramAuraTts implements TTS {
   readonly name: string;
   readonly sampleRate: number;
   readonly streamingInput = true;
-  private socket: Promise<WebSocket> | undefined;
   private owner: Owner | undefined;
   private busy = false;
   private readonly waiters: (() => void)[] = [];
-  private readonly retry: RetryPolicy;
-  private readonly url: string;
-  private closed = false;
+  private readonly socket: SessionSocket<ServerMessage>;
 
   constructor(readonly options: DeepgramAuraOptions) {
     this.sampleRate = options.sampleRate ?? 16_000;
@@ -73,32 +70,37 @@ export class DeepgramAuraTts implements TTS {
     url.searchParams.set('model', options.voice ?? AURA_DEFAULT_VOICE);
     url.searchParams.set('encoding', 'linear16');
     url.searchParams.set('sample_rate', String(this.sampleRate));
-    this.url = url.toString();
-    this.retry = retryPolicy(options);
+    this.socket = new SessionSocket({
+      ...options,
+      name: this.name,
+      url: url.toString(),
+      headers: { Authorization: `Token ${options.apiKey}` },
+      closeMessage: { type: 'Close' },
+      parse: (value) => ServerMessage.parse(value),
+      binary: (data) => this.owner?.audio(data),
+      message: (message) => {
+        if (message.type === 'Warning') {
+          options.log?.warn(
+            { provider: this.name, code: message.code, description: message.description },
+            'tts warning',
+          );
+        }
+        this.owner?.text(message);
+      },
+      lost: (error) => this.owner?.lost(error),
+    });
   }
 
   stream(options: TtsStreamOptions): TtsStream {
     return new AuraStream(this, options);
   }
 
-  async prewarm(): Promise<void> {
-    try {
-      await this.connection();
-    } catch (error) {
-      throw ttsError(error);
-    }
+  prewarm(): Promise<void> {
+    return this.socket.prewarm();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const socket = this.socket;
-    this.socket = undefined;
-    void socket
-      ?.then((s) => {
-        if (s.readyState === 1) s.send(JSON.stringify({ type: 'Close' }));
-        s.close(1000);
-      })
-      .catch(() => undefined);
+    this.socket.close();
   }
 
   /** @internal waits for the socket to be free, then owns it until the returned release is called */
@@ -122,74 +124,18 @@ export class DeepgramAuraTts implements TTS {
   }
 
   /** @internal */
-  async send(message: Record<string, unknown>): Promise<void> {
-    const socket = await this.connection();
-    socket.send(JSON.stringify(message));
+  send(message: Record<string, unknown>): Promise<void> {
+    return this.socket.send(message);
   }
 
   /** @internal drops the connection (a stalled or confused server); the next reply opens a new one */
   drop(): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    void socket?.then((s) => s.terminate()).catch(() => undefined);
+    this.socket.drop();
   }
 
   /** @internal */
   retryDelay(error: unknown, attempt: number): number | undefined {
-    return retryDelayMs(error, attempt, this.retry);
-  }
-
-  private connection(): Promise<WebSocket> {
-    if (this.closed) return Promise.reject(new TtsRequestError(`${this.name}: closed`));
-    if (this.socket) return this.socket;
-    const opening = openSocket({
-      url: this.url,
-      headers: { Authorization: `Token ${this.options.apiKey}` },
-      connectTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
-      name: this.name,
-    });
-    this.socket = opening;
-    opening.then(
-      (socket) => {
-        socket.on('message', (data: Buffer, binary) => {
-          if (binary) return this.owner?.audio(data);
-          let message: ServerMessage;
-          try {
-            message = ServerMessage.parse(JSON.parse(String(data)));
-          } catch (error) {
-            this.lose(socket, new RetryableError(`${this.name}: malformed server message`, { cause: error }));
-            return;
-          }
-          if (message.type === 'Warning') {
-            this.options.log?.warn(
-              { provider: this.name, code: message.code, description: message.description },
-              'tts warning',
-            );
-          }
-          this.owner?.text(message);
-        });
-        socket.on('close', (code, reason) =>
-          this.lose(
-            socket,
-            new RetryableError(
-              `${this.name}: connection closed (${code}${reason.length ? ` ${reason}` : ''})`,
-            ),
-          ),
-        );
-      },
-      () => {
-        if (this.socket === opening) this.socket = undefined;
-      },
-    );
-    return opening;
-  }
-
-  private lose(socket: WebSocket, error: unknown): void {
-    socket.terminate();
-    void this.socket?.then((s) => {
-      if (s === socket) this.socket = undefined;
-    });
-    this.owner?.lost(error);
+    return this.socket.retryDelay(error, attempt);
   }
 }
 
