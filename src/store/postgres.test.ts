@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/config.ts';
 import { openStore } from './open.ts';
 import { PostgresStore, type PostgresStoreOptions } from './postgres.ts';
 import { conversation, storeContract, waitUntil } from './testing/contract.ts';
@@ -170,4 +171,23 @@ await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('REPARTEE_STORE=postgres://… and store.url choose PostgreSQL; a url that is not postgres is refused', async () => {
+    const env = { REPARTEE_STORE: 'postgres://u:p@127.0.0.1:5432/db' };
+    const config = await loadConfig({ file: '/nonexistent/repartee.config.json', env });
+    expect(config.store).toMatchObject({ enabled: true, url: env.REPARTEE_STORE });
+    const sqlite = await loadConfig({
+      file: '/nonexistent/repartee.config.json',
+      env: { REPARTEE_STORE: '/tmp/x.db' },
+    });
+    expect(sqlite.store).toMatchObject({ path: '/tmp/x.db' });
+    expect(sqlite.store.url).toBeUndefined();
+    await expect(
+      loadConfig({
+        file: '/nonexistent/repartee.config.json',
+        env: {},
+        overrides: { store: { url: 'mysql://h/db' } },
+      }),
+    ).rejects.toThrow(/postgres:\/\/ or postgresql:\/\//);
+  });
 });
