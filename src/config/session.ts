@@ -5,6 +5,7 @@ import type { McpToolset } from '../tools/mcp/toolset.ts';
 import type { ToolEntry } from '../tools/tool.ts';
 import { cachedSessionTts, responseBinding } from './cache.ts';
 import type { ReparteeConfig } from './config.ts';
+import { configuredDocsIndex } from './docs-index.ts';
 import { configuredLanguages } from './languages.ts';
 import { NO_LLM_NOTICE, type ProviderSet } from './providers.ts';
 import { createConfiguredTurnDetector } from './turn-detector.ts';
@@ -60,6 +61,7 @@ export async function createConfiguredSession(
     warnOnce(message),
   );
   const own = [tts, llm, summarizer, { close: async () => turnDetector.close?.() }];
+  const retrieval = await configuredDocsIndex(config, (message) => warnOnce(message));
   let session: ConfiguredSession;
   try {
     // A bad voice spec or a language outside `allowed` fails here, with the providers above closed.
@@ -95,6 +97,7 @@ export async function createConfiguredSession(
         longTools: config.longTools,
         context: config.context,
         summarizer,
+        retrieval,
         ...withAgent,
       },
       own,

@@ -132,8 +132,10 @@ export class DocsIndex {
         if (name) this.dirty.add(String(name));
         clearTimeout(this.timer);
         this.timer = setTimeout(() => void this.refresh(), this.options.debounceMs);
+        this.timer.unref();
       });
       this.watcher.on('error', (error) => this.options.onError?.(error));
+      this.watcher.unref(); // the index serves sessions; it never keeps a process alive by itself
     } catch (error) {
       this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
     }
