@@ -6,7 +6,7 @@ import type { TtsAudio, WordTiming } from './contract.ts';
 import { TtsRequestError } from './openai-pcm.ts';
 
 /**
- * Pieces the WebSocket TTS clients share (Cartesia and Deepgram Aura): opening a socket whose refused upgrade
+ * Pieces the WebSocket TTS clients share (Cartesia, Deepgram Aura; ElevenLabs opens its sockets here too): opening a socket whose refused upgrade
  * becomes an HttpStatusError (status and headers kept, so `retry-after` is honoured), and cutting a segment's
  * PCM into 20 ms frames with its word timings.
  */
@@ -17,15 +17,21 @@ export interface OpenSocketOptions {
   connectTimeoutMs: number;
   /** Provider name for messages. */
   name: string;
+  /** The detail of a refused upgrade's body. Default: its first 200 characters. */
+  detail?: (body: string) => string;
+  /** Offer permessage-deflate. Default false. */
+  perMessageDeflate?: boolean;
 }
 
 /** Connects; rejects with HttpStatusError on a refused upgrade (401, 429, 5xx), a TypeError('fetch failed') else. */
-export function openSocket({ url, headers, connectTimeoutMs, name }: OpenSocketOptions): Promise<WebSocket> {
+export function openSocket(options: OpenSocketOptions): Promise<WebSocket> {
+  const { url, headers, connectTimeoutMs, name } = options;
+  const detail = options.detail ?? ((body: string) => body.slice(0, 200) || 'no details');
   return new Promise<WebSocket>((resolve, reject) => {
     const socket = new WebSocket(url, {
       headers,
       handshakeTimeout: connectTimeoutMs,
-      perMessageDeflate: false,
+      perMessageDeflate: options.perMessageDeflate ?? false,
     });
     const fail = (error: Error) => {
       socket.removeAllListeners();
@@ -44,9 +50,7 @@ export function openSocket({ url, headers, connectTimeoutMs, name }: OpenSocketO
           if (typeof value === 'string') h.set(key, value);
         }
         const status = response.statusCode ?? 0;
-        fail(
-          new HttpStatusError(status, `${name}: HTTP ${status}: ${body.slice(0, 200) || 'no details'}`, h),
-        );
+        fail(new HttpStatusError(status, `${name}: HTTP ${status}: ${detail(body)}`, h));
       });
     });
     socket.once('error', (error: Error & { code?: string }) => {

@@ -1,7 +1,6 @@
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
-import { HttpStatusError } from '../llm/openai-retry.ts';
-import { TtsRequestError } from './openai-pcm.ts';
+import { openSocket } from './cartesia-socket.ts';
 
 export interface ElevenLabsConnectorOptions {
   url: string;
@@ -92,47 +91,18 @@ export class ElevenLabsConnector {
   /** Connects and sends the init message. Rejects with HttpStatusError on a refused upgrade (401, 429, …). */
   open(): Promise<WebSocket> {
     const { url, apiKey, init, connectTimeoutMs, name } = this.options;
-    return new Promise<WebSocket>((resolve, reject) => {
-      const socket = new WebSocket(url, {
-        headers: { 'xi-api-key': apiKey },
-        handshakeTimeout: connectTimeoutMs,
-      });
-      const fail = (error: Error) => {
-        socket.removeAllListeners();
-        socket.on('error', () => {});
-        socket.terminate();
-        reject(error);
-      };
-      socket.once('unexpected-response', (_request, response) => {
-        let body = '';
-        response.on('data', (part: Buffer) => {
-          body += part;
-        });
-        response.on('end', () => {
-          const headers = new Headers();
-          for (const [key, value] of Object.entries(response.headers)) {
-            if (typeof value === 'string') headers.set(key, value);
-          }
-          const status = response.statusCode ?? 0;
-          fail(new HttpStatusError(status, `${name}: HTTP ${status}: ${detailMessage(body)}`, headers));
-        });
-      });
-      socket.once('error', (error: Error & { code?: string }) => {
-        const why = error.code ? ` (${error.code})` : '';
-        fail(
-          new TypeError('fetch failed', {
-            cause: new TtsRequestError(`${name}: ${error.message}${why}`, { cause: error }),
-          }),
-        );
-      });
-      socket.once('open', () => {
-        socket.removeAllListeners('error');
-        socket.removeAllListeners('unexpected-response');
-        // Errors after the handshake arrive with the close that follows them; the stream watches the close.
-        socket.on('error', () => {});
-        socket.send(JSON.stringify(init));
-        resolve(socket);
-      });
+    return openSocket({
+      url,
+      headers: { 'xi-api-key': apiKey },
+      connectTimeoutMs,
+      name,
+      detail: detailMessage,
+      // ws' default for a client (the other socket clients turn it off).
+      perMessageDeflate: true,
+    }).then((socket) => {
+      // Errors after the handshake arrive with the close that follows them; the stream watches the close.
+      socket.send(JSON.stringify(init));
+      return socket;
     });
   }
 }
