@@ -51,6 +51,11 @@ describe.skipIf(!hasChromium)('repartee serve with an agent file, in Chromium', 
         env: { REPARTEE_LLM_API_KEY: 'test-key', REPARTEE_LOG_LEVEL: 'info' },
         startTimeoutMs: 180_000,
       });
+      // The "listening" line can reach us before the log lines written with it: wait for them.
+      const started = serve;
+      await waitFor('the agent file logged at start', async () =>
+        started.log().includes('"agentTools"') ? true : undefined,
+      );
       const log = serve.log();
       expect(log).toContain('"agent":"host"');
       expect(log).toContain('"agentTools":["opening_hours","check_availability","start_booking"]');
