@@ -1,4 +1,4 @@
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
 import { openSocket } from './cartesia-socket.ts';
 
