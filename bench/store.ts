@@ -4,11 +4,13 @@
  * playback receipts) runs with the store off, on (SQLite in a worker thread), and on with both sides recorded
  * (Opus encoding in that worker), in ABC/CBA order over the rounds so a drifting machine load falls on all
  * three alike. Reports voice-to-voice (server turn records) and the server's event-loop lag, per mode.
- *   npm run bench:store [-- --sessions 4] [--turns 6] [--rounds 2]
+ *   npm run bench:store [-- --sessions 4] [--turns 6] [--rounds 2] [--postgres]
+ * --postgres: the PostgreSQL store instead (Debian's PostgreSQL 15 started by the bench in a temp dir on loopback).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Summary, summarize } from '../src/metrics/stats.ts';
+import { startLocalPostgres } from '../src/store/testing/postgres-server.ts';
 import { run, scenario, withServer } from './e2e/passes.ts';
 import { cloudProfile } from './e2e/profiles.ts';
 import { latencyPass } from './e2e/results.ts';
@@ -17,11 +19,20 @@ const MODES = ['off', 'on', 'record'] as const;
 type Mode = (typeof MODES)[number];
 
 const { values } = parseArgs({
-  options: { sessions: { type: 'string' }, turns: { type: 'string' }, rounds: { type: 'string' } },
+  options: {
+    sessions: { type: 'string' },
+    turns: { type: 'string' },
+    rounds: { type: 'string' },
+    postgres: { type: 'boolean' },
+  },
 });
 const sessions = Number(values.sessions ?? 4);
 const turns = Number(values.turns ?? 6);
 const rounds = Number(values.rounds ?? 2);
+const started = values.postgres ? await startLocalPostgres() : undefined;
+if (started && 'unavailable' in started) throw new Error(started.unavailable);
+const postgres = started && 'server' in started ? started.server : undefined;
+let databases = 0;
 
 interface Run {
   mode: Mode;
@@ -36,6 +47,7 @@ interface Run {
 
 async function once(mode: Mode, round: number): Promise<Run> {
   process.env.REPARTEE_BENCH_STORE = mode;
+  if (postgres) process.env.REPARTEE_BENCH_STORE_URL = await postgres.createDatabase(`bench_${++databases}`);
   return withServer({ stack: 'simulated', profile: cloudProfile() }, async (server) => {
     const clientRun = await run(scenario(server, sessions, { turns }, 1500), server);
     const pass = latencyPass(`store ${mode}`, server.description, sessions, clientRun);
@@ -68,6 +80,8 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 delete process.env.REPARTEE_BENCH_STORE;
+delete process.env.REPARTEE_BENCH_STORE_URL;
+postgres?.destroy();
 
 const f = (v: number | null | undefined) =>
   v === null || v === undefined ? '—' : String(Math.round(v * 10) / 10);
@@ -102,10 +116,13 @@ const table = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(
 const text =
   `# bench:store\n\n${sessions} sessions × ${turns} turns per run, ${rounds} rounds (ABC, CBA…), simulated cloud-like ` +
   `providers; ${new Date().toISOString()}.\n\n${table}\n\n` +
-  '`on`: SQLite store in its worker thread; `record`: plus both sides recorded (Opus in the worker). ' +
+  (postgres
+    ? '`on`: PostgreSQL store (batches on its own sockets, a local server); `record`: plus both sides recorded (Opus in a worker). '
+    : '`on`: SQLite store in its worker thread; `record`: plus both sides recorded (Opus in the worker). ') +
   'Event-loop figures are the server process\'s (monitorEventLoopDelay, worst sampling interval); "other CPU" is the ' +
   'rest of the machine meanwhile.\n';
 console.log(`\n${text}`);
 await mkdir('bench/results', { recursive: true });
-await writeFile('bench/results/store.md', text);
-console.log('wrote bench/results/store.md');
+const out = postgres ? 'bench/results/store-postgres.md' : 'bench/results/store.md';
+await writeFile(out, postgres ? text.replace('# bench:store', '# bench:store --postgres') : text);
+console.log(`wrote ${out}`);

@@ -73,6 +73,9 @@ const CACHED = { cache: { tts: { dir: '' }, response: { enabled: true, storeFrom
 /** `on`: the default SQLite store in a temporary file; `record`: with both sides recorded; else none. */
 function benchStore(mode: string | undefined): Observability | undefined {
   if (mode !== 'on' && mode !== 'record') return undefined;
+  // bench:store --postgres: the PostgreSQL store (a database the bench made on its own server).
+  const url = process.env.REPARTEE_BENCH_STORE_URL;
+  if (url) return new Observability(ConfigSchema.parse({ store: { url, recordAudio: mode === 'record' } }));
   const path = join(mkdtempSync(join(tmpdir(), 'repartee-bench-store-')), 'conversations.db');
   return new Observability(ConfigSchema.parse({ store: { path, recordAudio: mode === 'record' } }));
 }

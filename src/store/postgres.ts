@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { TurnMetrics } from '../metrics/schema.ts';
+import * as sql from './postgres-sql.ts';
 import { type AudioFrame, RecordingEncoder, type RecordingRow } from './recording-encoder.ts';
 import {
   type ConversationStore,
@@ -34,32 +35,6 @@ export interface PostgresStoreOptions {
   log?: StoreLog;
 }
 
-type Row =
-  | { t: 'begin'; session: SessionStart }
-  | { t: 'end'; sessionId: string; endedAt: number }
-  | { t: 'turn'; sessionId: string; at: number; turn: TurnMetrics }
-  | ({ t: 'event' } & StoredEvent)
-  | RecordingRow;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS repartee_sessions (
-  id TEXT PRIMARY KEY, started_at BIGINT NOT NULL, ended_at BIGINT, clock_origin_ms DOUBLE PRECISION NOT NULL,
-  transport TEXT, experiment TEXT, variant TEXT, recording BOOLEAN NOT NULL DEFAULT FALSE);
-CREATE INDEX IF NOT EXISTS repartee_sessions_started ON repartee_sessions(started_at);
-CREATE TABLE IF NOT EXISTS repartee_turns (
-  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE,
-  turn_id INTEGER NOT NULL, at BIGINT NOT NULL, outcome TEXT, voice_to_voice_ms DOUBLE PRECISION, record TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS repartee_turns_at ON repartee_turns(at);
-CREATE INDEX IF NOT EXISTS repartee_turns_session ON repartee_turns(session_id);
-CREATE TABLE IF NOT EXISTS repartee_events (
-  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE,
-  kind TEXT NOT NULL, at_ms DOUBLE PRECISION NOT NULL, data TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS repartee_events_session ON repartee_events(session_id);
-CREATE TABLE IF NOT EXISTS repartee_recordings (
-  session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE, side TEXT NOT NULL,
-  mime TEXT NOT NULL, duration_ms INTEGER NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (session_id, side));
-`;
-
 /** BIGINT and COUNT(*) as numbers (times in ms and counts fit a double), per pool: no global type parser. */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -83,9 +58,9 @@ export class PostgresStore implements ConversationStore {
   private readonly pool: pg.Pool;
   private readonly log: StoreLog;
   private readonly where: { store: string };
-  private queue: (Row | ({ t: 'audio' } & AudioFrame))[] = [];
+  private queue: (sql.Row | ({ t: 'audio' } & AudioFrame))[] = [];
   /** Rows that failed to be written, oldest first, retried. */
-  private waiting: Row[] = [];
+  private waiting: sql.Row[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   /** Rows of the batch being written. */
@@ -156,94 +131,23 @@ export class PostgresStore implements ConversationStore {
     this.enqueue({ t: 'audio', sessionId, side, atMs, samples: samples.slice(), sampleRate });
   }
 
-  async listSessions({
-    limit = 100,
-    since = 0,
-  }: {
-    limit?: number;
-    since?: number;
-  } = {}): Promise<SessionSummary[]> {
-    const { rows } = await this.read(
-      `SELECT s.*, (SELECT COUNT(*) FROM repartee_turns t WHERE t.session_id = s.id) AS turns,
-         (SELECT COUNT(*) FROM repartee_turns t WHERE t.session_id = s.id AND t.outcome = 'interrupted') AS interrupted,
-         (SELECT COUNT(*) FROM repartee_events e WHERE e.session_id = s.id AND e.kind = 'error') AS errors,
-         (SELECT array_agg(t.voice_to_voice_ms) FROM repartee_turns t WHERE t.session_id = s.id) AS v2v
-       FROM repartee_sessions s WHERE s.started_at >= $1 ORDER BY s.started_at DESC LIMIT $2`,
-      [since, limit],
-    );
-    return rows.map((row) => ({ ...summaryRow(row), voiceToVoiceP50Ms: median(row.v2v ?? []) }));
+  listSessions(query: { limit?: number; since?: number } = {}): Promise<SessionSummary[]> {
+    return sql.listSessions(this.reader, query);
   }
 
-  async getSession(sessionId: string): Promise<SessionDetail | undefined> {
-    const { rows } = await this.read('SELECT * FROM repartee_sessions WHERE id = $1', [sessionId]);
-    const row = rows[0];
-    if (!row) return undefined;
-    const [turns, events, recordings] = await Promise.all([
-      this.read('SELECT at, record FROM repartee_turns WHERE session_id = $1 ORDER BY id', [sessionId]),
-      this.read(
-        'SELECT id, kind, at_ms, data FROM repartee_events WHERE session_id = $1 ORDER BY at_ms, id',
-        [sessionId],
-      ),
-      this.read(
-        'SELECT side, duration_ms, octet_length(bytes) AS size FROM repartee_recordings WHERE session_id = $1',
-        [sessionId],
-      ),
-    ]);
-    const turnRecords: StoredTurn[] = turns.rows.map((t) => ({
-      sessionId,
-      at: t.at,
-      experiment: row.experiment ?? null,
-      variant: row.variant ?? null,
-      record: JSON.parse(t.record),
-    }));
-    const eventRows = events.rows.map((e) => ({
-      id: e.id,
-      sessionId,
-      kind: e.kind,
-      atMs: e.at_ms,
-      data: JSON.parse(e.data),
-    }));
-    const summary = summaryRow({
-      ...row,
-      turns: turnRecords.length,
-      interrupted: turnRecords.filter((t) => t.record.outcome === 'interrupted').length,
-      errors: eventRows.filter((e) => e.kind === 'error').length,
-    });
-    summary.voiceToVoiceP50Ms = median(turnRecords.map((t) => t.record.voiceToVoiceMs));
-    return {
-      ...summary,
-      clockOriginMs: row.clock_origin_ms,
-      turnRecords,
-      events: eventRows,
-      recordings: recordings.rows.map((r) => ({ side: r.side, durationMs: r.duration_ms, bytes: r.size })),
-    };
+  getSession(sessionId: string): Promise<SessionDetail | undefined> {
+    return sql.getSession(this.reader, sessionId);
   }
 
-  async turnsSince(since: number, limit = 50_000): Promise<StoredTurn[]> {
-    const { rows } = await this.read(
-      `SELECT t.session_id, t.at, t.record, s.experiment, s.variant FROM repartee_turns t
-       JOIN repartee_sessions s ON s.id = t.session_id WHERE t.at >= $1 ORDER BY t.at, t.id LIMIT $2`,
-      [since, limit],
-    );
-    return rows.map((t) => ({
-      sessionId: t.session_id,
-      at: t.at,
-      experiment: t.experiment ?? null,
-      variant: t.variant ?? null,
-      record: JSON.parse(t.record),
-    }));
+  turnsSince(since: number, limit?: number): Promise<StoredTurn[]> {
+    return sql.turnsSince(this.reader, since, limit);
   }
 
-  async getRecording(sessionId: string, side: RecordingSide): Promise<Recording | undefined> {
-    const { rows } = await this.read(
-      'SELECT mime, duration_ms, bytes FROM repartee_recordings WHERE session_id = $1 AND side = $2',
-      [sessionId, side],
-    );
-    const row = rows[0];
-    return row
-      ? { mime: row.mime, durationMs: row.duration_ms, bytes: new Uint8Array(row.bytes) }
-      : undefined;
+  getRecording(sessionId: string, side: RecordingSide): Promise<Recording | undefined> {
+    return sql.getRecording(this.reader, sessionId, side);
   }
+
+  private readonly reader: sql.Read = (text, values) => this.read(text, values);
 
   health(): StoreHealth {
     return { ...this.state, pending: this.waiting.length + this.queue.length + this.inFlight };
@@ -309,10 +213,10 @@ export class PostgresStore implements ConversationStore {
   }
 
   /** Audio goes to the encoder as it comes; a finished session's recordings become rows like any other. */
-  private take(): Row[] {
+  private take(): sql.Row[] {
     const taken = this.queue;
     this.queue = [];
-    const rows: Row[] = [];
+    const rows: sql.Row[] = [];
     const frames: AudioFrame[] = [];
     for (const row of taken) {
       if (row.t === 'audio') {
@@ -353,7 +257,7 @@ export class PostgresStore implements ConversationStore {
       let refused = 0;
       try {
         await client.query('BEGIN');
-        for (const row of all) await apply(client, row);
+        for (const row of all) await sql.apply(client, row);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -363,7 +267,7 @@ export class PostgresStore implements ConversationStore {
         for (const row of all) {
           await client.query('SAVEPOINT r');
           try {
-            await apply(client, row);
+            await sql.apply(client, row);
           } catch (rowError) {
             if (!ROW_REFUSED.test(code(rowError))) throw rowError;
             await client.query('ROLLBACK TO SAVEPOINT r');
@@ -402,7 +306,7 @@ export class PostgresStore implements ConversationStore {
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock(7245310018)');
-      await client.query(SCHEMA);
+      await client.query(sql.SCHEMA);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
@@ -411,7 +315,7 @@ export class PostgresStore implements ConversationStore {
     this.schemaReady = true;
   }
 
-  private keep(rows: Row[]): void {
+  private keep(rows: sql.Row[]): void {
     // New rows may have been queued as the failed batch was written: the failed ones stay first.
     this.waiting = [...rows, ...this.waiting];
     const over = this.waiting.length - this.maxPending;
@@ -468,62 +372,6 @@ export class PostgresStore implements ConversationStore {
   }
 }
 
-async function apply(client: pg.PoolClient, row: Row): Promise<void> {
-  switch (row.t) {
-    case 'begin': {
-      const s = row.session;
-      await client.query(
-        `INSERT INTO repartee_sessions (id, started_at, clock_origin_ms, transport, experiment, variant, recording)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-        [
-          s.id,
-          s.startedAt,
-          s.clockOriginMs,
-          s.transport ?? null,
-          s.experiment ?? null,
-          s.variant ?? null,
-          s.recording,
-        ],
-      );
-      break;
-    }
-    case 'end':
-      await client.query('UPDATE repartee_sessions SET ended_at = $1 WHERE id = $2', [
-        row.endedAt,
-        row.sessionId,
-      ]);
-      break;
-    case 'turn':
-      await client.query(
-        `INSERT INTO repartee_turns (session_id, turn_id, at, outcome, voice_to_voice_ms, record)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [
-          row.sessionId,
-          row.turn.turnId,
-          row.at,
-          row.turn.outcome,
-          row.turn.voiceToVoiceMs,
-          JSON.stringify(row.turn),
-        ],
-      );
-      break;
-    case 'event':
-      await client.query(
-        'INSERT INTO repartee_events (session_id, kind, at_ms, data) VALUES ($1, $2, $3, $4)',
-        [row.sessionId, row.kind, row.atMs, JSON.stringify(row.data ?? null)],
-      );
-      break;
-    case 'recording':
-      await client.query(
-        `INSERT INTO repartee_recordings (session_id, side, mime, duration_ms, bytes) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (session_id, side) DO UPDATE SET mime = EXCLUDED.mime, duration_ms = EXCLUDED.duration_ms,
-           bytes = EXCLUDED.bytes`,
-        [row.sessionId, row.side, row.mime, Math.round(row.durationMs), Buffer.from(row.bytes)],
-      );
-      break;
-  }
-}
-
 function code(error: unknown): string {
   return String((error as { code?: unknown })?.code ?? 'ERROR');
 }
@@ -537,26 +385,4 @@ function redact(url: string): string {
   } catch {
     return 'postgres (unparsable URL)';
   }
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a database row
-function summaryRow(row: any): SessionSummary {
-  return {
-    id: row.id,
-    startedAt: row.started_at,
-    endedAt: row.ended_at ?? null,
-    transport: row.transport ?? null,
-    experiment: row.experiment ?? null,
-    variant: row.variant ?? null,
-    turns: row.turns ?? 0,
-    voiceToVoiceP50Ms: null,
-    interrupted: row.interrupted ?? 0,
-    errors: row.errors ?? 0,
-    recording: row.recording === true,
-  };
-}
-
-function median(values: (number | null | undefined)[]): number | null {
-  const sorted = values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.ceil(sorted.length / 2) - 1] : null;
 }
