@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { FakeHttpServer, type Rejection } from '../../testing/http-fakes.ts';
+import type { Rejection } from '../../testing/http-fakes.ts';
+import { SocketFake, type SocketFakeOptions, type SocketFaultPlan, tone } from './socket-fake.ts';
 
 /**
  * A local stand-in for Cartesia's TTS WebSocket (`/tts/websocket`), from its public API reference: the key in
@@ -45,27 +46,10 @@ const Request = z
   .strict();
 const Cancel = z.object({ context_id: z.string().min(1), cancel: z.literal(true) }).strict();
 
-export interface CartesiaConnectionPlan {
-  reject?: Rejection;
-  firstChunkDelayMs?: number;
-  /** Destroy the TCP connection once this many audio chunks were sent on it. */
-  dropAfterChunks?: number;
-  /** Send a text frame that is not JSON once this many audio chunks were sent. */
-  malformedAfterChunks?: number;
-  /** Accept everything, answer nothing. */
-  silent?: boolean;
-}
+export type CartesiaConnectionPlan = SocketFaultPlan;
 
-export interface CartesiaServerOptions {
+export interface CartesiaServerOptions extends SocketFakeOptions {
   apiKey: string;
-  msPerCharacter?: number;
-  /** Audio per chunk message. Default 40 ms. */
-  chunkMs?: number;
-  /** Real time between chunk messages. Default 0. */
-  chunkIntervalMs?: number;
-  /** Delay before the first audio of each flushed piece of text (drawn per piece). Default none. */
-  firstAudioMs?: () => number;
-  connections?: CartesiaConnectionPlan[];
 }
 
 export interface CartesiaContextRecord {
@@ -78,53 +62,17 @@ export interface CartesiaContextRecord {
   done: boolean;
 }
 
-export class FakeCartesiaServer {
+export class FakeCartesiaServer extends SocketFake<CartesiaConnectionPlan, CartesiaServerOptions> {
   readonly contexts = new Map<string, CartesiaContextRecord>();
   /** Error messages the server sent (bad requests). */
   readonly errors: string[] = [];
-  private attempts = 0;
-  private readonly attemptOf = new WeakMap<IncomingMessage, number>();
-  private readonly http: FakeHttpServer;
-
-  constructor(private readonly options: CartesiaServerOptions) {
-    this.http = new FakeHttpServer({
-      upgrade: (req) => {
-        const index = this.attempts++;
-        this.attemptOf.set(req, index);
-        return this.checkUpgrade(req, index);
-      },
-      connection: (ws, req, tcp) =>
-        this.serve(ws, tcp, this.options.connections?.[this.attemptOf.get(req) ?? 0] ?? {}),
-    });
-  }
-
-  async start(): Promise<this> {
-    await this.http.start();
-    return this;
-  }
-
-  get baseUrl(): string {
-    return `http://127.0.0.1:${this.http.port}`;
-  }
-
-  get connectionAttempts(): number {
-    return this.attempts;
-  }
-
-  get openSockets(): number {
-    return this.http.openSockets;
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
 
   /** All text received for a context, joined. */
   textOf(contextId: string): string {
     return this.contexts.get(contextId)?.pieces.join('') ?? '';
   }
 
-  private checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined {
+  protected checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const json = (status: number, message: string, headers: Record<string, string> = {}): Rejection => ({
       status,
@@ -140,9 +88,8 @@ export class FakeCartesiaServer {
     return this.options.connections?.[index]?.reject;
   }
 
-  private serve(ws: WebSocket, tcp: Socket, plan: CartesiaConnectionPlan): void {
-    let chunksSent = 0;
-    let firstChunk = true;
+  protected serve(ws: WebSocket, _req: IncomingMessage, tcp: Socket, plan: CartesiaConnectionPlan): void {
+    const pacer = this.pacer(ws, tcp, plan);
     const buffers = new Map<
       string,
       { text: string; samples: number; flushId: number; queue: Promise<void> }
@@ -166,39 +113,23 @@ export class FakeCartesiaServer {
       if (!state || !record) return;
       const msPerChar = this.options.msPerCharacter ?? 5;
       const words = [...text.matchAll(/\S+/g)];
-      const totalSamples = Math.round((text.trim().length * msPerChar * rate) / 1000);
       const startSamples = state.samples;
-      const chunk = Math.max(1, Math.round(((this.options.chunkMs ?? 40) * rate) / 1000));
-      // The engine's time to first audio for this piece of text (a bench sets the vendor's figure).
-      const ttfb = this.options.firstAudioMs?.() ?? 0;
-      if (ttfb > 0) await this.http.sleep(ttfb);
-      for (let at = 0; at < totalSamples; at += chunk) {
-        if (firstChunk && plan.firstChunkDelayMs) await this.http.sleep(plan.firstChunkDelayMs);
-        else await this.http.sleep(this.options.chunkIntervalMs ?? 0);
-        firstChunk = false;
-        if (record.cancelled || ws.readyState !== 1) return;
-        if (plan.dropAfterChunks !== undefined && chunksSent >= plan.dropAfterChunks)
-          return void tcp.destroy();
-        if (plan.malformedAfterChunks !== undefined && chunksSent >= plan.malformedAfterChunks) {
-          return void ws.send('{"type":"chunk","data":"AAAA');
-        }
-        const n = Math.min(chunk, totalSamples - at);
-        const pcm = Buffer.alloc(n * 2);
-        for (let i = 0; i < n; i++)
-          pcm.writeInt16LE(
-            Math.round(8000 * Math.sin(((startSamples + at + i) * 2 * Math.PI * 220) / rate)),
-            i * 2,
-          );
-        send({
-          type: 'chunk',
-          context_id: contextId,
-          data: pcm.toString('base64'),
-          done: false,
-          status_code: 206,
-          step_time: 5,
-        });
-        chunksSent++;
-      }
+      const totalSamples = await pacer.play(
+        text,
+        rate,
+        () => !record.cancelled,
+        '{"type":"chunk","data":"AAAA',
+        (at, n) =>
+          send({
+            type: 'chunk',
+            context_id: contextId,
+            data: tone(startSamples + at, n, rate, 220).toString('base64'),
+            done: false,
+            status_code: 206,
+            step_time: 5,
+          }),
+      );
+      if (totalSamples === undefined) return;
       state.samples += totalSamples;
       if (timestamps && words.length) {
         const trimmedStart = text.length - text.trimStart().length;

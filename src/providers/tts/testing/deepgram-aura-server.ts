@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { FakeHttpServer, type Rejection } from '../../testing/http-fakes.ts';
+import type { Rejection } from '../../testing/http-fakes.ts';
+import { SocketFake, type SocketFakeOptions, type SocketFaultPlan, tone } from './socket-fake.ts';
 
 /**
  * A local stand-in for Deepgram's streaming text-to-speech WebSocket (`/v1/speak?model=…&encoding=linear16&
@@ -23,24 +24,12 @@ const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('Close') }).strict(),
 ]);
 
-export interface AuraConnectionPlan {
-  reject?: Rejection;
-  firstChunkDelayMs?: number;
-  dropAfterChunks?: number;
-  malformedAfterChunks?: number;
-  silent?: boolean;
-}
+export type AuraConnectionPlan = SocketFaultPlan;
 
-export interface AuraServerOptions {
+export interface AuraServerOptions extends SocketFakeOptions {
   apiKey: string;
-  msPerCharacter?: number;
-  chunkMs?: number;
-  chunkIntervalMs?: number;
-  /** Delay before the first audio of each flushed piece of text (drawn per piece). Default none. */
-  firstAudioMs?: () => number;
   /** Flushes accepted per connection (Deepgram documents 20 per 60 s). Default 20. */
   flushLimit?: number;
-  connections?: AuraConnectionPlan[];
 }
 
 export interface AuraConnectionRecord {
@@ -51,42 +40,10 @@ export interface AuraConnectionRecord {
   closedWith?: number;
 }
 
-export class FakeDeepgramAuraServer {
+export class FakeDeepgramAuraServer extends SocketFake<AuraConnectionPlan, AuraServerOptions> {
   readonly records: AuraConnectionRecord[] = [];
-  private attempts = 0;
-  private readonly attemptOf = new WeakMap<IncomingMessage, number>();
-  private readonly http: FakeHttpServer;
 
-  constructor(private readonly options: AuraServerOptions) {
-    this.http = new FakeHttpServer({
-      upgrade: (req) => {
-        const index = this.attempts++;
-        this.attemptOf.set(req, index);
-        return this.checkUpgrade(req, index);
-      },
-      connection: (ws, req, tcp) =>
-        this.serve(ws, req, tcp, this.options.connections?.[this.attemptOf.get(req) ?? 0] ?? {}),
-    });
-  }
-
-  async start(): Promise<this> {
-    await this.http.start();
-    return this;
-  }
-
-  get baseUrl(): string {
-    return `http://127.0.0.1:${this.http.port}`;
-  }
-
-  get connectionAttempts(): number {
-    return this.attempts;
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
-
-  private checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined {
+  protected checkUpgrade(req: IncomingMessage, index: number): Rejection | undefined {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const error = (status: number, code: string, message: string): Rejection => ({
       status,
@@ -108,7 +65,7 @@ export class FakeDeepgramAuraServer {
     return this.options.connections?.[index]?.reject;
   }
 
-  private serve(ws: WebSocket, req: IncomingMessage, tcp: Socket, plan: AuraConnectionPlan): void {
+  protected serve(ws: WebSocket, req: IncomingMessage, tcp: Socket, plan: AuraConnectionPlan): void {
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     const record: AuraConnectionRecord = { query, flushed: [], clears: 0 };
     this.records.push(record);
@@ -129,34 +86,19 @@ export class FakeDeepgramAuraServer {
     let buffer = '';
     let sequence = 0;
     let clearEpoch = 0;
-    let chunksSent = 0;
-    let firstChunk = true;
+    const pacer = this.pacer(ws, tcp, plan);
     let flushes = 0;
     let work: Promise<void> = Promise.resolve();
     const send = (m: object) => ws.readyState === 1 && ws.send(JSON.stringify(m));
     const synthesize = async (text: string, epoch: number, id: number) => {
-      const msPerChar = this.options.msPerCharacter ?? 5;
-      const total = Math.round((text.trim().length * msPerChar * rate) / 1000);
-      const chunk = Math.max(1, Math.round(((this.options.chunkMs ?? 40) * rate) / 1000));
-      // The engine's time to first audio for this piece of text (a bench sets the vendor's figure).
-      const ttfb = this.options.firstAudioMs?.() ?? 0;
-      if (ttfb > 0) await this.http.sleep(ttfb);
-      for (let at = 0; at < total; at += chunk) {
-        if (firstChunk && plan.firstChunkDelayMs) await this.http.sleep(plan.firstChunkDelayMs);
-        else await this.http.sleep(this.options.chunkIntervalMs ?? 0);
-        firstChunk = false;
-        if (epoch !== clearEpoch || ws.readyState !== 1) return;
-        if (plan.dropAfterChunks !== undefined && chunksSent >= plan.dropAfterChunks)
-          return void tcp.destroy();
-        if (plan.malformedAfterChunks !== undefined && chunksSent >= plan.malformedAfterChunks)
-          return void ws.send('{"type":"Flushed","seq');
-        const n = Math.min(chunk, total - at);
-        const pcm = Buffer.alloc(n * 2);
-        for (let i = 0; i < n; i++)
-          pcm.writeInt16LE(Math.round(8000 * Math.sin(((at + i) * 2 * Math.PI * 180) / rate)), i * 2);
-        ws.send(pcm, { binary: true });
-        chunksSent++;
-      }
+      const sent = await pacer.play(
+        text,
+        rate,
+        () => epoch === clearEpoch,
+        '{"type":"Flushed","seq',
+        (at, n) => ws.send(tone(at, n, rate, 180), { binary: true }),
+      );
+      if (sent === undefined) return;
       if (epoch === clearEpoch) send({ type: 'Flushed', sequence_id: id });
     };
     ws.on('message', (data, binary) => {
