@@ -5,7 +5,7 @@ import { RetryableError } from '../llm/openai-retry.ts';
 import { SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
 import type { TTS, TtsAudio, TtsStream, TtsStreamOptions, WordTiming } from './contract.ts';
 import { base64ToPcm, PcmChunker, TtsRequestError } from './openai-pcm.ts';
-import { SessionSocket } from './session-socket.ts';
+import { IdleTimer, SessionSocket } from './session-socket.ts';
 
 /** A voice from Cartesia's documentation examples. */
 export const CARTESIA_DEFAULT_VOICE = 'a0e99841-438c-4a64-b679-ae501e7d6091';
@@ -151,7 +151,11 @@ class CartesiaStream implements TtsStream {
   private done = false;
   private audioDelivered = false;
   private attempt = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly idle = new IdleTimer(
+    () => this.tts.name,
+    () => this.tts.options.idleTimeoutMs ?? 10_000,
+    (error) => this.failed(error),
+  );
   private readonly listener: ContextListener = {
     message: (m) => this.onMessage(m),
     lost: (error) => this.failed(error),
@@ -187,7 +191,7 @@ class CartesiaStream implements TtsStream {
     this.unsentWord = '';
     this.flushes++;
     this.send({ transcript: rest, continue: true, flush: true });
-    this.armIdle();
+    this.idle.arm();
   }
 
   end(): void {
@@ -195,7 +199,7 @@ class CartesiaStream implements TtsStream {
     if (this.unsentWord.trim()) this.flush();
     this.endRequested = true;
     this.send({ transcript: '', continue: false });
-    this.armIdle();
+    this.idle.arm();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
@@ -240,8 +244,8 @@ class CartesiaStream implements TtsStream {
         this.onError(m);
         return;
     }
-    if (this.awaiting()) this.armIdle();
-    else this.disarmIdle();
+    if (this.awaiting()) this.idle.arm();
+    else this.idle.disarm();
   }
 
   /** Context-relative seconds as ms from the start of the segment the words belong to. */
@@ -268,7 +272,7 @@ class CartesiaStream implements TtsStream {
   /** A failure before any audio: a new context (on a new connection when it was lost) replays the reply. */
   private failed(error: unknown): void {
     if (this.done) return;
-    this.disarmIdle();
+    this.idle.disarm();
     this.tts.forget(this.contextId, true);
     const delay = this.audioDelivered ? undefined : this.tts.retryDelay(error, this.attempt++);
     if (delay === undefined) {
@@ -284,21 +288,8 @@ class CartesiaStream implements TtsStream {
     setTimeout(() => {
       if (this.done || contextId !== this.contextId) return;
       for (const message of this.sent) this.transmit(message, contextId);
-      if (this.awaiting()) this.armIdle();
+      if (this.awaiting()) this.idle.arm();
     }, delay);
-  }
-
-  private armIdle(): void {
-    this.disarmIdle();
-    const ms = this.tts.options.idleTimeoutMs ?? 10_000;
-    this.idleTimer = setTimeout(
-      () => this.failed(new RetryableError(`${this.tts.name}: no audio for ${ms} ms`)),
-      ms,
-    );
-  }
-
-  private disarmIdle(): void {
-    clearTimeout(this.idleTimer);
   }
 
   private finish(): void {
@@ -322,7 +313,7 @@ class CartesiaStream implements TtsStream {
 
   private cleanup(cancel: boolean): void {
     this.done = true;
-    this.disarmIdle();
+    this.idle.disarm();
     this.options.signal.removeEventListener('abort', this.onAbort);
     this.tts.forget(this.contextId, cancel);
   }

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import type { ProviderLog } from '../llm/openai-compatible.ts';
-import { RetryableError } from '../llm/openai-retry.ts';
 import { SegmentFramer, socketBase, ttsError } from './cartesia-socket.ts';
 import type { TTS, TtsAudio, TtsStream, TtsStreamOptions } from './contract.ts';
 import { PcmChunker, TtsRequestError } from './openai-pcm.ts';
-import { SessionSocket } from './session-socket.ts';
+import { IdleTimer, SessionSocket } from './session-socket.ts';
 
 export const AURA_DEFAULT_VOICE = 'aura-2-thalia-en';
 const RATES = new Set([8000, 16000, 24000, 32000, 48000]);
@@ -153,7 +152,11 @@ class AuraStream implements TtsStream {
   private clearing = false;
   private audioDelivered = false;
   private attempt = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly idle = new IdleTimer(
+    () => this.tts.name,
+    () => this.tts.options.idleTimeoutMs ?? 10_000,
+    (error) => this.failed(error),
+  );
   private readonly owner: Owner = {
     text: (m) => this.onText(m),
     audio: (bytes) => this.onAudio(bytes),
@@ -194,7 +197,7 @@ class AuraStream implements TtsStream {
     if (rest.trim()) this.send({ type: 'Speak', text: rest });
     this.flushes++;
     this.send({ type: 'Flush' });
-    this.armIdle();
+    this.idle.arm();
   }
 
   end(): void {
@@ -227,7 +230,7 @@ class AuraStream implements TtsStream {
     const samples = this.pcm.push(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
     this.audioDelivered = true;
     this.framer.push(this.segment, samples);
-    this.armIdle();
+    this.idle.arm();
   }
 
   private onText(m: ServerMessage): void {
@@ -244,8 +247,8 @@ class AuraStream implements TtsStream {
         this.finish();
         return;
       }
-      if (this.segment < this.flushes) this.armIdle();
-      else this.disarmIdle();
+      if (this.segment < this.flushes) this.idle.arm();
+      else this.idle.disarm();
     } else if (m.type === 'Error') {
       this.failed(new TtsRequestError(`${this.tts.name}: ${m.code ?? 'error'}: ${m.description}`));
     }
@@ -259,7 +262,7 @@ class AuraStream implements TtsStream {
       return;
     }
     if (this.done) return;
-    this.disarmIdle();
+    this.idle.disarm();
     const delay = this.audioDelivered ? undefined : this.tts.retryDelay(error, this.attempt);
     this.attempt++;
     this.tts.drop();
@@ -275,21 +278,8 @@ class AuraStream implements TtsStream {
     setTimeout(() => {
       if (this.done || attempt !== this.attempt) return;
       for (const message of this.sent) this.transmit(message);
-      if (this.segment < this.flushes) this.armIdle();
+      if (this.segment < this.flushes) this.idle.arm();
     }, delay);
-  }
-
-  private armIdle(): void {
-    this.disarmIdle();
-    const ms = this.tts.options.idleTimeoutMs ?? 10_000;
-    this.idleTimer = setTimeout(
-      () => this.failed(new RetryableError(`${this.tts.name}: no audio for ${ms} ms`)),
-      ms,
-    );
-  }
-
-  private disarmIdle(): void {
-    clearTimeout(this.idleTimer);
   }
 
   private finish(): void {
@@ -328,7 +318,7 @@ class AuraStream implements TtsStream {
 
   private cleanup(): void {
     this.done = true;
-    this.disarmIdle();
+    this.idle.disarm();
     this.options.signal.removeEventListener('abort', this.onAbort);
   }
 }

@@ -8,6 +8,7 @@ import type { TTS, TtsAudio, TtsStream, TtsStreamOptions, WordTiming } from './c
 import { AlignmentSchema, AlignmentTracker } from './elevenlabs-alignment.ts';
 import { ElevenLabsConnector } from './elevenlabs-socket.ts';
 import { base64ToPcm, PcmChunker, TtsRequestError } from './openai-pcm.ts';
+import { IdleTimer } from './session-socket.ts';
 
 export const ELEVENLABS_DEFAULT_VOICE = '21m00Tcm4TlvDq8ikWAM'; // "Rachel", a premade voice every account has
 export const ELEVENLABS_DEFAULT_MODEL = 'eleven_flash_v2_5'; // the lowest-latency model (~75 ms)
@@ -166,7 +167,11 @@ class ElevenLabsStream implements TtsStream {
   private done = false;
   private audioDelivered = false;
   private attempt = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly idle = new IdleTimer(
+    () => this.tts.name,
+    () => this.tts.settings.idleTimeoutMs,
+    (error) => this.failed(error),
+  );
   private readonly frameSamples: number;
   private carry = new Int16Array(0);
   private carrySegment = 0;
@@ -209,7 +214,7 @@ class ElevenLabsStream implements TtsStream {
     this.tracker.addText(rest);
     this.tracker.endSegment();
     this.send({ text: rest, flush: true });
-    if (this.tracker.awaitingAudio) this.armIdle();
+    if (this.tracker.awaitingAudio) this.idle.arm();
   }
 
   end(): void {
@@ -217,7 +222,7 @@ class ElevenLabsStream implements TtsStream {
     if (this.unsentWord.trim()) this.flush();
     this.endRequested = true;
     this.send({ text: '' });
-    this.armIdle();
+    this.idle.arm();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<TtsAudio> {
@@ -243,7 +248,7 @@ class ElevenLabsStream implements TtsStream {
       socket.on('message', (data) => this.onMessage(String(data)));
       socket.on('close', (code, reason) => this.onClose(socket, code, String(reason)));
       for (const message of this.sent) socket.send(JSON.stringify(message));
-      if (this.tracker.awaitingAudio || this.endRequested) this.armIdle();
+      if (this.tracker.awaitingAudio || this.endRequested) this.idle.arm();
     } catch (error) {
       this.connecting = false;
       this.failed(error);
@@ -273,8 +278,8 @@ class ElevenLabsStream implements TtsStream {
         offsetMs,
       );
       this.emit(samples, segment, words);
-      if (this.tracker.awaitingAudio || this.endRequested) this.armIdle();
-      else this.disarmIdle();
+      if (this.tracker.awaitingAudio || this.endRequested) this.idle.arm();
+      else this.idle.disarm();
     }
     if (parsed.isFinal) this.finish();
   }
@@ -294,7 +299,7 @@ class ElevenLabsStream implements TtsStream {
   /** A connection-level failure: reconnect and replay while nothing has been heard, else fail the reply. */
   private failed(error: unknown): void {
     if (this.done) return;
-    this.disarmIdle();
+    this.idle.disarm();
     this.socket?.terminate();
     this.socket = undefined;
     const delay = this.audioDelivered ? undefined : this.tts.retryDelay(error, this.attempt++);
@@ -347,19 +352,6 @@ class ElevenLabsStream implements TtsStream {
     this.emittedSamples += samples.length;
   }
 
-  private armIdle(): void {
-    this.disarmIdle();
-    const ms = this.tts.settings.idleTimeoutMs;
-    this.idleTimer = setTimeout(
-      () => this.failed(new RetryableError(`${this.tts.name}: no audio for ${ms} ms`)),
-      ms,
-    );
-  }
-
-  private disarmIdle(): void {
-    clearTimeout(this.idleTimer);
-  }
-
   private finish(): void {
     if (this.done) return;
     this.drainCarry();
@@ -383,7 +375,7 @@ class ElevenLabsStream implements TtsStream {
 
   private cleanup(dropSocket: boolean): void {
     this.done = true;
-    this.disarmIdle();
+    this.idle.disarm();
     this.options.signal.removeEventListener('abort', this.onAbort);
     const socket = this.socket;
     this.socket = undefined;

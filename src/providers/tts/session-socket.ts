@@ -131,3 +131,30 @@ export class SessionSocket<M> {
     this.options.lost(error);
   }
 }
+
+/**
+ * A reply's wait for audio: armed while flushed text has none yet, it fails the reply (as a retryable error, so
+ * a reply with no audio yet reconnects) when nothing arrives for `ms`.
+ */
+export class IdleTimer {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly name: () => string,
+    private readonly ms: () => number,
+    private readonly onIdle: (error: RetryableError) => void,
+  ) {}
+
+  arm(): void {
+    this.disarm();
+    const ms = this.ms();
+    this.timer = setTimeout(
+      () => this.onIdle(new RetryableError(`${this.name()}: no audio for ${ms} ms`)),
+      ms,
+    );
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer);
+  }
+}
