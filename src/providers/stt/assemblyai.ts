@@ -1,7 +1,6 @@
 import type { RawData } from 'ws';
 import { z } from 'zod';
 import { bytesFromInt16 } from '../../audio/frame.ts';
-import { rmsDbfs } from '../../audio/level.ts';
 import { CloudSttError } from './cloud-errors.ts';
 import {
   type AudioEntry,
@@ -13,6 +12,7 @@ import {
   type SttLog,
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
+import { unreportedSound } from './unreported-sound.ts';
 
 export interface AssemblyAiSttOptions extends Partial<ReconnectOptions> {
   apiKey: string;
@@ -81,7 +81,6 @@ const ServerMessage = z.discriminatedUnion('type', [
 ]);
 type Turn = Extract<z.infer<typeof ServerMessage>, { type: 'Turn' }>;
 const KNOWN_TYPES = new Set(['Begin', 'SpeechStarted', 'Turn', 'Termination', 'Error']);
-const SILENCE_DBFS = -50;
 
 class AssemblyAiStream extends SocketSttStream {
   /** Session-clock start of each run of audio sent on this connection, by its offset in the connection's audio. */
@@ -182,24 +181,13 @@ class AssemblyAiStream extends SocketSttStream {
 
   protected sendFlush(entry: FlushEntry): boolean {
     this.sendPending();
-    if (!this.interim && !this.unreportedSound()) {
+    if (!this.interim && !unreportedSound(this.journal, this.heardUntilMs)) {
       this.answerLocally(entry.id);
       return false;
     }
     this.sendJson({ type: 'ForceEndpoint' });
     this.pendingFlushes.push(entry.id);
     return true;
-  }
-
-  private unreportedSound(): boolean {
-    const entries = this.journal.entries;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const entry = entries[i];
-      if (entry.kind !== 'audio') continue;
-      if (entry.endMs <= this.heardUntilMs) return false;
-      if (rmsDbfs(entry.samples) > SILENCE_DBFS) return true;
-    }
-    return false;
   }
 
   protected override sendGoodbye(): void {

@@ -1,7 +1,6 @@
 import type { RawData } from 'ws';
 import { z } from 'zod';
 import { bytesFromInt16 } from '../../audio/frame.ts';
-import { rmsDbfs } from '../../audio/level.ts';
 import { CloudSttError } from './cloud-errors.ts';
 import {
   type AudioEntry,
@@ -13,6 +12,7 @@ import {
   type SttLog,
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
+import { unreportedSound } from './unreported-sound.ts';
 
 export interface DeepgramSttOptions extends Partial<ReconnectOptions> {
   apiKey: string;
@@ -74,8 +74,6 @@ const ServerMessage = z.discriminatedUnion('type', [
   }),
 ]);
 type Results = Extract<z.infer<typeof ServerMessage>, { type: 'Results' }>;
-/** Quieter audio cannot hold words (a flush over it need not wait for Deepgram). */
-const SILENCE_DBFS = -50;
 const KNOWN_TYPES = new Set(['Results', 'SpeechStarted', 'UtteranceEnd', 'Metadata', 'Error']);
 
 /**
@@ -165,7 +163,7 @@ class DeepgramStream extends SocketSttStream {
 
   protected sendFlush(entry: FlushEntry): boolean {
     this.sendJson({ type: 'Finalize' });
-    if (!this.interim && !this.unreportedSound()) {
+    if (!this.interim && !unreportedSound(this.journal, this.heardUntilMs)) {
       // Nothing heard awaits a final and nothing unheard could hold words, and Deepgram need not answer a
       // Finalize when it has nothing buffered: answer now rather than make the turn wait.
       this.answerFlushLocally(entry.id);
@@ -173,18 +171,6 @@ class DeepgramStream extends SocketSttStream {
     }
     this.pendingFlushes.push(entry.id);
     return true;
-  }
-
-  /** Audio this connection has not reported on yet (in flight, or just replayed) that is louder than silence. */
-  private unreportedSound(): boolean {
-    const entries = this.journal.entries;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const entry = entries[i];
-      if (entry.kind !== 'audio') continue;
-      if (entry.endMs <= this.heardUntilMs) return false;
-      if (rmsDbfs(entry.samples) > SILENCE_DBFS) return true;
-    }
-    return false;
   }
 
   protected override sendGoodbye(): void {
