@@ -1,6 +1,6 @@
 import type { ChatRequest, LlmChunk } from './contract.ts';
 import { LlmError } from './errors.ts';
-import type { RetryPolicy } from './openai-retry.ts';
+import { RetryableError, type RetryPolicy } from './openai-retry.ts';
 import { retryBeforeOutput } from './retry-before-output.ts';
 
 /**
@@ -106,4 +106,11 @@ export class StallWatch {
   disarm(): void {
     clearTimeout(this.timer);
   }
+}
+
+/** The error a stalled stream fails with: before the first token nothing was said yet, so it is worth a retry. */
+export function stallError(name: string, stalled: { afterMs: number; first: boolean }): Error {
+  const what = stalled.first ? 'no first token' : 'no data from the server';
+  const message = `${name}: ${what} for ${stalled.afterMs} ms`;
+  return stalled.first ? new RetryableError(message) : new LlmError('timeout', message);
 }

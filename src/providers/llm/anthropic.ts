@@ -8,7 +8,7 @@ import type {
   MessageCreateParamsStreaming,
   RawMessageStreamEvent,
 } from '@anthropic-ai/sdk/resources/messages';
-import { budgetedChat, StallWatch } from './anthropic-budget.ts';
+import { budgetedChat, StallWatch, stallError } from './anthropic-budget.ts';
 import { estimateTokens, toWirePrompt, toWireTools } from './anthropic-wire.ts';
 import type { ChatRequest, LLM, LlmChunk, TokenCounter, ToolCall } from './contract.ts';
 import { LlmError } from './errors.ts';
@@ -252,7 +252,7 @@ export class AnthropicLlm implements LLM {
         if (stopped) break;
         watch.arm(outputs === 0);
       }
-      if (watch.stalled) throw this.stallError(watch.stalled);
+      if (watch.stalled) throw stallError(this.name, watch.stalled);
       // A connection cut cleanly (a proxy, a crashed worker) looks like an ordinary end of stream.
       if (!stopped) throw new RetryableError(`${this.name}: the stream ended before the reply finished`);
       yield {
@@ -264,18 +264,13 @@ export class AnthropicLlm implements LLM {
         ...(stopReason === 'max_tokens' ? { truncated: true } : {}),
       };
     } catch (error) {
-      if (watch.stalled && !(error instanceof LlmError)) throw this.stallError(watch.stalled);
+      if (watch.stalled && !(error instanceof LlmError)) throw stallError(this.name, watch.stalled);
       throw this.classify(error);
     } finally {
       watch.disarm();
       request.signal.removeEventListener('abort', onAbort);
       connection.abort();
     }
-  }
-
-  private stallError(stalled: { afterMs: number; first: boolean }): Error {
-    const message = `${this.name}: ${stalled.first ? 'no first token' : 'no data from the server'} for ${stalled.afterMs} ms`;
-    return stalled.first ? new RetryableError(message) : new LlmError('timeout', message);
   }
 
   /** The SDK's errors in the shapes our retry policy knows (status and headers kept, for retry-after). */

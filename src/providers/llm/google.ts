@@ -5,7 +5,7 @@ import {
   GoogleGenAI,
   type Part,
 } from '@google/genai';
-import { budgetedChat, StallWatch } from './anthropic-budget.ts';
+import { budgetedChat, StallWatch, stallError } from './anthropic-budget.ts';
 import type { ChatMessage, ChatRequest, LLM, LlmChunk, ToolSchema } from './contract.ts';
 import { LlmError } from './errors.ts';
 import type { ProviderLog } from './openai-compatible.ts';
@@ -198,7 +198,7 @@ export class GoogleLlm implements LLM {
         if (candidate?.finishReason) finish = String(candidate.finishReason);
         watch.arm(outputs === 0);
       }
-      if (watch.stalled) throw this.stallError(watch.stalled);
+      if (watch.stalled) throw stallError(this.name, watch.stalled);
       if (!finish) throw new RetryableError(`${this.name}: the stream ended before the reply finished`);
       if (finish === 'SAFETY' || finish === 'RECITATION' || finish === 'PROHIBITED_CONTENT') {
         throw new LlmError('request', `${this.name}: the reply was blocked (${finish})`);
@@ -211,18 +211,13 @@ export class GoogleLlm implements LLM {
         ...(finish === 'MAX_TOKENS' ? { truncated: true } : {}),
       };
     } catch (error) {
-      if (watch.stalled && !(error instanceof LlmError)) throw this.stallError(watch.stalled);
+      if (watch.stalled && !(error instanceof LlmError)) throw stallError(this.name, watch.stalled);
       throw this.classify(error);
     } finally {
       watch.disarm();
       request.signal.removeEventListener('abort', onAbort);
       connection.abort();
     }
-  }
-
-  private stallError(stalled: { afterMs: number; first: boolean }): Error {
-    const message = `${this.name}: ${stalled.first ? 'no first token' : 'no data from the server'} for ${stalled.afterMs} ms`;
-    return stalled.first ? new RetryableError(message) : new LlmError('timeout', message);
   }
 
   /** SDK errors as our retry policy knows them: the status, and Google's RetryInfo delay as retry-after. */

@@ -3,6 +3,7 @@ import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
+import { stallError } from './anthropic-budget.ts';
 import type { ChatRequest, LLM, LlmChunk } from './contract.ts';
 import { LlmError } from './errors.ts';
 import { createKeepAliveFetch, type KeepAliveFetch } from './openai-fetch.ts';
@@ -248,13 +249,13 @@ export class OpenAiCompatibleLlm implements LLM {
       }
       if (truncated && !usageSent) yield { type: 'usage', promptTokens: 0, completionTokens: 0, truncated };
       // The SDK ends an aborted stream quietly instead of throwing.
-      if (stalled) throw this.stallError(stalled);
+      if (stalled) throw stallError(this.name, stalled);
       if (!finished) {
         // A connection cut cleanly (a proxy, a crashed worker) looks like an ordinary end of stream.
         throw new RetryableError(`${this.name}: the stream ended before the reply finished`);
       }
     } catch (error) {
-      if (stalled && !(error instanceof LlmError)) throw this.stallError(stalled);
+      if (stalled && !(error instanceof LlmError)) throw stallError(this.name, stalled);
       throw error;
     } finally {
       disarm();
@@ -262,13 +263,6 @@ export class OpenAiCompatibleLlm implements LLM {
       // Closes the HTTP stream when the consumer stops early.
       connection.abort();
     }
-  }
-
-  private stallError(stalled: { afterMs: number; first: boolean }): Error {
-    const what = stalled.first ? 'no first token' : 'no data from the server';
-    const message = `${this.name}: ${what} for ${stalled.afterMs} ms`;
-    // Before the first token nothing has been said yet, so a stalled request is worth one more try.
-    return stalled.first ? new RetryableError(message) : new LlmError('timeout', message);
   }
 
   private body(request: ChatRequest): ChatCompletionCreateParamsStreaming {
