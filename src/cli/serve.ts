@@ -118,10 +118,16 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
     createSession: (hooks.wrapCreateSession ?? ((create) => create))(async () => {
       // An A/B experiment's variant changes this session's settings; the assignment is stored with it.
       const { config: sessionConfig, assignment } = observability.sessionConfig();
-      const session = await createConfiguredSession(sessionConfig, providers, metricsLog, tools ? [tools] : [], {
-        agent,
-        connectMcp: agentMcp.connect,
-      });
+      const session = await createConfiguredSession(
+        sessionConfig,
+        providers,
+        metricsLog,
+        tools ? [tools] : [],
+        {
+          agent,
+          connectMcp: agentMcp.connect,
+        },
+      );
       observability.created(session, assignment);
       session.on('error', ({ source, error }) =>
         log.error({ session: session.id, source, err: error.message }, 'session error'),
