@@ -20,18 +20,28 @@ export interface BudgetedChatOptions {
   /** One attempt, with its signal and its first-output timeout; raw errors so the loop can classify them. */
   attempt(signal: AbortSignal, firstOutputMs: number): AsyncIterable<LlmChunk>;
   toError(error: unknown): LlmError;
-  logRetry(error: unknown, attempt: number, delayMs: number): void;
+  /** Where a retry before the first token is reported (a warning naming the provider and the error). */
+  log?: { warn(fields: object, message: string): void };
+}
+
+function retryLogger(options: BudgetedChatOptions) {
+  return (error: unknown, attempt: number, delayMs: number) =>
+    options.log?.warn(
+      { provider: options.name, attempt: attempt + 1, delayMs, err: options.toError(error).message },
+      'llm request failed before its first token; retrying',
+    );
 }
 
 export async function* budgetedChat(options: BudgetedChatOptions): AsyncGenerator<LlmChunk> {
   const { request, policy } = options;
+  const logRetry = retryLogger(options);
   const budgetMs = request.firstTokenBudgetMs;
   if (budgetMs === undefined || !Number.isFinite(budgetMs)) {
     yield* retryBeforeOutput(() => options.attempt(request.signal, options.firstOutputTimeoutMs), {
       signal: request.signal,
       policy,
       fail: options.toError,
-      onRetry: options.logRetry,
+      onRetry: logRetry,
     });
     return;
   }
@@ -63,7 +73,7 @@ export async function* budgetedChat(options: BudgetedChatOptions): AsyncGenerato
             { cause: error },
           );
         }
-        options.logRetry(error, n, delayMs);
+        logRetry(error, n, delayMs);
       },
     })) {
       if (!answered) {

@@ -124,11 +124,7 @@ export class GoogleLlm implements LLM {
       firstOutputTimeoutMs: this.options.firstTokenTimeoutMs ?? 15_000,
       attempt: (signal, firstMs) => this.stream({ ...request, signal }, firstMs),
       toError: (error) => this.toLlmError(error),
-      logRetry: (error, attempt, delayMs) =>
-        this.options.log?.warn(
-          { provider: this.name, attempt: attempt + 1, delayMs, err: this.toLlmError(error).message },
-          'llm request failed before its first token; retrying',
-        ),
+      log: this.options.log,
     });
   }
 
