@@ -103,7 +103,8 @@ export class UserStreams {
 
   /** One 16 kHz frame to both streams; a failing stream is reported and never stops the other. */
   push(frame: AudioFrame): void {
-    this.receivedUntilMs = Math.max(this.receivedUntilMs, frame.timestampMs + frameDurationMs(frame));
+    const durationMs = frameDurationMs(frame);
+    this.receivedUntilMs = Math.max(this.receivedUntilMs, frame.timestampMs + durationMs);
     if (frame.sampleRate === PIPELINE_SAMPLE_RATE) this.prosody.push(frame.samples);
     try {
       this.vadStream?.push(frame);
@@ -112,7 +113,7 @@ export class UserStreams {
     }
     try {
       this.sttStream?.push(frame);
-      this.sttAudioMs += frameDurationMs(frame);
+      this.sttAudioMs += durationMs;
     } catch (error) {
       this.deps.onError('stt', error);
     }
