@@ -1,6 +1,6 @@
 import pg from 'pg';
-import type { TurnMetrics } from '../metrics/schema.ts';
 import * as sql from './postgres-sql.ts';
+import { QueuedStoreWrites } from './queued-writes.ts';
 import { type AudioFrame, RecordingEncoder, type RecordingRow } from './recording-encoder.ts';
 import {
   type ConversationStore,
@@ -8,9 +8,7 @@ import {
   type RecordingSide,
   type RetentionOptions,
   type SessionDetail,
-  type SessionStart,
   type SessionSummary,
-  type StoredEvent,
   type StoredTurn,
   type StoreHealth,
   type StoreLog,
@@ -53,7 +51,7 @@ const ROW_REFUSED = /^(22|23)/;
  * keeps the rows (bounded), is logged once with the cause, retried every `retryMs`, and logged again when it is
  * back. Recordings are encoded to Ogg Opus in a worker thread (src/store/recording-encoder.ts).
  */
-export class PostgresStore implements ConversationStore {
+export class PostgresStore extends QueuedStoreWrites implements ConversationStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly log: StoreLog;
@@ -68,7 +66,6 @@ export class PostgresStore implements ConversationStore {
   private schemaReady = false;
   private failing: { code: string; message: string } | undefined;
   private state: StoreHealth = { ok: true, mode: 'file', pending: 0, written: 0, dropped: 0 };
-  private readonly recordingSessions = new Set<string>();
   private readonly recorded = new Set<string>();
   private readonly encoder: RecordingEncoder;
   /** Recordings being finished in the encoder: flush waits for them. */
@@ -80,6 +77,7 @@ export class PostgresStore implements ConversationStore {
   private readonly maxPending: number;
 
   constructor(private readonly options: PostgresStoreOptions) {
+    super();
     this.log = options.log ?? silentStoreLog;
     this.batchMs = options.batchMs ?? 200;
     this.retryMs = options.retryMs ?? 1_000;
@@ -100,35 +98,6 @@ export class PostgresStore implements ConversationStore {
     });
     // An idle connection the server dropped (restart, admin shutdown): the next write reconnects.
     this.pool.on('error', () => {});
-  }
-
-  beginSession(session: SessionStart): void {
-    if (session.recording) this.recordingSessions.add(session.id);
-    this.enqueue({ t: 'begin', session });
-  }
-
-  endSession(sessionId: string, endedAt: number): void {
-    this.recordingSessions.delete(sessionId);
-    this.enqueue({ t: 'end', sessionId, endedAt });
-  }
-
-  addTurn(sessionId: string, turn: TurnMetrics, at: number): void {
-    this.enqueue({ t: 'turn', sessionId, at, turn });
-  }
-
-  addEvent(event: StoredEvent): void {
-    this.enqueue({ t: 'event', ...event });
-  }
-
-  addAudio(
-    sessionId: string,
-    side: RecordingSide,
-    atMs: number,
-    samples: Int16Array,
-    sampleRate: number,
-  ): void {
-    if (!this.recordingSessions.has(sessionId)) return;
-    this.enqueue({ t: 'audio', sessionId, side, atMs, samples: samples.slice(), sampleRate });
   }
 
   listSessions(query: { limit?: number; since?: number } = {}): Promise<SessionSummary[]> {
@@ -184,7 +153,7 @@ export class PostgresStore implements ConversationStore {
     await this.pool.end().catch(() => {});
   }
 
-  private enqueue(row: PostgresStore['queue'][number]): void {
+  protected enqueue(row: PostgresStore['queue'][number]): void {
     if (this.closed) return;
     this.queue.push(row);
     if (this.queue.length > this.maxPending) {

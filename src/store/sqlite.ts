@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { TurnMetrics } from '../metrics/schema.ts';
+import { QueuedStoreWrites } from './queued-writes.ts';
 import {
   type ConversationStore,
   type Recording,
@@ -72,7 +73,7 @@ const WORKER_URL = new URL('./sqlite-worker.js', import.meta.url);
  * locked or full database keeps the rows (bounded) and retries; an unusable file (corrupt, not a database)
  * is left untouched and this run stores in memory. Each change of state is logged once, with the cause.
  */
-export class SqliteStore implements ConversationStore {
+export class SqliteStore extends QueuedStoreWrites implements ConversationStore {
   readonly kind = 'sqlite' as const;
   private readonly worker: Worker;
   private readonly log: StoreLog;
@@ -84,13 +85,13 @@ export class SqliteStore implements ConversationStore {
   private readonly queries = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   private nextQuery = 1;
   private state: StoreHealth = { ok: true, mode: 'file', pending: 0, written: 0, dropped: 0 };
-  private recordingSessions = new Set<string>();
   private closed = false;
   private readonly batchMs: number;
   private readonly maxPending: number;
   private readonly exited: Promise<void>;
 
   constructor(private readonly options: SqliteStoreOptions) {
+    super();
     this.log = options.log ?? silentStoreLog;
     this.batchMs = options.batchMs ?? 200;
     this.maxPending = options.maxPending ?? 50_000;
@@ -123,36 +124,6 @@ export class SqliteStore implements ConversationStore {
       this.queries.clear();
       for (const waiter of this.flushWaiters.splice(0)) waiter.resolve();
     });
-  }
-
-  beginSession(session: SessionStart): void {
-    if (session.recording) this.recordingSessions.add(session.id);
-    this.enqueue({ t: 'begin', session });
-  }
-
-  endSession(sessionId: string, endedAt: number): void {
-    this.recordingSessions.delete(sessionId);
-    this.enqueue({ t: 'end', sessionId, endedAt });
-  }
-
-  addTurn(sessionId: string, turn: TurnMetrics, at: number): void {
-    this.enqueue({ t: 'turn', sessionId, at, turn });
-  }
-
-  addEvent(event: StoredEvent): void {
-    this.enqueue({ t: 'event', ...event });
-  }
-
-  addAudio(
-    sessionId: string,
-    side: RecordingSide,
-    atMs: number,
-    samples: Int16Array,
-    sampleRate: number,
-  ): void {
-    if (!this.recordingSessions.has(sessionId)) return;
-    // A copy: the caller's buffer may be reused for the next frame.
-    this.enqueue({ t: 'audio', sessionId, side, atMs, samples: samples.slice(), sampleRate });
   }
 
   listSessions(query: { limit?: number; since?: number } = {}): Promise<SessionSummary[]> {
@@ -201,7 +172,7 @@ export class SqliteStore implements ConversationStore {
     this.state = { ...this.state, mode: 'closed' };
   }
 
-  private enqueue(row: Row): void {
+  protected enqueue(row: Row): void {
     if (this.closed) return;
     this.queue.push(row);
     if (this.queue.length > this.maxPending) {
