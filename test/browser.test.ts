@@ -285,6 +285,8 @@ async function describeState(page: Page, record: SessionRecord) {
       speechEnded: record.speechEnded.map((e) => `${e.speechId} ${e.outcome}`),
       interruptions: record.interruptions.map((e) => `${e.speechId} ${e.kind} at ${Math.round(e.atMs)}`),
       errors: record.errors,
+      input: { ...record.input, nowMs: Math.round(record.session.clock.now()) },
+      states: record.states.slice(-12),
     },
     page: 'log' in debug ? { ...debug, log: debug.log.slice(-40) } : debug,
   };

@@ -2,6 +2,7 @@ import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import type { TTS, TtsStream, TtsStreamOptions } from '../providers/tts/contract.ts';
 import { connectMcpTools, type McpToolset } from '../tools/mcp/toolset.ts';
 import { endsReply, type Tool, type ToolContext, type ToolSource } from '../tools/tool.ts';
+import { asError } from '../util/errors.ts';
 import type { AgentSession } from './agent-api.ts';
 import { type Agent, AgentDefinitionError, type AgentTool, type HookContext, isAgent } from './definition.ts';
 
@@ -295,8 +296,4 @@ export class AgentRuntime<Session> implements ToolSource {
     }
     return text.trim();
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

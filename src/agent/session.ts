@@ -6,6 +6,7 @@ import { type Clock, MonotonicClock } from '../metrics/clock.ts';
 import type { ChatMessage } from '../providers/llm/contract.ts';
 import { HeuristicTurnDetector } from '../providers/turn/heuristic.ts';
 import { TypedEmitter } from '../util/emitter.ts';
+import { asError } from '../util/errors.ts';
 import { type ActiveSpeech, agentStateOf } from './active-speech.ts';
 import { SessionClosedError, SessionNotStartedError } from './errors.ts';
 import type { AgentSessionEvents, AgentState } from './events.ts';
@@ -206,7 +207,11 @@ export class AgentSession {
     // Without an LLM the user is told so at once, in full (a failure per turn would tell them nothing new).
     const notice = this.options.llmUnavailableNotice;
     if (notice) void this.say(notice, { interruptible: false }).catch(() => undefined);
-    const prewarm = prewarmProviders(this.options, (source, error) => this.reportError(source, error));
+    const prewarm = prewarmProviders(
+      this.options,
+      (from, error) => this.reportError(from, error),
+      () => this.closed,
+    );
     await Promise.all([prewarm, this.context.prepare()]);
   }
 
@@ -392,8 +397,4 @@ export class AgentSession {
   private reportError(source: AgentSessionEvents['error']['source'], error: unknown): void {
     this.events.emit('error', { source, error: asError(error) });
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentSession } from '../agent/session.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
 import type { LoopLagSnapshot } from './loop-lag.ts';
@@ -52,6 +52,8 @@ export class ServerMetrics {
   private readonly cacheSaved: Counter;
 
   constructor(liveSessions: () => number, gauges: ServerGauges = {}) {
+    // The process's own figures (resident memory, heap spaces, GC, handles): what memory came back after sessions.
+    collectDefaultMetrics({ register: this.registry });
     for (const [field, name, help] of STAGES) {
       this.stages.set(field, new Histogram({ name, help, buckets: BUCKETS, registers: [this.registry] }));
     }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentSession } from '../agent/session.ts';
 import { checkOffer, OfferError, WebRtcConnection, type WebRtcOptions } from '../transport/webrtc/peer.ts';
+import { asError } from '../util/errors.ts';
 import type { AdmissionResult } from './admission.ts';
 import { type SessionRequest, sessionRequestOf } from './session-request.ts';
 
@@ -182,8 +183,4 @@ function text(
     ...headers,
   });
   response.end(body);
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

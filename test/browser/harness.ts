@@ -78,6 +78,9 @@ export interface SessionRecord {
   speechEnded: AgentSessionEvents['speechEnded'][];
   interruptions: AgentSessionEvents['interruption'][];
   errors: string[];
+  /** What reached the session: audio frames pushed (last timestamp, session-clock time of the push) and states. */
+  input: { frames: number; lastTimestampMs: number; lastPushedAtMs: number };
+  states: string[];
 }
 
 export interface TestServer {
@@ -153,7 +156,18 @@ function recordSession(session: AgentSession): SessionRecord {
     speechEnded: [],
     interruptions: [],
     errors: [],
+    input: { frames: 0, lastTimestampMs: Number.NaN, lastPushedAtMs: Number.NaN },
+    states: [],
   };
+  // Counted where the transport hands audio over: a stalled conversation says whether the audio still came.
+  const pushAudio = session.pushAudio.bind(session);
+  session.pushAudio = (frame) => {
+    record.input.frames++;
+    record.input.lastTimestampMs = Math.round(frame.timestampMs);
+    record.input.lastPushedAtMs = Math.round(session.clock.now());
+    pushAudio(frame);
+  };
+  session.on('state', (event) => record.states.push(`${event.state} at ${Math.round(event.atMs)}`));
   session.on('transcript', (event) => record.transcripts.push(event));
   session.on('metrics', (event) => record.metrics.push(event));
   session.on('speechEnded', (event) => record.speechEnded.push(event));

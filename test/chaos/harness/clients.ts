@@ -36,13 +36,17 @@ export function openClient(
   });
   // Unobserved rejections are fine here: a client that never waits for ready must not crash the runner.
   ready.catch(() => undefined);
+  // A refused upgrade (503 past the session cap) closes with 1006 and no reason: the error says why.
+  let lastError = '';
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on('close', (code, reason) => {
       failReady(new Error(`closed (${code}) before ready`));
-      resolve({ code, reason: reason.toString() });
+      resolve({ code, reason: reason.toString() || lastError });
     });
   });
-  ws.on('error', () => undefined);
+  ws.on('error', (error) => {
+    lastError = error.message;
+  });
   ws.on('open', () => {
     if (options.config !== false)
       ws.send(JSON.stringify({ type: 'config', sampleRate: 16_000, receipts: options.receipts ?? false }));

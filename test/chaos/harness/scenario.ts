@@ -22,4 +22,9 @@ export interface Scenario {
   what: string;
   /** Runs the misbehaviour; resolves with what it observed (counts, close codes, answers), for the report. */
   run(ctx: ScenarioContext): Promise<Record<string, string | number>>;
+  /**
+   * The misbehaviour fills the server's capacity (it may be refused past the cap): it starts once the canary is
+   * admitted, as a call already in progress when the server fills up would be. Others start first, with a head start.
+   */
+  startsAfterCanary?: boolean;
 }

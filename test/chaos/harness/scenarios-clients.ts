@@ -197,6 +197,7 @@ export const rapidConnects: Scenario = {
 /** Connections that send `config` and then nothing, held until the canary is done. */
 export const idleConnections: Scenario = {
   name: 'idle connections',
+  startsAfterCanary: true,
   what: 'connections that send config and then nothing, held while the canary talks',
   async run(ctx) {
     const target = ctx.form === 'full' ? 300 : 30;
