@@ -2,6 +2,9 @@ import type pg from 'pg';
 import type { TurnMetrics } from '../metrics/schema.ts';
 import type { RecordingRow } from './recording-encoder.ts';
 import type {
+  MemoryItem,
+  MemoryKind,
+  NewMemoryItem,
   Recording,
   RecordingSide,
   SessionDetail,
@@ -40,6 +43,10 @@ CREATE INDEX IF NOT EXISTS repartee_events_session ON repartee_events(session_id
 CREATE TABLE IF NOT EXISTS repartee_recordings (
   session_id TEXT NOT NULL REFERENCES repartee_sessions(id) ON DELETE CASCADE, side TEXT NOT NULL,
   mime TEXT NOT NULL, duration_ms INTEGER NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (session_id, side));
+CREATE TABLE IF NOT EXISTS repartee_memory (
+  id BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, session_id TEXT,
+  created_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS repartee_memory_user ON repartee_memory(user_id, id);
 `;
 
 export async function apply(client: pg.PoolClient, row: Row): Promise<void> {
@@ -189,6 +196,64 @@ export async function getRecording(
   );
   const row = rows[0];
   return row ? { mime: row.mime, durationMs: row.duration_ms, bytes: new Uint8Array(row.bytes) } : undefined;
+}
+
+export async function addMemory(read: Read, item: NewMemoryItem): Promise<MemoryItem> {
+  const { rows } = await read(
+    `INSERT INTO repartee_memory (user_id, kind, text, session_id, created_at) VALUES ($1, $2, $3, $4, $5)
+     RETURNING id`,
+    [item.userId, item.kind, item.text, item.sessionId ?? null, item.createdAt],
+  );
+  return { ...item, sessionId: item.sessionId ?? null, id: rows[0].id };
+}
+
+export async function listMemory(
+  read: Read,
+  userId: string,
+  { kind, limit = 1000 }: { kind?: MemoryKind; limit?: number } = {},
+): Promise<MemoryItem[]> {
+  const { rows } = await read(
+    `SELECT * FROM repartee_memory WHERE user_id = $1 AND ($2::text IS NULL OR kind = $2)
+     ORDER BY id DESC LIMIT $3`,
+    [userId, kind ?? null, limit],
+  );
+  return rows.reverse().map(memoryRow);
+}
+
+export async function searchMemory(
+  read: Read,
+  userId: string,
+  text: string,
+  limit = 100,
+): Promise<MemoryItem[]> {
+  const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const { rows } = await read(
+    `SELECT * FROM repartee_memory WHERE user_id = $1 AND text ILIKE $2 ORDER BY id DESC LIMIT $3`,
+    [userId, pattern, limit],
+  );
+  return rows.reverse().map(memoryRow);
+}
+
+export async function deleteMemory(read: Read, userId: string, id: number): Promise<boolean> {
+  const { rowCount } = await read('DELETE FROM repartee_memory WHERE user_id = $1 AND id = $2', [userId, id]);
+  return (rowCount ?? 0) > 0;
+}
+
+export async function deleteUserMemory(read: Read, userId: string): Promise<number> {
+  const { rowCount } = await read('DELETE FROM repartee_memory WHERE user_id = $1', [userId]);
+  return rowCount ?? 0;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a database row
+function memoryRow(row: any): MemoryItem {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    kind: row.kind,
+    text: row.text,
+    sessionId: row.session_id ?? null,
+    createdAt: row.created_at,
+  };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a database row

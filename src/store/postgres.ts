@@ -4,6 +4,9 @@ import { QueuedStoreWrites } from './queued-writes.ts';
 import { type AudioFrame, RecordingEncoder, type RecordingRow } from './recording-encoder.ts';
 import {
   type ConversationStore,
+  type MemoryItem,
+  type MemoryKind,
+  type NewMemoryItem,
   type Recording,
   type RecordingSide,
   type RetentionOptions,
@@ -114,6 +117,26 @@ export class PostgresStore extends QueuedStoreWrites implements ConversationStor
 
   getRecording(sessionId: string, side: RecordingSide): Promise<Recording | undefined> {
     return sql.getRecording(this.reader, sessionId, side);
+  }
+
+  addMemory(item: NewMemoryItem): Promise<MemoryItem> {
+    return sql.addMemory(this.reader, item);
+  }
+
+  listMemory(userId: string, query?: { kind?: MemoryKind; limit?: number }): Promise<MemoryItem[]> {
+    return sql.listMemory(this.reader, userId, query);
+  }
+
+  searchMemory(userId: string, text: string, limit?: number): Promise<MemoryItem[]> {
+    return sql.searchMemory(this.reader, userId, text, limit);
+  }
+
+  deleteMemory(userId: string, id: number): Promise<boolean> {
+    return sql.deleteMemory(this.reader, userId, id);
+  }
+
+  deleteUserMemory(userId: string): Promise<number> {
+    return sql.deleteUserMemory(this.reader, userId);
   }
 
   private readonly reader: sql.Read = (text, values) => this.read(text, values);

@@ -18,6 +18,10 @@ CREATE INDEX IF NOT EXISTS events_session ON events(session_id);
 CREATE TABLE IF NOT EXISTS recordings (
   session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, side TEXT NOT NULL, mime TEXT NOT NULL,
   duration_ms INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (session_id, side));
+CREATE TABLE IF NOT EXISTS memory (
+  id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, session_id TEXT,
+  created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS memory_user ON memory(user_id, id);
 `;
 
 /** The write statements, prepared once per connection. */
@@ -62,8 +66,56 @@ function median(values) {
   return sorted.length ? sorted[Math.ceil(sorted.length / 2) - 1] : null;
 }
 
-/** The read queries the main thread may ask for, by name; each takes the open connection first. */
+function memoryRow(row) {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    kind: row.kind,
+    text: row.text,
+    sessionId: row.session_id ?? null,
+    createdAt: row.created_at,
+  };
+}
+
+/** Newest `limit` rows, returned oldest first. */
+const oldestFirst = (rows) => rows.reverse().map(memoryRow);
+
+/**
+ * The queries the main thread may ask for, by name; each takes the open connection first. The memory ones
+ * write too: they are awaited by their caller, unlike the queued session rows.
+ */
 export const QUERIES = {
+  addMemory(db, { userId, kind, text, sessionId = null, createdAt }) {
+    const { lastInsertRowid } = db
+      .prepare('INSERT INTO memory (user_id, kind, text, session_id, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(userId, kind, text, sessionId, createdAt);
+    return { id: Number(lastInsertRowid), userId, kind, text, sessionId, createdAt };
+  },
+  listMemory(db, { userId, kind = null, limit = 1000 }) {
+    return oldestFirst(
+      db
+        .prepare(
+          'SELECT * FROM memory WHERE user_id = ? AND (? IS NULL OR kind = ?) ORDER BY id DESC LIMIT ?',
+        )
+        .all(userId, kind, kind, limit),
+    );
+  },
+  searchMemory(db, { userId, text, limit = 100 }) {
+    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return oldestFirst(
+      db
+        .prepare(
+          "SELECT * FROM memory WHERE user_id = ? AND text LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
+        )
+        .all(userId, pattern, limit),
+    );
+  },
+  deleteMemory(db, { userId, id }) {
+    return db.prepare('DELETE FROM memory WHERE user_id = ? AND id = ?').run(userId, id).changes > 0;
+  },
+  deleteUserMemory(db, { userId }) {
+    return db.prepare('DELETE FROM memory WHERE user_id = ?').run(userId).changes;
+  },
   listSessions(db, { limit = 100, since = 0 }) {
     const rows = db
       .prepare(

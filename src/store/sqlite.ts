@@ -3,6 +3,9 @@ import type { TurnMetrics } from '../metrics/schema.ts';
 import { QueuedStoreWrites } from './queued-writes.ts';
 import {
   type ConversationStore,
+  type MemoryItem,
+  type MemoryKind,
+  type NewMemoryItem,
   type Recording,
   type RecordingSide,
   type RetentionOptions,
@@ -140,6 +143,26 @@ export class SqliteStore extends QueuedStoreWrites implements ConversationStore 
 
   getRecording(sessionId: string, side: RecordingSide): Promise<Recording | undefined> {
     return this.query('getRecording', { id: sessionId, side }) as Promise<Recording | undefined>;
+  }
+
+  addMemory(item: NewMemoryItem): Promise<MemoryItem> {
+    return this.query('addMemory', item) as Promise<MemoryItem>;
+  }
+
+  listMemory(userId: string, query: { kind?: MemoryKind; limit?: number } = {}): Promise<MemoryItem[]> {
+    return this.query('listMemory', { userId, ...query }) as Promise<MemoryItem[]>;
+  }
+
+  searchMemory(userId: string, text: string, limit?: number): Promise<MemoryItem[]> {
+    return this.query('searchMemory', { userId, text, limit }) as Promise<MemoryItem[]>;
+  }
+
+  deleteMemory(userId: string, id: number): Promise<boolean> {
+    return this.query('deleteMemory', { userId, id }) as Promise<boolean>;
+  }
+
+  deleteUserMemory(userId: string): Promise<number> {
+    return this.query('deleteUserMemory', { userId }) as Promise<number>;
   }
 
   health(): StoreHealth {

@@ -29,6 +29,19 @@ export interface ConversationStore {
   /** Turn records since a wall-clock time, oldest first, with the session's experiment variant. */
   turnsSince(since: number, limit?: number): Promise<StoredTurn[]>;
   getRecording(sessionId: string, side: RecordingSide): Promise<Recording | undefined>;
+  /**
+   * Memory across conversations (opt-in, per user id: src/context/memory.ts). Unlike the session writes these
+   * are awaited and may fail (the caller logs and goes on); items are kept until deleted, not by retention.
+   */
+  addMemory(item: NewMemoryItem): Promise<MemoryItem>;
+  /** The user's items, oldest first (`limit`: the newest that many). */
+  listMemory(userId: string, query?: { kind?: MemoryKind; limit?: number }): Promise<MemoryItem[]>;
+  /** The user's items whose text contains `text` (case-insensitive), oldest first. */
+  searchMemory(userId: string, text: string, limit?: number): Promise<MemoryItem[]>;
+  /** Deletes one item of the user's; false when there was none with that id. */
+  deleteMemory(userId: string, id: number): Promise<boolean>;
+  /** Deletes everything remembered about the user; resolves to the number of items deleted. */
+  deleteUserMemory(userId: string): Promise<number>;
   /** What the store is doing now: for /health-like views and the dashboard. Never throws. */
   health(): StoreHealth;
   /** Resolves when everything queued so far was written (or failed, which health() then says). */
@@ -37,6 +50,23 @@ export interface ConversationStore {
 }
 
 export type RecordingSide = 'user' | 'agent';
+
+/** `fact`: something the user stated; `summary`: the summary of one earlier call. */
+export type MemoryKind = 'fact' | 'summary';
+
+export interface NewMemoryItem {
+  userId: string;
+  kind: MemoryKind;
+  text: string;
+  /** The session it came from. */
+  sessionId: string | null;
+  /** Wall clock (ms since the epoch). */
+  createdAt: number;
+}
+
+export interface MemoryItem extends NewMemoryItem {
+  id: number;
+}
 
 export interface SessionStart {
   id: string;

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { OpusDecoder } from '../../audio/opus.ts';
 import type { ConversationStore, RetentionOptions, StoreLog } from '../types.ts';
+import { memoryContract } from './memory-contract.ts';
 import { sampleTurn as turn } from './turns.ts';
 
 /** What a contract check may ask of a backend's store, on top of its own test settings (short batches). */
@@ -57,6 +58,7 @@ export function conversation(store: ConversationStore, id: string, turns = 2): v
 
 /** The checks every ConversationStore backend passes, registered as tests in the caller's describe block. */
 export function storeContract(newDatabase: NewDatabase): void {
+  memoryContract(newDatabase);
   it('keeps sessions, their turn records and events across a reopen', async (context: Context) => {
     const open = await newDatabase();
     if (!open) return context.skip();
