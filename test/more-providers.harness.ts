@@ -6,6 +6,7 @@ import { createProviders, type ProviderSet } from '../src/config/providers.ts';
 import { createConfiguredSession } from '../src/config/session.ts';
 import type { TurnMetrics } from '../src/metrics/schema.ts';
 import type { ChatMessage } from '../src/providers/llm/contract.ts';
+import type { ToolEntry } from '../src/tools/tool.ts';
 import { runFileConversation } from '../src/transport/file/file-conversation.ts';
 
 /**
@@ -49,11 +50,12 @@ export interface ConfiguredSession {
 export async function configuredSession(
   overrides: Record<string, unknown>,
   env: Record<string, string>,
+  tools: readonly ToolEntry[] = [],
 ): Promise<ConfiguredSession> {
   const config = await loadConfig({ file: '/nonexistent/repartee.config.json', env: {}, overrides });
   const log = memoryLog();
   const providers = await createProviders(config, { env, log });
-  const session = await createConfiguredSession(config, providers);
+  const session = await createConfiguredSession(config, providers, undefined, tools);
   const errors: string[] = [];
   session.on('error', (e) => errors.push(`${e.source}: ${e.error.message}`));
   return {
