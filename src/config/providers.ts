@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApologyAudioCache } from '../agent/apology.ts';
+import { tokenCounterFor } from '../context/tokens.ts';
 import type { ChatRequest, LLM, LlmChunk } from '../providers/llm/contract.ts';
 import type { FallbackEvent } from '../providers/llm/fallback-rotation.ts';
 import type { ProviderLog } from '../providers/llm/openai-compatible.ts';
@@ -170,7 +171,17 @@ export async function createProviders(
     console.log(line),
   );
   // Fail at start-up on a bad spec, a missing key or a missing model file, not on the first turn.
-  if (specs.llm.length) await (await createLlm(specs.llm, llmOptions)).close?.();
+  // A tiktoken encoder is built now, once per process: parsing its rank table blocks the event loop for
+  // 250-450 ms, which the first caller's session would otherwise pay while every other conversation waits. (An
+  // LLM with its own tokenizer, a GGUF or Claude's count endpoint, builds that when its first session needs it.)
+  if (specs.llm.length) {
+    const llm = await createLlm(specs.llm, llmOptions);
+    try {
+      if (!llm.tokenCounter) await tokenCounterFor(llm);
+    } finally {
+      await llm.close?.();
+    }
+  }
   return {
     vad,
     stt,
