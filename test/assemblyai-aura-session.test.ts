@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Resampler } from '../src/audio/resampler.ts';
-import { readWavFile } from '../src/audio/wav.ts';
 import { FakeAnthropicServer } from '../src/providers/llm/testing/anthropic-server.ts';
+import { PocketsphinxSTT } from '../src/providers/stt/pocketsphinx.ts';
 import {
   type AssemblyAiConnectionPlan,
   FakeAssemblyAiServer,
@@ -17,9 +15,9 @@ import { answerClip, CLIP_TEXT, configuredSession, startTyped, wordsOf } from '.
 
 /**
  * Issue 22: `assemblyai` STT and `deepgram-aura` TTS in sessions built from their spec strings, over fake servers
- * speaking their wire protocols. The AssemblyAI fake answers real speech with the reference transcript of the
- * LibriVox clip it hears (it knows the clips; it does not recognise speech), so a clip goes through the cloud path
- * end to end; its end_of_turn reaches the turn detector.
+ * speaking their wire protocols. The AssemblyAI fake hears real speech with a real recogniser (pocketsphinx, run
+ * inside the fake), so a LibriVox clip goes through the cloud path end to end; its end_of_turn reaches the turn
+ * detector. Each fault of the fake is survived by the session.
  */
 
 const AAI_KEY = 'aai-session-key-0123456789';
@@ -30,19 +28,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const LIBRIVOX = '/usr/share/pocketsphinx/test/data/librivox';
-let clips: { samples: Int16Array; text: string }[];
+/** What the AssemblyAI fake hears real speech with: the local recogniser, its own decoders. */
+const recognizer = new PocketsphinxSTT();
 let llm: FakeAnthropicServer;
 beforeAll(async () => {
-  // The recordings the AssemblyAI fake knows, with their reference transcripts (pocketsphinx-testdata).
-  const lines = (await readFile(`${LIBRIVOX}/transcription`, 'utf8')).trim().split('\n');
-  clips = await Promise.all(
-    lines.map(async (line) => {
-      const [, text, id] = /^<s> (.*) <\/s> \((.*)\)$/.exec(line) ?? [];
-      const wav = await readWavFile(`${LIBRIVOX}/${id}.wav`);
-      return { samples: await Resampler.resampleClip(wav.samples, wav.sampleRate, 16_000), text };
-    }),
-  );
   llm = await FakeAnthropicServer.start({
     apiKey: ANTHROPIC_KEY,
     script: (request) => {
@@ -55,6 +44,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await llm.close();
+  recognizer.dispose();
 });
 
 async function refusedPort(): Promise<number> {
@@ -66,7 +56,11 @@ async function refusedPort(): Promise<number> {
 }
 
 async function fakes(stt: AssemblyAiConnectionPlan[] = [], tts: AuraConnectionPlan[] = []) {
-  const assembly = await new FakeAssemblyAiServer({ apiKey: AAI_KEY, clips, connections: stt }).start();
+  const assembly = await new FakeAssemblyAiServer({
+    apiKey: AAI_KEY,
+    recognizer,
+    connections: stt,
+  }).start();
   const aura = await new FakeDeepgramAuraServer({
     apiKey: DG_KEY,
     msPerCharacter: 4,
@@ -94,6 +88,10 @@ async function session(sttUrl: string, ttsUrl: string, overrides: Record<string,
   cleanups.push(() => s.close());
   return s;
 }
+
+/** How many of the clip's words a transcript has. */
+const heardClip = (transcript = '') =>
+  wordsOf(transcript).filter((w) => wordsOf(CLIP_TEXT).includes(w)).length;
 
 const answered = (metrics: Awaited<ReturnType<typeof answerClip>>['metrics']) =>
   metrics.find((m) => m.outcome === 'completed' && wordsOf(m.userTranscript).length >= 3);
@@ -135,11 +133,12 @@ describe('assemblyai + deepgram-aura sessions over their fake servers', () => {
     ]);
     const s = await session(assembly.url, aura.baseUrl);
     const result = await answerClip(s);
-    expect(
-      answered(result.metrics),
-      JSON.stringify(result.metrics.map((m) => m.userTranscript)),
-    ).toBeDefined();
+    const turn = answered(result.metrics);
+    expect(turn, JSON.stringify(result.metrics.map((m) => m.userTranscript))).toBeDefined();
+    // The audio before the drop was replayed: the words of the clip's start are heard.
+    expect(heardClip(turn?.userTranscript)).toBeGreaterThanOrEqual(3);
     expect(assembly.connectionAttempts).toBeGreaterThanOrEqual(3);
+    expect(assembly.records.map((r) => r.index)).toEqual([1, 2]);
 
     const down = await session(`ws://127.0.0.1:${await refusedPort()}`, aura.baseUrl, {
       stt: ['assemblyai', 'local'],
@@ -150,6 +149,30 @@ describe('assemblyai + deepgram-aura sessions over their fake servers', () => {
       JSON.stringify(fallback.metrics.map((m) => m.userTranscript)),
     ).toBeDefined();
   }, 180_000);
+
+  it('STT faults: malformed messages and a slow first result are survived; the clip is still answered', async () => {
+    const { assembly, aura } = await fakes([
+      {
+        junkFirst: ['not json', '{"type":"Turn","turn_order":"x"}', '{"type":"SomethingNew"}'],
+        firstResultDelayMs: 800,
+      },
+    ]);
+    const s = await session(assembly.url, aura.baseUrl);
+    const result = await answerClip(s);
+    const turn = answered(result.metrics);
+    expect(
+      turn,
+      JSON.stringify({ m: result.metrics.map((m) => m.userTranscript), e: s.errors }),
+    ).toBeDefined();
+    expect(heardClip(turn?.userTranscript)).toBeGreaterThanOrEqual(3);
+    expect(turn?.agentText).toMatch(/^You said .+\. Anything else\?$/);
+    // The junk was reported, not fatal: the STT stayed on assemblyai.
+    expect(
+      s.errors.some((e) => /malformed|unexpected/.test(e)),
+      JSON.stringify(s.errors),
+    ).toBe(true);
+    expect(assembly.records[0].turns.length).toBeGreaterThanOrEqual(1);
+  }, 120_000);
 
   it('TTS faults: 429, a drop before audio and malformed data are retried; refused and slow first audio hand over to local', async () => {
     const { assembly, aura } = await fakes(

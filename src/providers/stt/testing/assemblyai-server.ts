@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { rmsDbfs } from '../../../audio/level.ts';
+import type { STT, SttStream, Transcript } from '../contract.ts';
 import { CodedSpeechDecoder } from './coded-speech.ts';
 import { FakeSocketProvider, OrderedSender, type Rejection } from './fake-server.ts';
 
@@ -16,10 +17,10 @@ import { FakeSocketProvider, OrderedSender, type Rejection } from './fake-server
  * `min_end_of_turn_silence_when_confident` (default 400 ms) when the words so far end a sentence; over real speech,
  * after that shorter pause alone (the fake's stand-in for the end-of-turn model).
  *
- * Words come from tone-coded audio (`vocabulary`, see coded-speech.ts), or, for real speech, from `clips`: the fake
- * does not recognise speech, it knows the recordings it may be played (the LibriVox clips with their reference
- * transcripts) and at the end of a turn answers with the transcript of the clip whose voiced length is closest to
- * what it heard (within a third), its words spread over the voiced span. The client's code path is the same.
+ * Words come from tone-coded audio (`vocabulary`, see coded-speech.ts), or, for real speech, from `recognizer`: a
+ * real local STT (pocketsphinx in the session tests) that hears the audio as it arrives; its interims become the
+ * partial `Turn` messages and its final (asked for at the pause, or on `ForceEndpoint` / `Terminate`) the
+ * `end_of_turn` one, words spread over the span it reports. The client's code path is the same either way.
  */
 
 export interface AssemblyAiConnectionPlan {
@@ -37,8 +38,8 @@ export interface AssemblyAiConnectionPlan {
 export interface AssemblyAiServerOptions {
   apiKey: string;
   vocabulary?: readonly string[];
-  /** Real speech: the recordings this fake knows (16 kHz) and their transcripts. */
-  clips?: { samples: Int16Array; text: string }[];
+  /** Real speech: the recogniser that hears it (one stream per connection), e.g. a PocketsphinxSTT. */
+  recognizer?: STT;
   connections?: AssemblyAiConnectionPlan[];
 }
 
@@ -62,35 +63,22 @@ const SENTENCE_END = /[.?!]$/;
 
 const VOICED_DBFS = -45;
 
-/** Voiced span of a recording in ms (first to last 20 ms frame above the voicing level). */
-function voicedSpanMs(samples: Int16Array): number {
-  let first = -1;
-  let last = -1;
-  for (let at = 0, i = 0; at < samples.length; at += 320, i++) {
-    if (rmsDbfs(samples.subarray(at, at + 320)) > VOICED_DBFS) {
-      if (first < 0) first = i;
-      last = i;
-    }
-  }
-  return first < 0 ? 0 : (last - first + 1) * 20;
+/** A transcript's words spread evenly over the span it reports (the recogniser gives no word times). */
+function spread(t: Transcript): HeardWord[] {
+  const tokens = t.text.split(/\s+/).filter(Boolean);
+  const span = Math.max(0, t.endMs - t.startMs) / Math.max(1, tokens.length);
+  return tokens.map((text, i) => ({
+    text,
+    start: Math.round(t.startMs + i * span),
+    end: Math.round(t.startMs + (i + 1) * span),
+  }));
 }
 
 export class FakeAssemblyAiServer extends FakeSocketProvider {
   readonly records: AssemblyAiConnectionRecord[] = [];
-  private readonly clipSpans: { span: number; text: string }[];
 
   constructor(private readonly options: AssemblyAiServerOptions) {
     super();
-    this.clipSpans = (options.clips ?? []).map((c) => ({ span: voicedSpanMs(c.samples), text: c.text }));
-  }
-
-  /** The known clip whose voiced length is closest to `spanMs` (within a third), or undefined. */
-  private clipFor(spanMs: number): string | undefined {
-    let best: { span: number; text: string } | undefined;
-    for (const c of this.clipSpans) {
-      if (!best || Math.abs(c.span - spanMs) < Math.abs(best.span - spanMs)) best = c;
-    }
-    return best && Math.abs(best.span - spanMs) <= best.span / 3 ? best.text : undefined;
   }
 
   get url(): string {
@@ -179,25 +167,47 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
       send(turnMessage(false));
     };
 
-    // Tone-coded words, or known recordings of real speech.
+    // Tone-coded words, or real speech heard by the recogniser.
     const coded = this.options.vocabulary
       ? new CodedSpeechDecoder(this.options.vocabulary, 16_000, (w) =>
           heard({ text: w.word, start: Math.round(w.startMs), end: Math.round(w.endMs) }),
         )
       : undefined;
-    const clips = this.clipSpans.length > 0;
     let voicedFrom: number | undefined;
     let voicedTo = 0;
-    /** The words of the known clip matching the voiced span heard this turn, spread over that span. */
-    const recognize = () => {
-      if (voicedFrom === undefined) return;
-      const from = voicedFrom;
+    /** Turn ends waiting for the recogniser's final, in order. */
+    const awaitingFinal: (() => void)[] = [];
+    const speech: SttStream | undefined = this.options.recognizer?.stream({
+      onInterim: (t) => {
+        if (ended || !t.text.trim()) return;
+        if (!speaking) {
+          speaking = true;
+          send({ type: 'SpeechStarted', timestamp: Math.round(t.startMs) });
+        }
+        words = spread(t);
+        send(turnMessage(false));
+      },
+      onFinal: (t) => {
+        words = spread(t);
+        heardWords += words.length;
+        if (words.length && !speaking) {
+          speaking = true;
+          send({ type: 'SpeechStarted', timestamp: words[0].start });
+        }
+        (awaitingFinal.shift() ?? endTurn)();
+      },
+      onError: () => close(1011, 'Internal error'),
+    });
+    ws.on('close', () => speech?.close());
+    /** Ends the turn once the recogniser has given its final (at once for tone-coded audio). */
+    const recognize = (then: () => void) => {
       voicedFrom = undefined;
-      const tokens = (this.clipFor(voicedTo - from) ?? '').split(/\s+/).filter(Boolean);
-      const span = (voicedTo - from) / Math.max(1, tokens.length);
-      tokens.forEach((token, i) => {
-        heard({ text: token, start: Math.round(from + i * span), end: Math.round(from + (i + 1) * span) });
+      if (!speech) return then();
+      awaitingFinal.push(() => {
+        endTurn();
+        then();
       });
+      speech.flush();
     };
 
     ws.on('message', (data, isBinary) => {
@@ -212,19 +222,17 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
           return close(3006, 'Invalid JSON');
         }
         if (type === 'KeepAlive' || type === 'UpdateConfiguration') return;
-        if (type === 'ForceEndpoint' || type === 'Terminate') {
-          recognize();
-          endTurn();
-        }
-        if (type === 'ForceEndpoint') return;
+        if (type === 'ForceEndpoint') return recognize(() => undefined);
         if (type === 'Terminate') {
-          ended = true;
-          send({
-            type: 'Termination',
-            audio_duration_seconds: positionMs / 1000,
-            session_duration_seconds: positionMs / 1000,
+          recognize(() => {
+            ended = true;
+            send({
+              type: 'Termination',
+              audio_duration_seconds: positionMs / 1000,
+              session_duration_seconds: positionMs / 1000,
+            });
+            void sender.drained().then(() => close(1000, 'Terminated'));
           });
-          void sender.drained().then(() => close(1000, 'Terminated'));
           return;
         }
         return close(3006, `Unknown message type ${String(type)}`);
@@ -244,9 +252,11 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
       const samples = new Int16Array(bytes.byteLength / 2);
       for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
       coded?.push(samples);
-      if (clips) {
+      if (speech) {
         for (let at = 0; at < samples.length; at += 320) {
-          if (rmsDbfs(samples.subarray(at, at + 320)) <= VOICED_DBFS) continue;
+          const frame = samples.subarray(at, at + 320);
+          speech.push({ samples: frame, sampleRate: 16_000, timestampMs: positionMs + at / 16 });
+          if (rmsDbfs(frame) <= VOICED_DBFS) continue;
           voicedFrom ??= positionMs + at / 16;
           voicedTo = positionMs + (at + 320) / 16;
         }
@@ -258,12 +268,9 @@ export class FakeAssemblyAiServer extends FakeSocketProvider {
         void sender.drained().then(() => ws.terminate());
         return;
       }
-      if (clips) {
+      if (speech) {
         // Real speech: the pause alone ends the turn (the fake's end-of-turn model).
-        if (voicedFrom !== undefined && positionMs - voicedTo >= confidentMs) {
-          recognize();
-          endTurn();
-        }
+        if (voicedFrom !== undefined && positionMs - voicedTo >= confidentMs) recognize(() => undefined);
         return;
       }
       const silence = coded ? coded.silenceMs : 0;
