@@ -10,6 +10,7 @@ import { CacheConfigSchema } from './cache-schema.ts';
 import { ENV_KEYS } from './env.ts';
 import { ExperimentsSchema } from './experiments.ts';
 import { LanguagesConfigSchema } from './languages.ts';
+import { MemoryConfigSchema } from './memory-schema.ts';
 import { TelephonyConfigSchema } from './telephony.ts';
 
 const durationMs = z.number().int().min(0).max(600_000);
@@ -241,6 +242,8 @@ export const ConfigSchema = z
     cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
     /** Stored conversations (SQLite; PostgreSQL with `url`), retention, recordings: src/store/config.ts. */
     store: StoreConfigSchema.prefault({}),
+    /** Memory across conversations, per user id (off by default): src/config/memory-schema.ts. */
+    memory: MemoryConfigSchema.prefault({}),
     /** /dashboard/ and its prices: src/server/dashboard-config.ts. */
     dashboard: DashboardConfigSchema.prefault({}),
     /** Alert rules over the turn records: src/metrics/alerts.ts. */

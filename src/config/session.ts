@@ -7,6 +7,13 @@ import { cachedSessionTts, responseBinding } from './cache.ts';
 import type { ReparteeConfig } from './config.ts';
 import { configuredDocsIndex } from './docs-index.ts';
 import { configuredLanguages } from './languages.ts';
+import {
+  attachMemory,
+  memoryApplies,
+  memoryLlm,
+  type SessionMemory,
+  type SessionMemoryRequest,
+} from './memory.ts';
 import { NO_LLM_NOTICE, type ProviderSet } from './providers.ts';
 import { createConfiguredTurnDetector } from './turn-detector.ts';
 
@@ -17,6 +24,8 @@ interface Closable {
 /** A session that, once closed, also closes the providers made for it alone (its LLM, summariser and TTS). */
 class ConfiguredSession extends AgentSession {
   private releaseOwned: Promise<void> | undefined;
+  /** The user's memory across conversations (memory.ts): the call's summary is kept before the LLM closes. */
+  memory: SessionMemory | undefined;
 
   constructor(
     options: AgentSessionOptions,
@@ -27,6 +36,7 @@ class ConfiguredSession extends AgentSession {
 
   override async close(): Promise<void> {
     await super.close();
+    await this.memory?.finish();
     this.releaseOwned ??= Promise.allSettled(this.ownProviders.map((p) => p?.close?.())).then(
       () => undefined,
     );
@@ -50,6 +60,8 @@ export async function createConfiguredSession(
   tools: readonly ToolEntry[] = [],
   /** An agent file's agent (its instructions replace the configured ones) and the process's MCP connections. */
   withAgent: { agent?: Agent; connectMcp?(agent: Agent): Promise<McpToolset | undefined> } = {},
+  /** The store and the user the session request named: with `memory.enabled`, the session remembers them. */
+  memoryRequest?: SessionMemoryRequest,
 ): Promise<AgentSession> {
   // A fallback list's state (the provider in use, its switches) belongs to one session: see createSessionTts.
   const tts = providers.createSessionTts?.();
@@ -71,7 +83,8 @@ export async function createConfiguredSession(
         vad: providers.vad,
         stt: providers.stt,
         tts: cachedSessionTts(tts ?? providers.tts, providers.caches, config),
-        llm,
+        // With a user's memory, a request to forget is confirmed in fixed words (src/context/memory-reply.ts).
+        llm: memoryApplies(config.memory, memoryRequest) ? memoryLlm(llm) : llm,
         instructions: config.instructions,
         maxReplySentences: config.maxReplySentences,
         // No LLM: every turn is answered by the notice, said in full (see AgentSessionOptions).
@@ -107,5 +120,16 @@ export async function createConfiguredSession(
     throw error;
   }
   if (metricsLog) session.on('metrics', (record) => metricsLog.write(record));
+  if (memoryRequest?.store && memoryRequest.userId && config.memory.enabled) {
+    const { id } = session;
+    session.memory = attachMemory(
+      session,
+      config.memory,
+      { store: memoryRequest.store, userId: memoryRequest.userId },
+      providers.llmSpec ? llm : undefined,
+      (error) => console.warn(`session ${id}: ${error.message}`),
+    );
+    await session.memory.loaded;
+  }
   return session;
 }

@@ -1,5 +1,6 @@
 import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
 import type { HistoryItem } from './history.ts';
+import { type PromptMemory, withMemoryBlock } from './memory-prompt.ts';
 import { type ContextPolicyOptions, recencyPolicy, resolveContextPolicy } from './policy.ts';
 import { currentUserText, HistoryRelevance } from './relevance.ts';
 import { type Passage, passagesBlock } from './retrieval.ts';
@@ -67,6 +68,9 @@ export interface TurnContextMetrics {
   retrievalMs: number | null;
   retrievedPassages: number;
   retrievedTokens: number;
+  /** Items from the user's earlier conversations in the prompt (memory.ts), and the tokens they added. */
+  memoryItems: number;
+  memoryTokens: number;
 }
 
 /**
@@ -92,6 +96,7 @@ export class ContextManager {
   private nextAttemptAt = Number.NEGATIVE_INFINITY;
   private lastReportedSummaryId = 0;
   private closed = false;
+  private memory: PromptMemory | undefined;
 
   /** Throws ContextPolicyError for an invalid policy. */
   constructor(options: ContextManagerOptions) {
@@ -115,6 +120,11 @@ export class ContextManager {
         this.tokens = new MessageTokens(counter);
       });
     return this.tokenizerReady;
+  }
+
+  /** The user's memory across conversations: its items relevant to each user turn go into the prompt. */
+  useMemory(memory: PromptMemory | undefined): void {
+    this.memory = memory;
   }
 
   get isReady(): boolean {
@@ -159,7 +169,11 @@ export class ContextManager {
       prompt = buildPrompt(this.windowInput(items), pending);
     }
     this.prunedUntilId = Math.max(this.prunedUntilId, prompt.prunedUntilId);
-    return this.withPassages(prompt);
+    const question = currentUserText(prompt.messages);
+    const withPassages = this.withPassages(prompt);
+    if (!this.memory) return withPassages;
+    const room = this.policy.maxTokens - withPassages.stats.contextTokens;
+    return withMemoryBlock(withPassages, question, this.memory, room, this.requireTokens());
   }
 
   /** The prompt with the passages retrieved for the current user turn in its last user message. */
@@ -231,6 +245,8 @@ export class ContextManager {
         retrievalMs: null,
         retrievedPassages: 0,
         retrievedTokens: 0,
+        memoryItems: 0,
+        memoryTokens: 0,
       };
     }
     let summarizeMs: number | null = null;
@@ -247,6 +263,8 @@ export class ContextManager {
       retrievalMs: stats.retrievalMs === undefined ? null : Math.round(stats.retrievalMs * 1000) / 1000,
       retrievedPassages: stats.retrievedPassages ?? 0,
       retrievedTokens: stats.retrievedTokens ?? 0,
+      memoryItems: stats.memoryItems ?? 0,
+      memoryTokens: stats.memoryTokens ?? 0,
     };
   }
 

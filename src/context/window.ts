@@ -39,6 +39,9 @@ export interface ContextStats {
   retrievedPassages?: number;
   /** Tokens the passages added to the prompt. */
   retrievedTokens?: number;
+  /** Items from the user's earlier conversations in the prompt (memory.ts), and the tokens they added. */
+  memoryItems?: number;
+  memoryTokens?: number;
   summaryId: number | null;
   summaryDurationMs: number | null;
 }

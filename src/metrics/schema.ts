@@ -66,6 +66,9 @@ export interface TurnMetrics {
   /** Passages from the user's documents in this turn's prompt, and the tokens they added. */
   retrievedPassages: number;
   retrievedTokens: number;
+  /** Items remembered from the user's earlier conversations in this turn's prompt, and the tokens they added. */
+  memoryItems: number;
+  memoryTokens: number;
   /** Cache lookups of this turn that hit, all caches together (TTS segments + the response): see `cache`. */
   cacheHits: number;
   cacheMisses: number;
@@ -144,6 +147,8 @@ export const TURN_METRIC_FIELDS: readonly (keyof TurnMetrics)[] = [
   'retrievalMs',
   'retrievedPassages',
   'retrievedTokens',
+  'memoryItems',
+  'memoryTokens',
   'cacheHits',
   'cacheMisses',
   'cache',

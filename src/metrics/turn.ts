@@ -54,6 +54,8 @@ export interface TurnRecordInput {
       | 'retrievalMs'
       | 'retrievedPassages'
       | 'retrievedTokens'
+      | 'memoryItems'
+      | 'memoryTokens'
     >
   >;
   cache?: Partial<TurnMetrics['cache']>;
@@ -123,6 +125,8 @@ export function buildTurnMetrics(input: TurnRecordInput): TurnMetrics {
     retrievalMs: input.context?.retrievalMs ?? null,
     retrievedPassages: input.context?.retrievedPassages ?? 0,
     retrievedTokens: input.context?.retrievedTokens ?? 0,
+    memoryItems: input.context?.memoryItems ?? 0,
+    memoryTokens: input.context?.memoryTokens ?? 0,
     ...cacheFields(input.cache),
     llmProvider: input.providers?.llmProvider ?? null,
     ttsProvider: input.providers?.ttsProvider ?? null,
