@@ -162,6 +162,12 @@ export abstract class SocketSttStream implements SttStream {
     this.keepAlive.sent();
   }
 
+  /** A plain text frame (a provider whose commands are bare words, as Cartesia's `finalize`). */
+  protected sendText(text: string): void {
+    this.socket?.send(text);
+    this.keepAlive.sent();
+  }
+
   protected sendBinary(bytes: Uint8Array): void {
     this.socket?.send(bytes);
     this.keepAlive.sent();

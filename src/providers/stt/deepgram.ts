@@ -80,7 +80,7 @@ const KNOWN_TYPES = new Set(['Results', 'SpeechStarted', 'UtteranceEnd', 'Metada
  * Maps a connection's audio clock (seconds since the first byte sent on it) to the session clock. After a reconnect
  * the new connection's zero is the first replayed frame.
  */
-class OffsetMap {
+export class OffsetMap {
   private runs: { offsetMs: number; startMs: number; endMs: number }[] = [];
   private sentMs = 0;
 

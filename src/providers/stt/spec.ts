@@ -1,5 +1,6 @@
 import type { Clock } from '../../metrics/clock.ts';
 import { AssemblyAiStt, type AssemblyAiSttOptions } from './assemblyai.ts';
+import { CartesiaStt, type CartesiaSttOptions } from './cartesia.ts';
 import type { SttLog } from './cloud-stream.ts';
 import type { STT, SttFallbackEvent } from './contract.ts';
 import { DeepgramStt, type DeepgramSttOptions } from './deepgram.ts';
@@ -13,7 +14,8 @@ export type SttSpec =
   | { kind: 'deepgram'; model: string }
   | { kind: 'openai-realtime'; model: string }
   | { kind: 'openai'; model: string }
-  | { kind: 'assemblyai'; model: string };
+  | { kind: 'assemblyai'; model: string }
+  | { kind: 'cartesia'; model: string };
 
 export class SttSpecError extends Error {
   override readonly name = 'SttSpecError';
@@ -21,13 +23,15 @@ export class SttSpecError extends Error {
 
 const FORMS =
   'expected "local", "pocketsphinx[:fast|accurate]", "deepgram[:<model>]", "openai-realtime[:<model>]" or ' +
-  '"openai[:<model>]" (e.g. "openai:whisper-1", "openai:gpt-4o-transcribe"), "assemblyai[:<speech_model>]"';
+  '"openai[:<model>]" (e.g. "openai:whisper-1", "openai:gpt-4o-transcribe"), "assemblyai[:<speech_model>]", ' +
+  '"cartesia[:<model>]"';
 
 export const DEFAULT_STT_MODELS = {
   deepgram: 'nova-3',
   'openai-realtime': 'gpt-4o-mini-transcribe',
   openai: 'gpt-4o-mini-transcribe',
   assemblyai: 'universal-streaming-english',
+  cartesia: 'ink-whisper',
 } as const;
 
 /** Parses one `stt` spec; throws SttSpecError listing the accepted forms. */
@@ -48,6 +52,7 @@ export function parseSttSpec(spec: string): SttSpec {
     case 'openai-realtime':
     case 'openai':
     case 'assemblyai':
+    case 'cartesia':
       if (colon >= 0 && !rest) throw bad('empty model name after ":"');
       if (/\s/.test(rest)) throw bad(`model "${rest}" contains spaces`);
       return { kind, model: rest || DEFAULT_STT_MODELS[kind] };
@@ -60,8 +65,8 @@ export interface CreateSttOptions {
   /** The session language (BCP-47 or ISO-639-1); each provider takes the form it needs. */
   language: string;
   /**
-   * Keys come from here only: DEEPGRAM_API_KEY, OPENAI_API_KEY, ASSEMBLYAI_API_KEY (and DEEPGRAM_BASE_URL,
-   * OPENAI_BASE_URL, ASSEMBLYAI_BASE_URL).
+   * Keys come from here only: DEEPGRAM_API_KEY, OPENAI_API_KEY, ASSEMBLYAI_API_KEY, CARTESIA_API_KEY (and
+   * DEEPGRAM_BASE_URL, OPENAI_BASE_URL, ASSEMBLYAI_BASE_URL, CARTESIA_STT_BASE_URL else CARTESIA_BASE_URL).
    */
   env?: NodeJS.ProcessEnv;
   log?: SttLog;
@@ -74,6 +79,7 @@ export interface CreateSttOptions {
   openaiRealtime?: Partial<Omit<OpenAiRealtimeSttOptions, 'apiKey'>>;
   openai?: Partial<Omit<OpenAiBatchSttOptions, 'apiKey'>>;
   assemblyai?: Partial<Omit<AssemblyAiSttOptions, 'apiKey'>>;
+  cartesia?: Partial<Omit<CartesiaSttOptions, 'apiKey'>>;
   pocketsphinx?: Partial<PocketsphinxOptions>;
   clock?: Clock;
 }
@@ -142,6 +148,15 @@ function createOne(spec: SttSpec, options: CreateSttOptions): STT {
         speechModel: spec.model,
         apiKey: key('ASSEMBLYAI_API_KEY', 'assemblyai'),
         baseUrl: options.assemblyai?.baseUrl ?? (env.ASSEMBLYAI_BASE_URL || undefined),
+      });
+    case 'cartesia':
+      return new CartesiaStt({
+        ...common,
+        ...options.cartesia,
+        model: spec.model,
+        apiKey: key('CARTESIA_API_KEY', 'cartesia'),
+        baseUrl:
+          options.cartesia?.baseUrl ?? (env.CARTESIA_STT_BASE_URL || env.CARTESIA_BASE_URL || undefined),
       });
   }
 }
