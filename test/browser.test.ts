@@ -56,7 +56,7 @@ describe.skipIf(!hasChromium)('talk page in Chromium (real server, local stack)'
         const page = await browser.newPage();
         const pageErrors = await startConversation(page, server.running.url, transport);
         const record = await waitForSession(server);
-        const describe = () => describeState(page, record);
+        const describe = () => describeState(page, record, server);
 
         // The fake microphone loops its file, and under load pocketsphinx can make a one-word turn of the loop's
         // edge ("you"): the turn under test is the one that carries the clip's words.
@@ -155,7 +155,7 @@ describe.skipIf(!hasChromium)('talk page in Chromium (real server, local stack)'
         await installCueableMic(page);
         const pageErrors = await startConversation(page, server.running.url, transport);
         const record = await waitForSession(server);
-        const describe = () => describeState(page, record);
+        const describe = () => describeState(page, record, server);
 
         const playing = await waitFor(
           'the page to be playing the reply',
@@ -276,10 +276,12 @@ async function waitForSession(server: TestServer): Promise<SessionRecord> {
   return waitFor('the server to start a session', () => server.sessions[0], { timeoutMs: 30_000 });
 }
 
-async function describeState(page: Page, record: SessionRecord) {
+async function describeState(page: Page, record: SessionRecord, server: TestServer | undefined) {
   const debug = await pageDebug(page).catch((error: Error) => ({ error: error.message }));
   return {
     server: {
+      // A page whose connection the server dropped reconnects: its later words go to another session.
+      sessions: server?.sessions.length,
       transcripts: record.transcripts.map((t) => `${t.final ? 'final' : 'interim'}: ${t.text}`),
       metrics: record.metrics.map((m) => ({ turn: m.turnId, outcome: m.outcome, v2v: m.voiceToVoiceMs })),
       speechEnded: record.speechEnded.map((e) => `${e.speechId} ${e.outcome}`),

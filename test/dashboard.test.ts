@@ -93,6 +93,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium (real server, local stack, 
         host: '127.0.0.1',
         port: 0,
         webRoot: join(REPO, 'web'),
+        // A Chromium starved of CPU answers pings late: here that must not drop (and so add) a session.
+        websocket: { pongTimeoutMs: 15_000 },
         dashboard: obs.serverHooks,
         createSession: async () => {
           const { config: sessionConfig, assignment } = obs.sessionConfig();

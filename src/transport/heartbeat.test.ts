@@ -68,6 +68,42 @@ describe('Heartbeat', () => {
     expect(pending).toBeUndefined();
   });
 
+  it('judges a silent peer only after what is waiting to be read has been read', () => {
+    let now = 0;
+    let pending: { at: number; callback: () => void } | undefined;
+    const clock: Clock = {
+      now: () => now,
+      schedule: (ms, callback) => {
+        pending = { at: now + ms, callback };
+        return () => {
+          pending = undefined;
+        };
+      },
+      sleep: () => Promise.resolve(),
+    };
+    const run = () => {
+      const due = pending;
+      pending = undefined;
+      now = Math.max(now, due?.at ?? now);
+      due?.callback();
+    };
+    const { heartbeat, timeouts, pings } = beat(clock);
+    heartbeat.pong();
+    run(); // 1000
+    run(); // 2000
+    run(); // 3000: silent for 3000 ms by the timer's reckoning, but its verdict waits one turn of the loop
+    expect(timeouts).toEqual([]);
+    expect(pending?.at).toBe(3000);
+    heartbeat.pong(); // the answer that sat unread behind the timers
+    run();
+    expect(timeouts).toEqual([]);
+    expect(pings).toEqual([1000, 2000, 3000]);
+    // Really silent from here: judged at the first tick past the timeout, on the turn after it.
+    while (timeouts.length === 0 && now < 10_000) run();
+    expect(timeouts).toEqual([3000]);
+    expect(pending).toBeUndefined();
+  });
+
   it('with answerTimeoutMs, a peer that keeps sending but answers no ping is judged unanswered once', async () => {
     const clock = new VirtualClock();
     const unanswered: number[] = [];

@@ -88,20 +88,35 @@ export class Heartbeat {
       this.lastHeardMs = Math.max(this.lastHeardMs, now - this.intervalMs);
       this.lastAnswerMs = Math.max(this.lastAnswerMs, now - this.intervalMs);
     }
+    if (this.verdict(now) === 'alive') {
+      this.deps.sendPing(now);
+      this.schedule();
+      return;
+    }
+    // Timers run before the event loop reads its sockets: an answer that came during a busy stretch may still be
+    // unread. The verdict is given on the next turn of the loop, after what is waiting has been read.
+    this.cancelTick = this.deps.clock.schedule(0, () => this.confirm());
+  }
+
+  private confirm(): void {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    const verdict = this.verdict(now);
+    if (verdict === 'alive') {
+      this.deps.sendPing(now);
+      this.schedule();
+      return;
+    }
+    this.stop();
+    if (verdict === 'silent') this.deps.onTimeout(now - this.lastHeardMs);
+    else this.deps.onUnanswered?.(now - this.lastAnswerMs);
+  }
+
+  private verdict(now: number): 'alive' | 'silent' | 'unanswered' {
     const judged = this.answered || !this.deps.enforceAfterFirstAnswer;
-    const silentMs = now - this.lastHeardMs;
-    if (judged && silentMs > this.timeoutMs) {
-      this.stop();
-      this.deps.onTimeout(silentMs);
-      return;
-    }
-    const unansweredMs = now - this.lastAnswerMs;
-    if (this.deps.answerTimeoutMs !== undefined && unansweredMs > this.deps.answerTimeoutMs) {
-      this.stop();
-      this.deps.onUnanswered?.(unansweredMs);
-      return;
-    }
-    this.deps.sendPing(now);
-    this.schedule();
+    if (judged && now - this.lastHeardMs > this.timeoutMs) return 'silent';
+    const { answerTimeoutMs } = this.deps;
+    if (answerTimeoutMs !== undefined && now - this.lastAnswerMs > answerTimeoutMs) return 'unanswered';
+    return 'alive';
   }
 }

@@ -117,6 +117,10 @@ export async function startTestServer(
     port: 0,
     token: options.token,
     webRoot: join(REPO, 'web'),
+    // Liveness has its own tests (src/transport/*heartbeat.test.ts, test/hangup.test.ts); here a Chromium starved
+    // of CPU on a loaded machine, answering a ping 3 s late, must not be dropped for a dead peer mid-test.
+    webrtc: { heartbeatTimeoutMs: 15_000 },
+    websocket: { pongTimeoutMs: 15_000 },
     createSession: async () => {
       const session = await createSession(mode, config, providers);
       sessions.push(recordSession(session));
