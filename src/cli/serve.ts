@@ -115,7 +115,7 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
         else log.info(fields, entry.message);
       },
     ),
-    createSession: (hooks.wrapCreateSession ?? ((create) => create))(async () => {
+    createSession: (hooks.wrapCreateSession ?? ((create) => create))(async (request) => {
       // An A/B experiment's variant changes this session's settings; the assignment is stored with it.
       const { config: sessionConfig, assignment } = observability.sessionConfig();
       const session = await createConfiguredSession(
@@ -127,6 +127,8 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
           agent,
           connectMcp: agentMcp.connect,
         },
+        // The user the request named: memory across conversations, when `memory.enabled` (docs/memory.md).
+        { store: observability.store, userId: request.userId },
       );
       observability.created(session, assignment);
       session.on('error', ({ source, error }) =>

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { UserIdSchema } from '../config/memory-schema.ts';
 
 /** What a client asked for when it opened a session: `createSession` gets it (docs/protocol.md). */
 export interface SessionRequest {
@@ -11,6 +12,11 @@ export interface SessionRequest {
   conversationId: string;
   /** True when the client named the conversation (it may exist), false when the id was made here. */
   conversationGiven: boolean;
+  /**
+   * The user this session is for (`?user=` or the `X-Repartee-User` header): with `memory.enabled` the session
+   * remembers what they said across conversations (docs/memory.md). None: no memory.
+   */
+  userId?: string;
   /** The token the client presented (already checked when one is required). */
   token?: string;
   client: {
@@ -41,12 +47,17 @@ export function sessionRequestOf(
   if (given !== undefined && given !== null && !CONVERSATION_ID.test(given)) {
     throw new SessionRequestError('conversation id must be 8 to 100 characters of A-Z a-z 0-9 _ -');
   }
+  const userHeader = request.headers['x-repartee-user'];
+  const user = url.searchParams.get('user') ?? (Array.isArray(userHeader) ? userHeader[0] : userHeader);
+  const userId = user === undefined || user === null ? undefined : UserIdSchema.safeParse(user);
+  if (userId && !userId.success) throw new SessionRequestError(userId.error.issues[0].message);
   const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
   const token = bearer ?? url.searchParams.get('token') ?? undefined;
   const forwarded = request.headers['x-forwarded-for'];
   return {
     conversationId: given ?? randomUUID(),
     conversationGiven: given !== undefined && given !== null,
+    ...(userId?.success ? { userId: userId.data } : {}),
     ...(token ? { token } : {}),
     client: {
       transport,
