@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeline } from '../src/agent/timeline.testkit.ts';
 import { attachMemory, memoryLlm } from '../src/config/memory.ts';
 import { MemoryConfigSchema } from '../src/config/memory-schema.ts';
-import { MEMORY_HEADING } from '../src/context/memory.ts';
+import { MEMORY_HEADING, type MemoryBackend } from '../src/context/memory.ts';
 import type { TurnMetrics } from '../src/metrics/schema.ts';
 import type { ChatMessage } from '../src/providers/llm/contract.ts';
 import { PostgresStore } from '../src/store/postgres.ts';
@@ -21,6 +21,9 @@ const CONFIG = MemoryConfigSchema.parse({ enabled: true, tokens: 200 });
 function reply(messages: readonly ChatMessage[]): string {
   const system = messages[0]?.content ?? '';
   const last = messages.at(-1)?.content ?? '';
+  if (system.includes('list the facts the user states')) {
+    return /moved to Porto/.test(last) ? '- I live in Porto now\n- NONE of the rest' : 'NONE';
+  }
   if (system.startsWith('You keep notes about a caller')) {
     return /40 thousand/.test(last) ? 'The user said their budget is 40 thousand euros.' : 'A short call.';
   }
@@ -37,11 +40,13 @@ interface Conversation {
 
 /** One conversation of `userId` over the local session test kit: each text typed, its reply awaited. */
 async function converse(
-  store: ConversationStore,
+  store: MemoryBackend,
   userId: string,
   sessionId: string,
   texts: string[],
-): Promise<Conversation> {
+  config = CONFIG,
+  expectErrors = false,
+): Promise<Conversation & { memoryErrors: Error[] }> {
   const prompts: string[] = [];
   const t = timeline({
     user: [],
@@ -53,7 +58,7 @@ async function converse(
     wrapLlm: (llm) => memoryLlm(llm),
   });
   const errors: Error[] = [];
-  const memory = attachMemory(t.session, CONFIG, { store, userId }, t.llm, (e) => errors.push(e));
+  const memory = attachMemory(t.session, config, { store, userId }, t.llm, (e) => errors.push(e));
   await memory.loaded;
   await t.start();
   for (const [i, text] of texts.entries()) {
@@ -69,8 +74,8 @@ async function converse(
   while (!finished) await t.clock.advance(50);
   await done;
   expect(t.errors).toEqual([]);
-  expect(errors).toEqual([]);
-  return { prompts, metrics: t.metrics, replies: t.metrics.map((m) => m.agentText) };
+  if (!expectErrors) expect(errors).toEqual([]);
+  return { prompts, metrics: t.metrics, replies: t.metrics.map((m) => m.agentText), memoryErrors: errors };
 }
 
 /** The done-when of issue 24's memory, on one store. */
@@ -132,6 +137,53 @@ describe('memory across conversations (issue 24)', () => {
     const path = join(dir, 'memory.db');
     await rememberAndForget(() => new SqliteStore({ path, batchMs: 20 }));
   }, 120_000);
+
+  it('a failing store never breaks the session: the reply comes, the failure is reported', async () => {
+    const failing: MemoryBackend = {
+      addMemory: () => Promise.reject(new Error('disk on fire')),
+      listMemory: () => Promise.reject(new Error('disk on fire')),
+      deleteMemory: () => Promise.reject(new Error('disk on fire')),
+      deleteUserMemory: () => Promise.reject(new Error('disk on fire')),
+    };
+    const run = await converse(
+      failing,
+      'alice',
+      'conversation-f',
+      [FACT, QUESTION, 'Forget that.'],
+      CONFIG,
+      true,
+    );
+    expect(run.replies).toEqual([
+      'I do not know your budget.',
+      'I do not know your budget.',
+      "Okay, I've forgotten that.",
+    ]);
+    expect(run.memoryErrors.map((e) => e.message)).toContain(
+      'memory: could not load the user’s memory: disk on fire',
+    );
+    expect(run.memoryErrors.map((e) => e.message)).toContain('memory: could not store an item: disk on fire');
+  }, 60_000);
+
+  it('extract: llm — facts found by the session LLM in the background, after the reply', async () => {
+    const path = join(dir, 'extract.db');
+    const store = new SqliteStore({ path, batchMs: 20 });
+    try {
+      const config = MemoryConfigSchema.parse({ enabled: true, extract: 'llm', summaries: false });
+      await converse(
+        store,
+        'carol',
+        'conversation-x',
+        ['Hello. We just moved to Porto, it is lovely.'],
+        config,
+      );
+      // The rule alone finds nothing in these words; the LLM's answer, NONE line out, is remembered.
+      expect((await store.listMemory('carol')).map((m) => [m.kind, m.text])).toEqual([
+        ['fact', 'I live in Porto now'],
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 
   describe('PostgreSQL', () => {
     let server: LocalPostgres | undefined;

@@ -36,8 +36,8 @@ export interface SessionMemory {
   /** Resolves once the items loaded at start are in (tests, benchmarks; a reply never waits for it). */
   readonly loaded: Promise<void>;
   /**
-   * The call is over (the session closed, its LLM still open): its summary is remembered, then every store write
-   * is awaited (bounded). Never rejects.
+   * The call is over (the session closed, its LLM still open): the facts still being extracted and the call's
+   * summary are remembered, then every store write is awaited (each step bounded). Never rejects.
    */
   finish(): Promise<void>;
 }
@@ -78,7 +78,6 @@ export function attachMemory(
   const useRule = config.extract !== 'llm';
   const useLlm = config.extract !== 'rule' && llm !== undefined;
   let worker: LLM | undefined;
-  const jobs = new Set<AbortController>();
   const backlog: string[] = [];
   let extracting: Promise<void> | undefined;
   let closed = false;
@@ -90,7 +89,6 @@ export function attachMemory(
   };
   const withTimeout = async <T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     const controller = new AbortController();
-    jobs.add(controller);
     const timer = setTimeout(
       () => controller.abort(new Error('memory: the LLM took too long')),
       LLM_JOB_TIMEOUT_MS,
@@ -100,11 +98,10 @@ export function attachMemory(
       return await job(controller.signal);
     } finally {
       clearTimeout(timer);
-      jobs.delete(controller);
     }
   };
   const extract = async (): Promise<void> => {
-    for (let text = backlog.shift(); text !== undefined && !closed; text = backlog.shift()) {
+    for (let text = backlog.shift(); text !== undefined; text = backlog.shift()) {
       const model = llmFor();
       if (!model) return;
       try {
@@ -113,7 +110,7 @@ export function attachMemory(
         );
         for (const fact of parseFacts(answer)) memory.remember('fact', fact);
       } catch (error) {
-        if (!closed) onError(asError(error, 'memory: fact extraction failed'));
+        onError(asError(error, 'memory: fact extraction failed'));
       }
     }
   };
@@ -131,19 +128,23 @@ export function attachMemory(
     if (useRule) for (const fact of statedFacts(item.content)) memory.remember('fact', fact);
     if (useLlm) turnsToExtract.push(item.content);
   });
-  // After the reply, while the LLM is idle: never on the reply's path.
-  session.on('speechEnded', () => {
-    if (!useLlm || closed || turnsToExtract.length === 0) return;
+  const startExtraction = () => {
+    if (!useLlm || turnsToExtract.length === 0) return;
     backlog.push(...turnsToExtract.splice(0));
     extracting ??= extract().finally(() => {
       extracting = undefined;
     });
+  };
+  // After the reply, while the LLM is idle: never on the reply's path.
+  session.on('speechEnded', () => {
+    if (!closed) startExtraction();
   });
 
   const finish = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    for (const job of jobs) job.abort(new Error('the session closed'));
+    // The last turns' extraction still runs (each job bounded by LLM_JOB_TIMEOUT_MS), then the summary.
+    startExtraction();
     await extracting?.catch(() => undefined);
     if (config.summaries) {
       const summary = await callSummary(session, forgottenAfterId, llmFor(), withTimeout).catch(
