@@ -173,9 +173,15 @@ export class DocsIndex {
     const candidates = [...this.docs.values()].filter(inside);
     const semantic = this.vectors.rank(candidates, queryVector, VECTOR_CANDIDATES);
     const fused = new Map<Doc, number>();
-    const add = (doc: Doc, rank: number) => fused.set(doc, (fused.get(doc) ?? 0) + 1 / (RRF_K + rank + 1));
-    lexical.forEach(({ doc }, rank) => add(doc, rank));
-    semantic.forEach(({ item }, rank) => add(item, rank));
+    const add = (doc: Doc, rank: number) => {
+      fused.set(doc, (fused.get(doc) ?? 0) + 1 / (RRF_K + rank + 1));
+    };
+    lexical.forEach(({ doc }, rank) => {
+      add(doc, rank);
+    });
+    semantic.forEach(({ item }, rank) => {
+      add(item, rank);
+    });
     return [...fused]
       .sort((a, b) => b[1] - a[1])
       .slice(0, limit)

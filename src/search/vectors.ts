@@ -109,7 +109,7 @@ export class PassageVectors {
         for (let i = 0; i < missing.length && !this.closing.signal.aborted; i += size) {
           const batch = missing.slice(i, i + size);
           const vectors = await this.request(batch, this.closing.signal);
-          batch.forEach((text, k) => this.byText.set(text, vectors[k]));
+          for (const [k, text] of batch.entries()) this.byText.set(text, vectors[k]);
         }
       } catch (error) {
         if (!this.closing.signal.aborted)
