@@ -32,6 +32,14 @@ export interface ServeHooks {
   until?: Promise<void>;
 }
 
+/** A caller's number as a user id, `+` and digits: a number only ("anonymous", "unknown", a SIP URI: no user). */
+function callerUserId(caller: string | undefined): string | undefined {
+  const number = caller?.replace(/[\s().-]/g, '');
+  if (!number || !/^\+?\d{6,15}$/.test(number)) return undefined;
+  // One user whichever provider carried the call (Vonage sends E.164 without its +).
+  return number.startsWith('+') ? number : `+${number}`;
+}
+
 export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHooks = {}): Promise<number> {
   const log = createLogger();
   const config = await loadConfig(configOptions);
@@ -99,10 +107,15 @@ export async function runServe(configOptions: LoadConfigOptions, hooks: ServeHoo
       async (call, control) => {
         const { config: sessionConfig, assignment } = observability.sessionConfig();
         const callTools = [...(tools ? [tools] : []), ...control.tools()];
-        const session = await createConfiguredSession(sessionConfig, providers, metricsLog, callTools, {
-          agent,
-          connectMcp: agentMcp.connect,
-        });
+        const session = await createConfiguredSession(
+          sessionConfig,
+          providers,
+          metricsLog,
+          callTools,
+          { agent, connectMcp: agentMcp.connect },
+          // The caller's number is the user for memory across conversations (docs/memory.md).
+          { store: observability.store, userId: callerUserId(call.caller) },
+        );
         observability.created(session, assignment);
         session.on('error', ({ source, error }) =>
           log.error({ session: session.id, call: call.callId, source, err: error.message }, 'session error'),

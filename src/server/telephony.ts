@@ -48,6 +48,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 interface Pending {
   provider: PhoneProvider;
   callId: string | undefined;
+  /** The caller's number as the provider's webhook gave it (`From`, `from`). */
+  caller: string | undefined;
   expiresAt: number;
 }
 
@@ -59,6 +61,8 @@ interface Pending {
  */
 export class TelephonyRoutes {
   private readonly pending = new Map<string, Pending>();
+  /** The caller of each authorized stream, by call id, until its session is made. */
+  private readonly callers = new Map<string, string>();
   /** Call id → where the agent transferred it, read once by the `next` webhook. */
   private readonly transfers = new Map<string, { to: string; expiresAt: number }>();
   private readonly base: URL;
@@ -100,7 +104,7 @@ export class TelephonyRoutes {
           : twilioAfterStreamTwiml({ transferTo: transfer });
       return reply(response, 200, 'text/xml', xml);
     }
-    const token = this.issue(provider, callId);
+    const token = this.issue(provider, callId, params.From ?? params.from);
     const streamUrl = new URL(`/telephony/${provider}/stream`, this.base);
     streamUrl.protocol = this.base.protocol === 'https:' ? 'wss:' : 'ws:';
     const nextUrl = new URL(`/telephony/${provider}/next`, this.base).toString();
@@ -152,7 +156,9 @@ export class TelephonyRoutes {
         authorize: (start) => this.authorize(provider, start),
         log: (entry) => this.log(entry),
         createSession: async (call, control) => {
-          const session = await this.options.createCallSession(call, control);
+          const caller = this.callers.get(call.callId);
+          this.callers.delete(call.callId);
+          const session = await this.options.createCallSession(caller ? { ...call, caller } : call, control);
           this.track(session, whenClosed);
           return session;
         },
@@ -174,13 +180,14 @@ export class TelephonyRoutes {
     if (pending.provider !== provider) return 'stream token issued for another provider';
     if (pending.callId && provider !== 'vonage' && pending.callId !== start.callId)
       return `stream token issued for call ${pending.callId}, not ${start.callId}`;
+    if (pending.caller) this.callers.set(start.callId, pending.caller);
     return undefined;
   }
 
-  private issue(provider: PhoneProvider, callId: string | undefined): string {
+  private issue(provider: PhoneProvider, callId: string | undefined, caller: string | undefined): string {
     this.expire();
     const token = randomBytes(18).toString('base64url');
-    this.pending.set(token, { provider, callId, expiresAt: Date.now() + TOKEN_TTL_MS });
+    this.pending.set(token, { provider, callId, caller, expiresAt: Date.now() + TOKEN_TTL_MS });
     return token;
   }
 

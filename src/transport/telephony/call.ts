@@ -16,6 +16,8 @@ import { type PhoneProvider, type PhoneWire, type StreamStart, TelephonyProtocol
 
 export interface PhoneCallInfo extends StreamStart {
   provider: PhoneProvider;
+  /** The caller's number, when the provider's webhook named it (the user id for memory across conversations). */
+  caller?: string;
 }
 
 /** One line about one call, for the server log. */
