@@ -1,6 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeline } from '../src/agent/timeline.testkit.ts';
 import { ContextManager } from '../src/context/manager.ts';
@@ -10,6 +13,7 @@ import type { ChatMessage } from '../src/providers/llm/contract.ts';
 import { ScriptedLlm } from '../src/providers/llm/scripted.ts';
 import { DocumentRoot } from '../src/tools/docs-server/root.ts';
 import { searchDocuments } from '../src/tools/docs-server/search.ts';
+import { createDocsServer } from '../src/tools/docs-server/server.ts';
 
 const QUESTION = 'Can I still get refunded if I cancelled my order last week?';
 const BILLING = `# Billing
@@ -83,6 +87,43 @@ describe('retrieval over the docs folder', () => {
       index.close();
     }
   });
+
+  it("the docs server's search tool uses the same index: it finds a passage by other forms of the words", async () => {
+    const server = createDocsServer(await DocumentRoot.open(dir));
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const client = new Client({ name: 'test', version: '1' });
+    await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+    const search = async (query: string) => {
+      const result = (await client.callTool({ name: 'search', arguments: { query } })) as CallToolResult;
+      return (result.content as { text: string }[]).map((c) => c.text).join('\n');
+    };
+    try {
+      // No line holds "refunded" (the exact search above found none); the index's stems find the refund policy.
+      const refunded = (await search('refunded')).split('\n');
+      expect(refunded[0]).toBe('No line holds "refunded"; passages that match other forms of its words:');
+      expect(refunded[1]).toMatch(
+        /^billing\.md:10: \(Billing › Refund policy\) A cancellation made within 30 days/,
+      );
+      // Exact lines first, then the passages holding none of them.
+      const cards = (await search('cards')).split('\n');
+      expect(cards[0]).toBe(
+        'billing.md:5: We take cards and bank transfers. Invoices are sent by email on the first day of each month, and every invoice',
+      );
+      expect(cards[1]).toBe('Passages that match other forms of the words:');
+      expect(cards[2]).toMatch(/^billing\.md:10: \(Billing › Refund policy\) .*to the card or account/);
+      // A document written since is searched on the next call.
+      await writeFile(
+        join(dir, 'care.md'),
+        '# Care\n\nWash the covers at thirty degrees; never tumble-dry them.\n',
+      );
+      expect(await search('washing')).toMatch(
+        /^No line holds "washing".*\ncare\.md:3: \(Care\) Wash the covers/,
+      );
+    } finally {
+      await client.close();
+      await rm(join(dir, 'care.md'), { force: true });
+    }
+  }, 60_000);
 
   it('puts the passages, with their source, into the prompt within budget; the reply names the document', async () => {
     const index = new DocsIndex({ root: dir });

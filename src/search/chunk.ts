@@ -13,6 +13,8 @@ export interface Passage {
 
 /** Paragraphs shorter than this many characters are merged with the next one of the same section. */
 export const MIN_PASSAGE_CHARS = 200;
+/** A paragraph longer than this is cut at line ends into passages of about this size (a passage must fit a prompt). */
+export const MAX_PASSAGE_CHARS = 1500;
 
 /** Splits a document into passages at headings (Markdown `#` or setext underlines) and blank lines. */
 export function chunkDocument(source: string, text: string, minChars = MIN_PASSAGE_CHARS): Passage[] {
@@ -20,13 +22,18 @@ export function chunkDocument(source: string, text: string, minChars = MIN_PASSA
   const headings: string[] = [];
   const passages: Passage[] = [];
   let buffer: string[] = [];
+  /** Characters of non-blank text in `buffer`. */
+  let chars = 0;
   let startLine = 0;
   const flush = (force: boolean) => {
-    const body = buffer.join('\n').trim();
-    if (body && (force || body.length >= minChars)) {
-      passages.push({ source, heading: headings.join(' › '), text: body, line: startLine });
+    if (chars === 0) {
       buffer = [];
-    } else if (!body) buffer = [];
+      return;
+    }
+    if (!force && chars < minChars) return;
+    passages.push({ source, heading: headings.join(' › '), text: buffer.join('\n').trim(), line: startLine });
+    buffer = [];
+    chars = 0;
   };
   let fence = false;
   for (let i = 0; i < lines.length; i++) {
@@ -47,9 +54,14 @@ export function chunkDocument(source: string, text: string, minChars = MIN_PASSA
       flush(false);
       continue;
     }
-    if (buffer.length === 0 || !buffer.join('').trim()) startLine = i + 1;
+    if (chars > 0 && chars + line.length > MAX_PASSAGE_CHARS) flush(true);
+    if (chars === 0) {
+      buffer = [];
+      startLine = i + 1;
+    }
     if (buffer.length && !lines[i - 1]?.trim()) buffer.push('');
     buffer.push(line);
+    chars += line.trim().length + 1;
   }
   flush(true);
   return passages;

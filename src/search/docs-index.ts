@@ -1,4 +1,5 @@
 import { type FSWatcher, watch } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import MiniSearch from 'minisearch';
 import { chunkDocument, MIN_PASSAGE_CHARS, type Passage } from './chunk.ts';
 import { type DocumentSource, fileSystemSource } from './sources.ts';
@@ -22,6 +23,8 @@ export interface DocsIndexOptions {
   maxFileBytes?: number;
   /** Paragraphs shorter than this many characters are merged with the next one of the same section. */
   minPassageChars?: number;
+  /** Watch the folder and re-read changes by itself (default); off, changes are read when `refresh` is called. */
+  watch?: boolean;
   /** Changes are read this long after the last file event (an editor writes a file in several steps). */
   debounceMs?: number;
   /** Weight of a passage's headings against its text in the ranking (default 1.5). */
@@ -100,6 +103,7 @@ export class DocsIndex {
   async open(): Promise<void> {
     await this.source.list();
     await this.refresh();
+    if (this.options.watch === false) return;
     try {
       this.watcher = watch(this.source.root, { recursive: true }, (_event, name) => {
         if (name) this.dirty.add(String(name).split('\\').join('/'));
@@ -216,13 +220,17 @@ export class DocsIndex {
         continue;
       }
       const ids: string[] = [];
-      chunkDocument(source, text, this.options.minPassageChars ?? MIN_PASSAGE_CHARS).forEach((p, i) => {
+      this.files.set(source, { stamp: entry.stamp, ids });
+      const passages = chunkDocument(source, text, this.options.minPassageChars ?? MIN_PASSAGE_CHARS);
+      for (const [i, p] of passages.entries()) {
         const doc = { id: `${source}#${i}`, ...p };
         this.index.add(doc);
         this.docs.set(doc.id, doc);
         ids.push(doc.id);
-      });
-      this.files.set(source, { stamp: entry.stamp, ids });
+        // A large folder is indexed in slices: the sessions sharing this thread go on meanwhile.
+        if (i % 100 === 99) await yieldToEventLoop();
+      }
+      await yieldToEventLoop();
     }
     this.skippedFiles = skipped;
     // Names that are not documents (folders, backups); a document's event during the scan waits for the next one.

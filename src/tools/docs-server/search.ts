@@ -10,6 +10,8 @@ export interface SearchMatch {
 export interface SearchResult {
   matches: SearchMatch[];
   searched: number;
+  /** The documents searched (root-relative paths). */
+  paths: string[];
   /** Files that are binary or over the size limit. */
   skipped: number;
   truncated: boolean;
@@ -29,7 +31,7 @@ export async function searchDocuments(
   }: { caseSensitive?: boolean; maxResults?: number; signal?: AbortSignal } = {},
 ): Promise<SearchResult> {
   const needle = caseSensitive ? query : query.toLowerCase();
-  const result: SearchResult = { matches: [], searched: 0, skipped: 0, truncated: false };
+  const result: SearchResult = { matches: [], searched: 0, paths: [], skipped: 0, truncated: false };
   for (const file of await root.files(input)) {
     signal?.throwIfAborted();
     let text: string;
@@ -41,6 +43,7 @@ export async function searchDocuments(
       continue;
     }
     result.searched++;
+    result.paths.push(file.path);
     const lines = text.split(/\r?\n/);
     for (let i = 0; i < lines.length; i++) {
       const haystack = caseSensitive ? lines[i] : lines[i].toLowerCase();

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type AnalysisReport, type AnalyzeOptions, analyzeDocuments, formatReport } from './analyze.ts';
 import { unifiedDiff } from './diff.ts';
 import { clientLog } from './logging.ts';
+import { passageIndex, passageLine, relatedPassages, touchPassages } from './passages.ts';
 import { registerDocumentPrompts } from './prompts.ts';
 import { registerDocumentResources } from './resources.ts';
 import { DocsError, type DocumentRoot } from './root.ts';
@@ -134,7 +135,9 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
     'search',
     {
       description:
-        'Search the documents for a word or phrase (case-insensitive unless caseSensitive); returns path:line: text.',
+        'Search the documents for a word or phrase (case-insensitive unless caseSensitive); returns path:line: text ' +
+        'for each line holding it, then the passages that match other forms of its words (ranked by the docs ' +
+        'index: "refunded" finds "refund"), as path:line: (headings) excerpt.',
       inputSchema: {
         query: z.string().min(1).max(200),
         path: pathArg.default('.'),
@@ -150,6 +153,26 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
         signal: extra.signal,
       });
       const lines = found.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
+      // A case-sensitive search asks for the exact text only.
+      const room = caseSensitive || found.truncated ? 0 : Math.min(5, maxResults - found.matches.length);
+      const related =
+        room > 0
+          ? await relatedPassages(
+              await passageIndex(root, (error) => log('warning', `docs index: ${error.message}`)),
+              query,
+              new Set(found.paths),
+              found.matches,
+              room,
+            )
+          : [];
+      if (related.length) {
+        lines.push(
+          lines.length
+            ? 'Passages that match other forms of the words:'
+            : `No line holds "${query}"; passages that match other forms of its words:`,
+        );
+        lines.push(...related.map(passageLine));
+      }
       if (lines.length === 0) lines.push(`No matches for "${query}" in ${found.searched} document(s).`);
       if (found.truncated) lines.push(`(stopped after ${maxResults} matches)`);
       if (found.skipped > 0) lines.push(`(${found.skipped} file(s) skipped: binary or too large)`);
@@ -221,6 +244,7 @@ export function createDocsServer(root: DocumentRoot, options: DocsServerOptions 
         );
       }
       const written = await root.writeText(path, next, { baseVersion });
+      touchPassages(root, written.path);
       const diff = unifiedDiff(written.path, previous, written.path, next) ?? '(too many changes to show)';
       const backup = written.backup ? `; the previous version is in ${written.backup}` : '';
       const merged =
