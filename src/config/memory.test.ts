@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentSession } from '../agent/agent-api.ts';
 import { PacedAudioOutput } from '../agent/paced-output.ts';
+import { nameSessionUser } from '../agent/session-user.ts';
 import { MEMORY_HEADING } from '../context/memory.ts';
 import { MonotonicClock } from '../metrics/clock.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
@@ -36,6 +37,10 @@ function providers(prompts: string[]): ProviderSet {
       }),
     close: async () => {},
   };
+}
+
+async function waitForLoad(session: AgentSession): Promise<void> {
+  await (session as AgentSession & { memory?: { loaded: Promise<void> } }).memory?.loaded;
 }
 
 async function talk(session: AgentSession, texts: string[]): Promise<TurnMetrics[]> {
@@ -93,6 +98,35 @@ describe('createConfiguredSession with memory.enabled', () => {
         ]);
       }
       expect(await store.listMemory('bob')).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('a user named after the session was made (the WebSocket config message): validated, then remembered', async () => {
+    const store = new SqliteStore({ path: ':memory:', batchMs: 10 });
+    const on = ConfigSchema.parse({ memory: { enabled: true } });
+    const set = providers([]);
+    try {
+      await store.addMemory({ userId: 'dana', kind: 'fact', text: FACT, sessionId: null, createdAt: 0 });
+      const session = await createConfiguredSession(on, set, undefined, [], {}, { store });
+      expect(nameSessionUser(session, 'da na')).toMatch(/^user id must be/);
+      expect(nameSessionUser(session, 'dana')).toBeUndefined();
+      expect(nameSessionUser(session, 'dana')).toBeUndefined(); // the same again: fine
+      expect(nameSessionUser(session, 'erin')).toBe('this session already has a user');
+      await waitForLoad(session);
+      const turns = await talk(session, ['Where do I live?', 'Forget that.']);
+      expect(turns.map((m) => m.agentText)).toEqual([
+        'In Lyon, as you told me.',
+        "Okay, I've forgotten that.",
+      ]);
+      expect(await store.listMemory('dana')).toEqual([]);
+      // Memory off: the client is told.
+      const off = await createConfiguredSession(ConfigSchema.parse({}), set, undefined, [], {}, { store });
+      expect(nameSessionUser(off, 'dana')).toBe(
+        'this server does not keep memory for users (memory.enabled is off)',
+      );
+      await off.close();
     } finally {
       await store.close();
     }

@@ -1,10 +1,11 @@
 import type { AgentSession as BaseSession } from '../agent/session.ts';
+import { acceptSessionUser } from '../agent/session-user.ts';
 import { type MemoryBackend, UserMemory } from '../context/memory.ts';
 import { ForgetConfirmingLlm } from '../context/memory-reply.ts';
 import { statedFacts } from '../context/memory-rules.ts';
 import { summarize } from '../context/summarizer.ts';
 import type { LLM } from '../providers/llm/contract.ts';
-import type { MemoryConfig } from './memory-schema.ts';
+import { type MemoryConfig, UserIdSchema } from './memory-schema.ts';
 
 /** A session's memory waits at most this long for the user's items at start (a slow store: it starts without). */
 const LOAD_WAIT_MS = 2_000;
@@ -42,14 +43,42 @@ export interface SessionMemory {
   finish(): Promise<void>;
 }
 
-/** Memory applies: it is switched on, there is a store, and the session request named a user. */
-export function memoryApplies(config: MemoryConfig, request: SessionMemoryRequest | undefined): boolean {
-  return config.enabled && request?.store !== undefined && request.userId !== undefined;
+/** The session's LLM wrapped so that a request to forget is confirmed in fixed words (memory-reply.ts). */
+export function memoryLlm(llm: LLM, active?: () => boolean): LLM {
+  return new ForgetConfirmingLlm(llm, active);
 }
 
-/** The session's LLM wrapped so that a request to forget is confirmed in fixed words (memory-reply.ts). */
-export function memoryLlm(llm: LLM): LLM {
-  return new ForgetConfirmingLlm(llm);
+/** Memory may apply: switched on, with a store (the user may be named now or later). */
+export function memoryPossible(config: MemoryConfig, request: SessionMemoryRequest | undefined): boolean {
+  return config.enabled && request?.store !== undefined;
+}
+
+/**
+ * Wires memory into a session that `memoryPossible` allows: at once for the request's user, else when the client
+ * names one later (the WebSocket `config` message's `user`, through session-user.ts). Resolves once a named user's
+ * items are loaded (bounded).
+ */
+export async function wireSessionMemory(
+  session: AgentSession & { memory: SessionMemory | undefined },
+  config: MemoryConfig,
+  store: MemoryBackend,
+  userId: string | undefined,
+  llm: LLM | undefined,
+  onError: (error: Error) => void,
+): Promise<void> {
+  const attach = (user: string) => {
+    session.memory = attachMemory(session, config, { store, userId: user }, llm, onError);
+    return session.memory.loaded;
+  };
+  acceptSessionUser(session, (user) => {
+    const parsed = UserIdSchema.safeParse(user);
+    if (!parsed.success) return parsed.error.issues[0].message;
+    if (session.memory)
+      return session.memory.memory.userId === parsed.data ? undefined : 'this session already has a user';
+    void attach(parsed.data);
+    return undefined;
+  });
+  if (userId) await attach(userId);
 }
 
 /**

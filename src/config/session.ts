@@ -8,11 +8,11 @@ import type { ReparteeConfig } from './config.ts';
 import { configuredDocsIndex } from './docs-index.ts';
 import { configuredLanguages } from './languages.ts';
 import {
-  attachMemory,
-  memoryApplies,
   memoryLlm,
+  memoryPossible,
   type SessionMemory,
   type SessionMemoryRequest,
+  wireSessionMemory,
 } from './memory.ts';
 import { NO_LLM_NOTICE, type ProviderSet } from './providers.ts';
 import { createConfiguredTurnDetector } from './turn-detector.ts';
@@ -84,7 +84,9 @@ export async function createConfiguredSession(
         stt: providers.stt,
         tts: cachedSessionTts(tts ?? providers.tts, providers.caches, config),
         // With a user's memory, a request to forget is confirmed in fixed words (src/context/memory-reply.ts).
-        llm: memoryApplies(config.memory, memoryRequest) ? memoryLlm(llm) : llm,
+        llm: memoryPossible(config.memory, memoryRequest)
+          ? memoryLlm(llm, () => session.memory !== undefined)
+          : llm,
         instructions: config.instructions,
         maxReplySentences: config.maxReplySentences,
         // No LLM: every turn is answered by the notice, said in full (see AgentSessionOptions).
@@ -120,16 +122,16 @@ export async function createConfiguredSession(
     throw error;
   }
   if (metricsLog) session.on('metrics', (record) => metricsLog.write(record));
-  if (memoryRequest?.store && memoryRequest.userId && config.memory.enabled) {
+  if (memoryRequest?.store && config.memory.enabled) {
     const { id } = session;
-    session.memory = attachMemory(
+    await wireSessionMemory(
       session,
       config.memory,
-      { store: memoryRequest.store, userId: memoryRequest.userId },
+      memoryRequest.store,
+      memoryRequest.userId,
       providers.llmSpec ? llm : undefined,
       (error) => console.warn(`session ${id}: ${error.message}`),
     );
-    await session.memory.loaded;
   }
   return session;
 }

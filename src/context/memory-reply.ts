@@ -22,7 +22,11 @@ export class ForgetConfirmingLlm implements LLM {
   readonly prewarm?: () => Promise<void>;
   readonly close?: () => Promise<void>;
 
-  constructor(private readonly inner: LLM) {
+  /** `active`: whether the session has a user's memory now (a user named after the session was made). */
+  constructor(
+    private readonly inner: LLM,
+    private readonly active: () => boolean = () => true,
+  ) {
     this.name = inner.name;
     if (inner.tokenCounter) this.tokenCounter = () => inner.tokenCounter?.() as Promise<TokenCounter>;
     if (inner.sibling) this.sibling = () => inner.sibling?.() as LLM;
@@ -31,6 +35,7 @@ export class ForgetConfirmingLlm implements LLM {
   }
 
   chat(request: ChatRequest): AsyncIterable<LlmChunk> {
+    if (!this.active()) return this.inner.chat(request);
     const last = request.messages.findLast((m) => m.role === 'user');
     const command = last && forgetCommand(lastParagraph(last.content));
     if (!command) return this.inner.chat(request);

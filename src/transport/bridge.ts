@@ -1,4 +1,5 @@
 import type { AgentSession } from '../agent/session.ts';
+import { nameSessionUser } from '../agent/session-user.ts';
 import {
   type AuthorizationLinks,
   CLIENT_INPUT_RATES,
@@ -112,5 +113,9 @@ export class ProtocolBridge {
     }
     // WebRTC audio is Opus at 48 kHz whatever `sampleRate` says; only `receipts` applies there.
     if (message.receipts !== undefined) this.options.receipts.enabled = message.receipts;
+    if (message.user !== undefined) {
+      const refusal = nameSessionUser(this.options.session, message.user);
+      if (refusal) this.sendError(refusal);
+    }
   }
 }

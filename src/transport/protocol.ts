@@ -20,6 +20,8 @@ export const ClientMessage = z.discriminatedUnion('type', [
     type: z.literal('config'),
     sampleRate: z.number().int().optional(),
     receipts: z.boolean().optional(),
+    /** The user this session is for (memory across conversations, docs/memory.md); like `?user=` on /ws. */
+    user: z.string().min(1).max(200).optional(),
   }),
   z.object({ type: z.literal('text'), text: z.string().min(1).max(10_000) }),
   z.object({ type: z.literal('interrupt') }),
