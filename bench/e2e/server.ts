@@ -34,19 +34,22 @@ async function simulatedProviders(
   let seed = 0;
   // REPARTEE_BENCH_PROVIDERS: the named cloud clients on their vendors' fakes instead of the simulated ones.
   const vendors = benchVendors();
-  const stack = vendors.length ? await vendorStack(vendors, profile) : undefined;
+  const utterances = clips.map((c, i) => ({
+    samples: c.samples,
+    text: questions?.[i % questions.length] ?? c.text,
+  }));
+  const stack = vendors.length ? await vendorStack(vendors, profile, utterances) : undefined;
   return {
     vad: createSileroVad(),
     // The repeated-questions pass caches in memory only: every run starts cold.
     ...(questions && config ? { caches: createCaches(config, {}, ['simulated']) } : {}),
-    stt: new SimulatedStt({
-      utterances: clips.map((c, i) => ({
-        samples: c.samples,
-        text: questions?.[i % questions.length] ?? c.text,
-      })),
-      finalDelay: profile.sttFinal,
-      interimDelayMs: profile.sttInterimDelayMs,
-    }),
+    stt:
+      stack?.stt ??
+      new SimulatedStt({
+        utterances,
+        finalDelay: profile.sttFinal,
+        interimDelayMs: profile.sttInterimDelayMs,
+      }),
     tts:
       stack?.createTts?.() ??
       new SimulatedTts({ ttfb: profile.ttsTtfb, realTimeFactor: profile.ttsRealTimeFactor }),
