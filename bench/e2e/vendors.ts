@@ -150,7 +150,9 @@ export async function vendorStack(
     }).start();
     closers.push(() => fake.close());
     Object.assign(env, { DEEPGRAM_API_KEY: KEY, DEEPGRAM_TTS_BASE_URL: fake.baseUrl });
-    tts = () => createTts('deepgram-aura', { env });
+    // REPARTEE_BENCH_AURA_CONNECTIONS=1: replies take turns on one socket (the before of the A/B in docs/providers.md).
+    const connections = Number(process.env.REPARTEE_BENCH_AURA_CONNECTIONS ?? 2);
+    tts = () => createTts('deepgram-aura', { env, deepgramAura: { maxConnections: connections } });
     parts.push('deepgram-aura (fake, 150-200 ms first audio)');
   }
   return {

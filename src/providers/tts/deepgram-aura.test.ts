@@ -45,8 +45,8 @@ describe('DeepgramAuraTts against a local Deepgram speak WebSocket server', () =
     expect(fake.records[0].closedWith).toBe(1000);
   });
 
-  it('an abort sends Clear; the next reply waits for Cleared and gets none of the stale audio', async () => {
-    const { fake, tts } = await setup({ chunkIntervalMs: 20 });
+  it('one connection: an abort sends Clear; the next reply waits for Cleared and gets none of the stale audio', async () => {
+    const { fake, tts } = await setup({ chunkIntervalMs: 20 }, { maxConnections: 1 });
     const controller = new AbortController();
     const stream = tts.stream({ signal: controller.signal });
     stream.pushText('A long sentence that will be cut off well before its end. ');
@@ -57,6 +57,30 @@ describe('DeepgramAuraTts against a local Deepgram speak WebSocket server', () =
     expect(fake.records[0].clears).toBe(1);
     expect(samplesOf(audio, 0)).toBe(5 * 80);
     expect(fake.connectionAttempts).toBe(1);
+  });
+
+  it('a reply never queues behind another on the busy socket: it opens a second connection, and both are whole', async () => {
+    const { fake, tts } = await setup({ chunkIntervalMs: 20 });
+    await tts.prewarm();
+    // The first synthesis (say, the apology ahead of need) holds connection 1 while the reply comes.
+    const first = speak(tts, ['Sorry, something went wrong. Could you say that again?']);
+    await new Promise<void>((resolve) => {
+      const poll = () => (fake.records[0]?.flushed.length ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    const reply = await speak(tts, ['The reply.']);
+    expect(samplesOf(reply, 0)).toBe(10 * 80);
+    expect(fake.records).toHaveLength(2);
+    expect(fake.records[1].flushed).toEqual(['The reply.']);
+    expect(samplesOf(await first, 0)).toBe(54 * 80);
+    // Idle again: the next replies reuse the two connections, no third is opened.
+    await Promise.all([speak(tts, ['Three.']), speak(tts, ['Four.'])]);
+    expect(fake.connectionAttempts).toBe(2);
+    expect(tts.connections).toBe(2);
+  });
+
+  it('maxConnections must be a whole number of at least 1', () => {
+    expect(() => new DeepgramAuraTts({ apiKey: KEY, maxConnections: 0 })).toThrow(/maxConnections/);
   });
 
   it('429 with retry-after, then a drop before any audio: retried, and the reply is whole', async () => {

@@ -24,6 +24,12 @@ export interface DeepgramAuraOptions {
   maxRetries?: number;
   retryBaseDelayMs?: number;
   maxRetryDelayMs?: number;
+  /**
+   * Connections per TTS (per session). A reply takes an idle one; when all are in use and there is room, it opens
+   * another rather than queue behind a synthesis on the busy socket (the apology, which the session synthesizes
+   * ahead of need as its first reply starts). Default 2; 1: replies take turns on one socket.
+   */
+  maxConnections?: number;
   name?: string;
   log?: ProviderLog;
 }
@@ -47,17 +53,31 @@ interface Owner {
  * Deepgram Aura over its streaming TTS WebSocket (`/v1/speak`): `Speak` messages carry the reply's words as the
  * LLM writes them, a `Flush` ends each sentence and its `Flushed` marks the segment boundary in the binary
  * audio, `Clear` stops an interrupted reply (its socket is reused once `Cleared` says the stale audio is over),
- * `Close` ends the connection. One connection per TTS (per session), opened by prewarm; replies take it in turn,
- * since its audio frames carry no reply id. Aura gives no word timings.
+ * `Close` ends the connection. A connection serves one reply at a time, since its audio frames carry no reply id:
+ * the first is opened by prewarm, a second (see `maxConnections`) when a reply finds the first taken, and replies
+ * queue only when every connection is busy. Aura gives no word timings.
  */
+/** One connection and the reply that owns it. */
+export interface AuraLane {
+  send(message: Record<string, unknown>): Promise<void>;
+  drop(): void;
+  release(): void;
+}
+
+class Lane {
+  owner: Owner | undefined;
+  busy = false;
+  constructor(readonly socket: SessionSocket<ServerMessage>) {}
+}
+
 export class DeepgramAuraTts implements TTS {
   readonly name: string;
   readonly sampleRate: number;
   readonly streamingInput = true;
-  private owner: Owner | undefined;
-  private busy = false;
-  private readonly waiters: (() => void)[] = [];
-  private readonly socket: SessionSocket<ServerMessage>;
+  private readonly lanes: Lane[] = [];
+  private readonly waiters: ((lane: Lane) => void)[] = [];
+  private readonly url: string;
+  private closed = false;
 
   constructor(readonly options: DeepgramAuraOptions) {
     this.sampleRate = options.sampleRate ?? 16_000;
@@ -69,25 +89,37 @@ export class DeepgramAuraTts implements TTS {
     url.searchParams.set('model', options.voice ?? AURA_DEFAULT_VOICE);
     url.searchParams.set('encoding', 'linear16');
     url.searchParams.set('sample_rate', String(this.sampleRate));
-    this.socket = new SessionSocket({
-      ...options,
-      name: this.name,
-      url: url.toString(),
-      headers: { Authorization: `Token ${options.apiKey}` },
-      closeMessage: { type: 'Close' },
-      parse: (value) => ServerMessage.parse(value),
-      binary: (data) => this.owner?.audio(data),
-      message: (message) => {
-        if (message.type === 'Warning') {
-          options.log?.warn(
-            { provider: this.name, code: message.code, description: message.description },
-            'tts warning',
-          );
-        }
-        this.owner?.text(message);
-      },
-      lost: (error) => this.owner?.lost(error),
-    });
+    this.url = url.toString();
+    const max = options.maxConnections ?? 2;
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`deepgram-aura maxConnections must be an integer >= 1, got ${max}`);
+    this.lanes.push(this.newLane());
+  }
+
+  private newLane(): Lane {
+    const options = this.options;
+    const lane: Lane = new Lane(
+      new SessionSocket({
+        ...options,
+        name: this.name,
+        url: this.url,
+        headers: { Authorization: `Token ${options.apiKey}` },
+        closeMessage: { type: 'Close' },
+        parse: (value) => ServerMessage.parse(value),
+        binary: (data) => lane.owner?.audio(data),
+        message: (message) => {
+          if (message.type === 'Warning') {
+            options.log?.warn(
+              { provider: this.name, code: message.code, description: message.description },
+              'tts warning',
+            );
+          }
+          lane.owner?.text(message);
+        },
+        lost: (error) => lane.owner?.lost(error),
+      }),
+    );
+    return lane;
   }
 
   stream(options: TtsStreamOptions): TtsStream {
@@ -95,46 +127,54 @@ export class DeepgramAuraTts implements TTS {
   }
 
   prewarm(): Promise<void> {
-    return this.socket.prewarm();
+    return this.lanes[0].socket.prewarm();
   }
 
   async close(): Promise<void> {
-    this.socket.close();
+    this.closed = true;
+    for (const lane of this.lanes) lane.socket.close();
   }
 
-  /** @internal waits for the socket to be free, then owns it until the returned release is called */
-  acquire(owner: Owner): Promise<() => void> {
+  /** Connections open or opening (for tests and diagnostics). */
+  get connections(): number {
+    return this.lanes.length;
+  }
+
+  /** @internal waits for a free connection, then owns it until the lane is released */
+  acquire(owner: Owner): Promise<AuraLane> {
     return new Promise((resolve) => {
-      const grant = () => {
-        this.busy = true;
-        this.owner = owner;
+      const grant = (lane: Lane) => {
+        lane.busy = true;
+        lane.owner = owner;
         let released = false;
-        resolve(() => {
-          if (released) return;
-          released = true;
-          if (this.owner === owner) this.owner = undefined;
-          this.busy = false;
-          this.waiters.shift()?.();
+        resolve({
+          send: (message) => lane.socket.send(message),
+          drop: () => lane.socket.drop(),
+          release: () => {
+            if (released) return;
+            released = true;
+            if (lane.owner === owner) lane.owner = undefined;
+            lane.busy = false;
+            const next = this.waiters.shift();
+            if (next) next(lane);
+          },
         });
       };
-      if (this.busy) this.waiters.push(grant);
-      else grant();
+      const idle = this.lanes.find((l) => !l.busy);
+      if (idle) return grant(idle);
+      // Every connection is taken: another one (it connects on the reply's first send), else wait for one.
+      if (!this.closed && this.lanes.length < (this.options.maxConnections ?? 2)) {
+        const lane = this.newLane();
+        this.lanes.push(lane);
+        return grant(lane);
+      }
+      this.waiters.push(grant);
     });
   }
 
   /** @internal */
-  send(message: Record<string, unknown>): Promise<void> {
-    return this.socket.send(message);
-  }
-
-  /** @internal drops the connection (a stalled or confused server); the next reply opens a new one */
-  drop(): void {
-    this.socket.drop();
-  }
-
-  /** @internal */
   retryDelay(error: unknown, attempt: number): number | undefined {
-    return this.socket.retryDelay(error, attempt);
+    return this.lanes[0].socket.retryDelay(error, attempt);
   }
 }
 
@@ -142,7 +182,7 @@ class AuraStream implements TtsStream {
   private readonly framer: SegmentFramer;
   private readonly pcm = new PcmChunker();
   private readonly sent: Record<string, unknown>[] = [];
-  private release: (() => void) | undefined;
+  private lane: AuraLane | undefined;
   private acquired: Promise<void>;
   private unsentWord = '';
   private segment = 0;
@@ -168,9 +208,9 @@ class AuraStream implements TtsStream {
     private readonly options: TtsStreamOptions,
   ) {
     this.framer = new SegmentFramer(tts.sampleRate);
-    this.acquired = tts.acquire(this.owner).then((release) => {
-      this.release = release;
-      if (this.done && !this.clearing) release();
+    this.acquired = tts.acquire(this.owner).then((lane) => {
+      this.lane = lane;
+      if (this.done && !this.clearing) lane.release();
     });
     if (options.signal.aborted) {
       this.done = true;
@@ -219,7 +259,7 @@ class AuraStream implements TtsStream {
   private transmit(message: Record<string, unknown>): void {
     const attempt = this.attempt;
     void this.acquired
-      .then(() => (this.done || attempt !== this.attempt ? undefined : this.tts.send(message)))
+      .then(() => (this.done || attempt !== this.attempt ? undefined : this.lane?.send(message)))
       .catch((error) => {
         if (attempt === this.attempt) this.failed(error);
       });
@@ -236,7 +276,7 @@ class AuraStream implements TtsStream {
   private onText(m: ServerMessage): void {
     if (m.type === 'Cleared' && this.clearing) {
       this.clearing = false;
-      this.release?.();
+      this.lane?.release();
       return;
     }
     if (this.done) return;
@@ -258,14 +298,14 @@ class AuraStream implements TtsStream {
     if (this.clearing) {
       // The interrupted reply's socket died before `Cleared`: nothing stale can arrive on a new one.
       this.clearing = false;
-      this.release?.();
+      this.lane?.release();
       return;
     }
     if (this.done) return;
     this.idle.disarm();
     const delay = this.audioDelivered ? undefined : this.tts.retryDelay(error, this.attempt);
     this.attempt++;
-    this.tts.drop();
+    this.lane?.drop();
     if (delay === undefined) {
       this.fail(ttsError(error));
       return;
@@ -286,14 +326,14 @@ class AuraStream implements TtsStream {
     if (this.done) return;
     this.framer.drain();
     this.cleanup();
-    this.release?.();
+    this.lane?.release();
     this.framer.output.end();
   }
 
   private fail(error: Error): void {
     if (this.done) return;
     this.cleanup();
-    this.release?.();
+    this.lane?.release();
     this.framer.output.fail(error);
   }
 
@@ -301,18 +341,18 @@ class AuraStream implements TtsStream {
     if (this.done) return;
     this.cleanup();
     this.framer.output.end();
-    if (this.sent.length === 0 || !this.release) {
-      this.release?.();
+    if (this.sent.length === 0 || !this.lane) {
+      this.lane?.release();
       return;
     }
     // Stop the server and hold the socket until `Cleared`: audio before it belongs to this reply.
     this.clearing = true;
-    void this.tts.send({ type: 'Clear' }).catch(() => undefined);
+    void this.lane.send({ type: 'Clear' }).catch(() => undefined);
     setTimeout(() => {
       if (!this.clearing) return;
       this.clearing = false;
-      this.tts.drop();
-      this.release?.();
+      this.lane?.drop();
+      this.lane?.release();
     }, this.tts.options.clearTimeoutMs ?? 2_000);
   };
 

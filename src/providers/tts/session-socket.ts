@@ -32,6 +32,8 @@ export interface SessionSocketOptions<M> extends RetryOptions {
  */
 export class SessionSocket<M> {
   private socket: Promise<WebSocket> | undefined;
+  /** Sockets already lost or dropped: their later events (the close after a terminate) are no one's news. */
+  private readonly gone = new WeakSet<WebSocket>();
   private closed = false;
   private readonly retry: RetryPolicy;
 
@@ -77,7 +79,12 @@ export class SessionSocket<M> {
   drop(): void {
     const socket = this.socket;
     this.socket = undefined;
-    void socket?.then((s) => s.terminate()).catch(() => undefined);
+    void socket
+      ?.then((s) => {
+        this.gone.add(s);
+        s.terminate();
+      })
+      .catch(() => undefined);
   }
 
   retryDelay(error: unknown, attempt: number): number | undefined {
@@ -124,6 +131,9 @@ export class SessionSocket<M> {
   }
 
   private lose(socket: WebSocket, error: unknown): void {
+    // Told once per connection, and never for one already dropped: that would fail the reply's next attempt.
+    if (this.gone.has(socket)) return;
+    this.gone.add(socket);
     socket.terminate();
     void this.socket?.then((s) => {
       if (s === socket) this.socket = undefined;
