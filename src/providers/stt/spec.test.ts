@@ -28,6 +28,15 @@ describe('parseSttSpec', () => {
     });
     expect(parseSttSpec('openai:whisper-1')).toEqual({ kind: 'openai', model: 'whisper-1' });
     expect(parseSttSpec('openai')).toEqual({ kind: 'openai', model: 'gpt-4o-mini-transcribe' });
+    expect(parseSttSpec('cartesia')).toEqual({ kind: 'cartesia', model: 'ink-whisper' });
+    expect(parseSttSpec('cartesia:ink-2')).toEqual({ kind: 'cartesia', model: 'ink-2' });
+  });
+
+  it('cartesia needs CARTESIA_API_KEY, and names itself by its model', () => {
+    expect(() => createStt('cartesia', { language: 'en', env: {} })).toThrow(/CARTESIA_API_KEY/);
+    expect(createStt('cartesia:ink-2', { language: 'en', env: { CARTESIA_API_KEY: 'c-key' } }).name).toBe(
+      'cartesia:ink-2',
+    );
   });
 
   it('refuses anything else, naming the accepted forms', () => {
