@@ -63,6 +63,11 @@ export interface Forgotten {
   texts: string[];
 }
 
+/** At most this many of the best-ranked items are weighed for one prompt block. */
+const MAX_CANDIDATES = 24;
+/** A line shorter than this is not worth trying for the budget's last tokens. */
+const MIN_LINE_TOKENS = 8;
+
 /** Items whose BM25 score is at least this share of the best one's are what "forget … about X" deletes. */
 const FORGET_SHARE = 0.5;
 
@@ -193,9 +198,12 @@ export class UserMemory {
     let text = MEMORY_HEADING;
     let tokens = counter.countTokens(text);
     let used = 0;
+    let tried = 0;
     for (const hit of this.index.search(query)) {
       const entry = this.entries.get(hit.id as number);
       if (!entry || entry.sessionId === this.options.sessionId) continue;
+      // Counting is the cost: the best few candidates only, and none once the budget is nearly spent.
+      if (++tried > MAX_CANDIDATES || room - tokens < MIN_LINE_TOKENS) break;
       const day = new Date(entry.createdAt).toISOString().slice(0, 10);
       const line = `\n- ${entry.kind === 'summary' ? `(summary of a call on ${day}) ` : `(${day}) `}${entry.text}`;
       const size = counter.countTokens(line);
