@@ -11,9 +11,9 @@ import { SqliteStore } from '../src/store/sqlite.ts';
 import {
   FACT_DEV,
   FACT_HELD_OUT,
+  type FactCase,
   FORGET_DEV,
   FORGET_HELD_OUT,
-  type FactCase,
   type ForgetCase,
 } from './memory/labelled.ts';
 
