@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AgentSession } from '../agent/agent-api.ts';
 import { PacedAudioOutput } from '../agent/paced-output.ts';
 import { nameSessionUser } from '../agent/session-user.ts';
+import { ResponseCache } from '../cache/response-cache.ts';
 import { MEMORY_HEADING } from '../context/memory.ts';
 import { MonotonicClock } from '../metrics/clock.ts';
 import type { TurnMetrics } from '../metrics/schema.ts';
@@ -10,6 +11,7 @@ import { SimulatedStt } from '../providers/stt/simulated.ts';
 import { SimulatedTts } from '../providers/tts/simulated.ts';
 import { EnergyVad } from '../providers/vad/energy.ts';
 import { SqliteStore } from '../store/sqlite.ts';
+import type { ProcessCaches } from './cache.ts';
 import { ConfigSchema } from './config.ts';
 import type { ProviderSet } from './providers.ts';
 import { createConfiguredSession } from './session.ts';
@@ -98,6 +100,25 @@ describe('createConfiguredSession with memory.enabled', () => {
         ]);
       }
       expect(await store.listMemory('bob')).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it("no response cache with memory: one user's remembered answer never reaches another", async () => {
+    const store = new SqliteStore({ path: ':memory:', batchMs: 10 });
+    const response = new ResponseCache({ mode: 'auto' });
+    const set = { ...providers([]), caches: { response } as unknown as ProcessCaches };
+    const on = ConfigSchema.parse({ memory: { enabled: true, summaries: false } });
+    try {
+      await store.addMemory({ userId: 'alice', kind: 'fact', text: FACT, sessionId: null, createdAt: 0 });
+      for (const [user, expected] of [
+        ['alice', 'In Lyon, as you told me.'],
+        ['bob', 'Hello.'],
+      ] as const) {
+        const session = await createConfiguredSession(on, set, undefined, [], {}, { store, userId: user });
+        expect((await talk(session, ['Where do I live?'])).map((m) => m.agentText)).toEqual([expected]);
+      }
     } finally {
       await store.close();
     }

@@ -96,13 +96,16 @@ export async function createConfiguredSession(
         preemptiveGeneration: config.preemptiveGeneration,
         providerFailure: config.providerFailure,
         apologyCache: providers.apologyCache,
-        responseCache: responseBinding(
-          providers.caches,
-          // An agent file's instructions replace the configured ones: its replies are its own.
-          { ...config, instructions: withAgent.agent?.instructions ?? config.instructions },
-          providers.llmSpec,
-          tools.map((t) => ('name' in t && typeof t.name === 'string' ? t.name : 'tool-source')),
-        ),
+        // With memory, no response cache: a reply shaped by one user's memory must never answer another user.
+        responseCache: memoryPossible(config.memory, memoryRequest)
+          ? undefined
+          : responseBinding(
+              providers.caches,
+              // An agent file's instructions replace the configured ones: its replies are its own.
+              { ...config, instructions: withAgent.agent?.instructions ?? config.instructions },
+              providers.llmSpec,
+              tools.map((t) => ('name' in t && typeof t.name === 'string' ? t.name : 'tool-source')),
+            ),
         endpointing: config.endpointing,
         turnDetector,
         interruption: config.interruption,
