@@ -156,7 +156,10 @@ export class AgentSession {
       onTranscript: (event) => this.events.emit('transcript', event),
       onSttFallback: () => this.fallbacks.sttSwitched(),
       sttLanguage: () => this.languages.sttLanguage(),
-      onFinalTranscript: (transcript) => this.languages.sttReported(transcript.language),
+      onFinalTranscript: (transcript) => {
+        this.languages.sttReported(transcript.language);
+        this.context.anticipate(transcript.text); // its embedding, ahead of the prompt (src/context/relevance-embeddings.ts)
+      },
       onError: (source, error) => this.reportError(source, error),
       onChange: () => this.updateState(),
     });

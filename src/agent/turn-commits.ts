@@ -132,7 +132,8 @@ export class TurnCommits {
       deps.onChange();
       return;
     }
-    await deps.context.prepare(); // resolved since start(); only a turn sent during start() waits here
+    // Resolved since start() (only a turn sent during start() waits); with embeddings, a bounded wait for the turn's.
+    await deps.context.prepare(turn.transcript);
     if (deps.isClosed() || record?.withdrawn) return;
     // A reply already known answers a turn that stands alone (src/agent/reply-cache.ts).
     const lookup = this.replies ? await this.replies.lookup(turn.transcript) : { response: 'off' as const };

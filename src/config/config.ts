@@ -238,6 +238,11 @@ export const ConfigSchema = z
     summarizerLlm: z.string().min(1).optional(),
     /** A folder of documents the agent may list, read, search, edit and analyze (the bundled repartee-docs). */
     docsRoot: z.string().min(1).optional(),
+    /**
+     * Embeddings for the docs index and the relevance window (`openai:<model>`, `openai-compatible:<url>#<model>`,
+     * `llama:<file.gguf>`): combined with BM25; unset, BM25 alone (src/search/, src/context/relevance-embeddings.ts).
+     */
+    docsEmbeddings: z.string().min(1).optional(),
     /** The TTS audio cache and the response cache (src/config/cache-schema.ts). */
     cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
     /** Stored conversations (SQLite; PostgreSQL with `url`), retention, recordings: src/store/config.ts. */

@@ -1,8 +1,10 @@
 import type { ChatMessage, LLM } from '../providers/llm/contract.ts';
+import type { TextEmbedder } from '../search/vectors.ts';
 import type { HistoryItem } from './history.ts';
 import { type PromptMemory, withMemoryBlock } from './memory-prompt.ts';
 import { type ContextPolicyOptions, recencyPolicy, resolveContextPolicy } from './policy.ts';
 import { currentUserText, HistoryRelevance } from './relevance.ts';
+import { ConversationEmbeddings } from './relevance-embeddings.ts';
 import { type Passage, passagesBlock } from './retrieval.ts';
 import { summarize } from './summarizer.ts';
 import { clipToTokens, MessageTokens, tiktokenCounter, tokenCounterFor } from './tokens.ts';
@@ -54,7 +56,15 @@ export interface ContextManagerOptions {
    * Passages for the current user turn (a DocsIndex over the docs folder): the best go into the prompt, with their
    * source, within `policy.retrievalTokens`, before each LLM request.
    */
-  retrieval?: { search(query: string, limit?: number): Passage[] };
+  retrieval?: {
+    search(query: string, limit?: number, options?: { queryVector?: Float32Array }): Passage[];
+    /** The docs index's embedder: the user's turns and the history are embedded with it too. */
+    readonly embedder?: TextEmbedder;
+  };
+  /** Embeds the user's turns and the history for the relevance window and retrieval (default: retrieval's). */
+  embedder?: TextEmbedder;
+  /** Longest wait for the user turn's embedding before the prompt is built with BM25 alone (default 150 ms). */
+  embeddingWaitMs?: number;
 }
 
 /** The context fields of a turn's metrics record (see src/metrics/schema.ts). */
@@ -97,20 +107,38 @@ export class ContextManager {
   private lastReportedSummaryId = 0;
   private closed = false;
   private memory: PromptMemory | undefined;
+  private readonly embeddings: ConversationEmbeddings | undefined;
 
   /** Throws ContextPolicyError for an invalid policy. */
   constructor(options: ContextManagerOptions) {
     this.options = options;
     this.policy = resolveContextPolicy(options.policy, options.retrieval !== undefined);
     this.windowPolicy = recencyPolicy(this.policy, options.retrieval !== undefined);
-    if (this.policy.recallTokens > 0) this.relevance = new HistoryRelevance();
+    const embedder = options.embedder ?? options.retrieval?.embedder;
+    if (embedder) this.embeddings = new ConversationEmbeddings(embedder, options.onError);
+    if (this.policy.recallTokens > 0) this.relevance = new HistoryRelevance(this.embeddings);
+  }
+
+  /** The user's final transcript is in: its embedding is asked for now, ahead of the prompt (with an embedder). */
+  anticipate(userText: string): void {
+    this.embeddings?.anticipate(userText);
   }
 
   /**
    * Loads the tokenizer (the model's own; tiktoken for OpenAI models). Idempotent. Never rejects: when the model's
    * tokenizer cannot be had it reports the error and counts with tiktoken's cl100k_base instead.
    */
-  prepare(): Promise<void> {
+  prepare(userText?: string): Promise<void> {
+    const ready = this.tokenizer();
+    if (!userText || !this.embeddings) return ready;
+    // Bounded: a slow or failed embedding leaves the prompt to BM25 alone (src/context/relevance-embeddings.ts).
+    const embedded = this.embeddings.wait(userText, this.options.embeddingWaitMs ?? 150, (ms, callback) =>
+      this.options.clock.schedule(ms, callback),
+    );
+    return Promise.all([ready, embedded]).then(() => undefined);
+  }
+
+  private tokenizer(): Promise<void> {
     this.tokenizerReady ??= tokenCounterFor(this.options.llm)
       .catch(async (error: unknown) => {
         this.options.onError?.(asError(error, 'the LLM tokenizer is unavailable; counting with cl100k_base'));
@@ -186,7 +214,8 @@ export class ContextManager {
     if (at >= 0) {
       const tokens = this.requireTokens();
       const question = prompt.messages[at];
-      let passages = retrieval.search(currentUserText([question]), 5);
+      const query = currentUserText([question]);
+      let passages = retrieval.search(query, 5, { queryVector: this.embeddings?.vector(query) });
       const room = Math.min(this.policy.retrievalTokens, this.policy.maxTokens - prompt.stats.contextTokens);
       while (passages.length) {
         const block = passagesBlock(passages, room, tokens.counter);
@@ -272,6 +301,7 @@ export class ContextManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.embeddings?.close();
     const running = this.running;
     running?.controller.abort(new Error('context closed'));
     await running?.done;

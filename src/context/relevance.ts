@@ -1,6 +1,8 @@
 import MiniSearch from 'minisearch';
 import type { ChatMessage } from '../providers/llm/contract.ts';
+import { similarity } from '../search/vectors.ts';
 import type { HistoryItem } from './history.ts';
+import type { ConversationEmbeddings } from './relevance-embeddings.ts';
 import { searchTerm, tokenize } from './relevance-text.ts';
 import type { MessageTokens } from './tokens.ts';
 
@@ -8,6 +10,10 @@ import type { MessageTokens } from './tokens.ts';
 const REPLY_WEIGHT = 0.5;
 /** The newest candidate turn scores up to this much more than the oldest of equal match (recency as a tiebreak). */
 const RECENCY_BOOST = 0.2;
+/** Reciprocal rank fusion of the BM25 and the embedding rankings of turns: a rank's weight is 1 / (k + rank). */
+const RRF_K = 60;
+/** Turns taken from the embedding ranking into the fusion. */
+const VECTOR_TURNS = 10;
 
 interface Doc {
   id: number;
@@ -37,9 +43,13 @@ export class HistoryRelevance {
   /** The item object indexed under each id (a history item is never edited; an id can only be taken back). */
   private readonly indexed = new Map<number, HistoryItem>();
 
+  /** With embeddings, the history's messages are embedded in the background and similarity joins the ranking. */
+  constructor(private readonly embeddings?: ConversationEmbeddings) {}
+
   /** Brings the index in line with `items`: new items in, taken-back ones out. */
   sync(items: readonly HistoryItem[]): void {
     let present: Set<number> | undefined;
+    let changed = false;
     for (const item of items) {
       if (!indexable(item)) continue;
       const known = this.indexed.get(item.id);
@@ -47,6 +57,7 @@ export class HistoryRelevance {
       if (known) this.index.discard(item.id);
       this.index.add({ id: item.id, text: item.content });
       this.indexed.set(item.id, item);
+      changed = true;
     }
     if (this.indexed.size === 0) return;
     for (const id of this.indexed.keys()) {
@@ -54,8 +65,11 @@ export class HistoryRelevance {
       if (!present.has(id)) {
         this.index.discard(id);
         this.indexed.delete(id);
+        changed = true;
       }
     }
+    if (changed && this.embeddings)
+      void this.embeddings.history.update(() => [...this.indexed.values()].map((m) => m.content));
   }
 
   /**
@@ -73,14 +87,19 @@ export class HistoryRelevance {
     this.sync(items);
     const scores = new Map<number, number>();
     for (const hit of this.index.search(query)) scores.set(hit.id as number, hit.score);
-    if (scores.size === 0) return [];
+    const queryVector = this.embeddings?.vector(query);
+    if (scores.size === 0 && !queryVector) return [];
     const turns = turnsBefore(items, beforeId);
-    const ranked: RecalledTurn[] = [];
-    turns.forEach((messages, i) => {
+    const lexical = turns.map((messages) => {
       let score = 0;
       for (const m of messages) score += (scores.get(m.id) ?? 0) * (m.role === 'user' ? 1 : REPLY_WEIGHT);
-      if (score <= 0) return;
-      score *= 1 + (RECENCY_BOOST * (i + 1)) / turns.length;
+      return score;
+    });
+    const match = queryVector ? this.fused(turns, lexical, queryVector) : lexical;
+    const ranked: RecalledTurn[] = [];
+    turns.forEach((messages, i) => {
+      if (match[i] <= 0) return;
+      const score = match[i] * (1 + (RECENCY_BOOST * (i + 1)) / turns.length);
       ranked.push({ messages, score, tokens: messages.reduce((n, m) => n + tokens.count(m), 0) });
     });
     ranked.sort((a, b) => b.score - a.score || b.messages[0].id - a.messages[0].id);
@@ -92,6 +111,31 @@ export class HistoryRelevance {
       room -= turn.tokens;
     }
     return chosen.sort((a, b) => a.messages[0].id - b.messages[0].id);
+  }
+
+  /** BM25 and embedding similarity of each turn (its best message; a reply weighs less), by reciprocal rank. */
+  private fused(turns: readonly HistoryItem[][], lexical: readonly number[], query: Float32Array): number[] {
+    const vectors = this.embeddings?.history;
+    const closeness = turns.map((messages) => {
+      let best = 0;
+      for (const m of messages) {
+        const v = vectors?.vectorOf(m.content);
+        if (v) best = Math.max(best, similarity(v, query) * (m.role === 'user' ? 1 : REPLY_WEIGHT));
+      }
+      return best;
+    });
+    const fused = new Array<number>(turns.length).fill(0);
+    const add = (values: readonly number[], limit: number) => {
+      const order = values
+        .map((value, i) => ({ value, i }))
+        .filter((e) => e.value > 0)
+        .sort((a, b) => b.value - a.value)
+        .slice(0, limit);
+      for (const [rank, { i }] of order.entries()) fused[i] += 1 / (RRF_K + rank + 1);
+    };
+    add(lexical, turns.length);
+    add(closeness, VECTOR_TURNS);
+    return fused;
   }
 }
 

@@ -123,9 +123,9 @@ export class DocsIndex {
     return this.index.documentCount;
   }
 
-  /** The embedder's name, when the index embeds its passages. */
-  get embedderName(): string | undefined {
-    return this.vectors?.name;
+  /** The embedder of the passages, if any (the user's turns must be embedded with the same one). */
+  get embedder(): TextEmbedder | undefined {
+    return this.options.embedder;
   }
 
   /** Passages with an embedding now (0 without an embedder). */

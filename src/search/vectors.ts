@@ -26,7 +26,8 @@ export function normalized(vector: Float32Array): Float32Array {
   return vector.map((x) => x / norm);
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+/** Cosine similarity of two unit vectors (0 for vectors of different sizes). */
+export function similarity(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return 0;
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
@@ -89,7 +90,7 @@ export class PassageVectors {
     const scored: { item: T; score: number }[] = [];
     for (const item of items) {
       const vector = this.byText.get(item.text);
-      if (vector) scored.push({ item, score: dot(vector, query) });
+      if (vector) scored.push({ item, score: similarity(vector, query) });
     }
     return scored.sort((a, b) => b.score - a.score).slice(0, limit);
   }
