@@ -175,8 +175,9 @@ export function attachMemory(
     // The last turns' extraction still runs (each job bounded by LLM_JOB_TIMEOUT_MS), then the summary.
     startExtraction();
     await extracting?.catch(() => undefined);
+    // The session is closed and its LLM idle: the summary is its own (no second context for it).
     if (config.summaries) {
-      const summary = await callSummary(session, forgottenAfterId, llmFor(), withTimeout).catch(
+      const summary = await callSummary(session, forgottenAfterId, llm, withTimeout).catch(
         (error: unknown) => {
           onError(asError(error, 'memory: the call summary failed'));
           return forgottenAfterId ? undefined : session.context.latestSummary?.text;
