@@ -48,10 +48,11 @@ export class HistoryRelevance {
 
   /** Brings the index in line with `items`: new items in, taken-back ones out. */
   sync(items: readonly HistoryItem[]): void {
-    let present: Set<number> | undefined;
     let changed = false;
+    let present = 0;
     for (const item of items) {
       if (!indexable(item)) continue;
+      present++;
       const known = this.indexed.get(item.id);
       if (known === item) continue;
       if (known) this.index.discard(item.id);
@@ -59,10 +60,11 @@ export class HistoryRelevance {
       this.indexed.set(item.id, item);
       changed = true;
     }
-    if (this.indexed.size === 0) return;
-    for (const id of this.indexed.keys()) {
-      present ??= new Set(items.map((m) => m.id));
-      if (!present.has(id)) {
+    // Every item of `items` is indexed now: as many as indexed means none was taken back (no set to build).
+    if (present !== this.indexed.size) {
+      const ids = new Set(items.map((m) => m.id));
+      for (const id of this.indexed.keys()) {
+        if (ids.has(id)) continue;
         this.index.discard(id);
         this.indexed.delete(id);
         changed = true;
