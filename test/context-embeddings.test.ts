@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAiEmbedder } from '../src/cache/embeddings.ts';
+import { configuredDocsIndex } from '../src/config/docs-index.ts';
 import type { HistoryItem } from '../src/context/history.ts';
 import { type ContextClock, ContextManager } from '../src/context/manager.ts';
 import { HistoryRelevance } from '../src/context/relevance.ts';
@@ -88,6 +89,31 @@ describe('embeddings with BM25 (fake OpenAI /v1/embeddings server)', () => {
     expect(prompt.messages.at(-1)?.content).toContain('(source: billing.md › Billing › Reimbursements)');
     expect(prompt.stats.retrievedPassages).toBeGreaterThan(0);
     await context.close();
+  }, 60_000);
+
+  it('docsEmbeddings configures the shared index; a bad spec is said and leaves BM25 alone', async () => {
+    fake.mode = 'ok';
+    const warnings: string[] = [];
+    const configured = await configuredDocsIndex(
+      { docsRoot: dir, docsEmbeddings: `openai-compatible:${fake.baseURL}#fake-embedding` },
+      (message) => warnings.push(message),
+      {},
+    );
+    await configured?.embedded();
+    expect(configured?.embedder?.name).toBe('openai:fake-embedding');
+    expect(configured?.embeddedPassages).toBe(configured?.size);
+    const plain = await configuredDocsIndex(
+      { docsRoot: dir, docsEmbeddings: 'nope:x' },
+      (m) => warnings.push(m),
+      {},
+    );
+    expect(plain?.embedder).toBeUndefined();
+    expect(plain?.size).toBeGreaterThan(0);
+    expect(warnings.join('\n')).toMatch(
+      /docs embeddings unavailable, BM25 only: unknown embeddings "nope:x"/,
+    );
+    configured?.close();
+    plain?.close();
   }, 60_000);
 
   it('falls back to BM25 when the embedder fails or hangs, and the prompt is still built', async () => {

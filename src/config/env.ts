@@ -76,6 +76,9 @@ export const ENV_KEYS: Record<string, (value: string, config: Record<string, unk
   REPARTEE_DOCS_ROOT: (v, c) => {
     c.docsRoot = v;
   },
+  REPARTEE_DOCS_EMBEDDINGS: (v, c) => {
+    c.docsEmbeddings = v;
+  },
 };
 
 /** `a, b` in an environment variable is the fallback list `["a", "b"]`. */
