@@ -190,9 +190,10 @@ describe('assemblyai + deepgram-aura sessions over their fake servers', () => {
       agentText: 'You said one. Anything else?',
       ttsProvider: 'deepgram-aura',
     });
-    // The three faults, then one good connection each for the reply and the apology synthesized ahead of need
-    // (on its own connection, so the reply never waits behind it).
-    expect(aura.connectionAttempts).toBe(5);
+    // The three faults, then a good connection for the reply and, unless it was done before the reply came, one
+    // for the apology synthesized ahead of need (on its own connection, so the reply never waits behind it).
+    expect(aura.connectionAttempts).toBeGreaterThanOrEqual(4);
+    expect(aura.connectionAttempts).toBeLessThanOrEqual(5);
     expect(await turn('two')).toMatchObject({ outcome: 'completed', ttsProvider: 'deepgram-aura' });
 
     const down = await session(assembly.url, `http://127.0.0.1:${await refusedPort()}`, {

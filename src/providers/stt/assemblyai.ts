@@ -290,8 +290,9 @@ class AssemblyAiStream extends SocketSttStream {
       this.journal.trimSegment(id);
       this.flushAnswered();
     }
-    this.emitFinal({ text, language: this.language, startMs, endMs });
+    // The signal first: the session asks its turn detector when the final arrives, and should have it then.
     if (!this.settings.formatTurns) this.emitSpeechEvent('endOfSpeech', endMs);
+    this.emitFinal({ text, language: this.language, startMs, endMs });
   }
 
   private answerLocally(flushId: number): void {
