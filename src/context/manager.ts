@@ -60,6 +60,8 @@ export interface ContextManagerOptions {
     search(query: string, limit?: number, options?: { queryVector?: Float32Array }): Passage[];
     /** The docs index's embedder: the user's turns and the history are embedded with it too. */
     readonly embedder?: TextEmbedder;
+    /** Ranks the passages by a user turn's embedding as soon as it arrives (kept for `search`). */
+    warm?(queryVector: Float32Array): void;
   };
   /** Embeds the user's turns and the history for the relevance window and retrieval (default: retrieval's). */
   embedder?: TextEmbedder;
@@ -115,7 +117,10 @@ export class ContextManager {
     this.policy = resolveContextPolicy(options.policy, options.retrieval !== undefined);
     this.windowPolicy = recencyPolicy(this.policy, options.retrieval !== undefined);
     const embedder = options.embedder ?? options.retrieval?.embedder;
-    if (embedder) this.embeddings = new ConversationEmbeddings(embedder, options.onError);
+    if (embedder)
+      this.embeddings = new ConversationEmbeddings(embedder, options.onError, (vector) =>
+        options.retrieval?.warm?.(vector),
+      );
     if (this.policy.recallTokens > 0) this.relevance = new HistoryRelevance(this.embeddings);
   }
 

@@ -15,6 +15,8 @@ export class ConversationEmbeddings {
   constructor(
     embedder: TextEmbedder,
     private readonly onError?: (error: Error) => void,
+    /** A user turn's embedding arrived (the docs index ranks its passages by it then, off the prompt build). */
+    private readonly onVector?: (vector: Float32Array) => void,
   ) {
     this.history = new PassageVectors({ embedder, timeoutMs: 10_000, onError });
   }
@@ -27,6 +29,7 @@ export class ConversationEmbeddings {
     entry.done = this.history.embedQuery(key).then(
       (vector) => {
         entry.vector = vector;
+        this.onVector?.(vector);
       },
       (error: unknown) => {
         this.queries.delete(key); // asked again next turn

@@ -71,6 +71,10 @@ export class DocsIndex {
   private timer: NodeJS.Timeout | undefined;
   private readonly dirty = new Set<string>();
   private refreshing: Promise<void> = Promise.resolve();
+  /** Bumped whenever passages change: a cached embedding ranking of an older version is stale. */
+  private version = 0;
+  /** The embedding ranking over all passages per query vector (computed once: it scans every vector). */
+  private readonly semanticCache = new WeakMap<Float32Array, { version: number; ranking: Doc[] }>();
   skippedFiles = 0;
 
   constructor(options: DocsIndexOptions) {
@@ -174,8 +178,11 @@ export class DocsIndex {
     const { queryVector } = options;
     if (!queryVector || !this.vectors?.size)
       return lexical.slice(0, limit).map(({ doc, score }) => scored(doc, score));
-    const candidates = [...this.docs.values()].filter(inside);
-    const semantic = this.vectors.rank(candidates, queryVector, VECTOR_CANDIDATES);
+    const semantic = under
+      ? this.vectors
+          .rank([...this.docs.values()].filter(inside), queryVector, VECTOR_CANDIDATES)
+          .map((r) => r.item)
+      : this.semanticRanking(queryVector);
     const fused = new Map<Doc, number>();
     const add = (doc: Doc, rank: number) => {
       fused.set(doc, (fused.get(doc) ?? 0) + 1 / (RRF_K + rank + 1));
@@ -183,13 +190,32 @@ export class DocsIndex {
     lexical.forEach(({ doc }, rank) => {
       add(doc, rank);
     });
-    semantic.forEach(({ item }, rank) => {
-      add(item, rank);
+    semantic.forEach((doc, rank) => {
+      add(doc, rank);
     });
     return [...fused]
       .sort((a, b) => b[1] - a[1])
       .slice(0, limit)
       .map(([doc, score]) => scored(doc, score));
+  }
+
+  /**
+   * Ranks the passages by similarity to `queryVector` now and keeps the result for `search`: scanning every vector
+   * costs time proportional to the folder, so it is done as soon as the user turn's embedding arrives, not in the
+   * prompt build.
+   */
+  warm(queryVector: Float32Array): void {
+    if (this.vectors?.size) this.semanticRanking(queryVector);
+  }
+
+  private semanticRanking(queryVector: Float32Array): Doc[] {
+    const cached = this.semanticCache.get(queryVector);
+    if (cached && cached.version === this.version) return cached.ranking;
+    const ranking = (this.vectors?.rank(this.docs.values(), queryVector, VECTOR_CANDIDATES) ?? []).map(
+      (r) => r.item,
+    );
+    this.semanticCache.set(queryVector, { version: this.version, ranking });
+    return ranking;
   }
 
   close(): void {
@@ -236,7 +262,12 @@ export class DocsIndex {
     // Names that are not documents (folders, backups); a document's event during the scan waits for the next one.
     for (const name of [...this.dirty]) if (!seen.has(name)) this.dirty.delete(name);
     for (const source of [...this.files.keys()]) if (!seen.has(source)) this.remove(source);
-    void this.vectors?.update(() => [...this.docs.values()].map((d) => d.text));
+    this.version++;
+    void this.vectors
+      ?.update(() => [...this.docs.values()].map((d) => d.text))
+      .then(() => {
+        this.version++; // new vectors: rankings made before them are stale
+      });
   }
 
   private remove(source: string): void {
