@@ -210,11 +210,7 @@ export class AgentSession {
     // Without an LLM the user is told so at once, in full (a failure per turn would tell them nothing new).
     const notice = this.options.llmUnavailableNotice;
     if (notice) void this.say(notice, { interruptible: false }).catch(() => undefined);
-    const prewarm = prewarmProviders(
-      this.options,
-      (from, error) => this.reportError(from, error),
-      () => this.closed,
-    );
+    const prewarm = prewarmProviders(this.options, this.reportError.bind(this), () => this.closed);
     await Promise.all([prewarm, this.context.prepare()]);
   }
 
