@@ -2,14 +2,15 @@
  * The simulated pass on the real cloud clients (issue 22): each chosen provider's client talks to its local fake
  * server (the same fakes the tests use), and the fake waits what its vendor documents before its first output.
  * `REPARTEE_BENCH_PROVIDERS=anthropic,cartesia` (one LLM of anthropic, google; one TTS of cartesia, deepgram-aura;
- * the STT assemblyai) selects them; the others stay simulated. Figures used (what each vendor publishes, else the
- * cloud profile's):
+ * one STT of assemblyai, cartesia-stt) selects them; the others stay simulated. Figures used (what each vendor
+ * publishes, else the cloud profile's):
  * - Cartesia Sonic: first audio in 135 ms (Cartesia's client README: "stream out the first audio chunk in just
  *   135ms"); audio paced at the profile's real-time factor.
  * - Deepgram Aura-2: first audio under 200 ms ("sub-200 ms TTFB"): 150-200 ms drawn.
  * - AssemblyAI Universal-Streaming: "immutable transcripts in ~300ms": the end-of-turn transcript 250-350 ms after
  *   the end of speech (or the ForceEndpoint), drawn; interims at the profile's delay. The fake hears the bench's
  *   clips with the same clip-matching recogniser the simulated STT is (it knows the clips the client plays).
+ * - Cartesia STT: no published latency for its finals; the cloud profile's final delay.
  * - Anthropic, Google Gemini: no published time to first token; the cloud profile's 400-700 ms, and its token rate.
  */
 
@@ -22,13 +23,21 @@ import type { STT } from '../../src/providers/stt/contract.ts';
 import { type KnownUtterance, SimulatedStt } from '../../src/providers/stt/simulated.ts';
 import { createStt } from '../../src/providers/stt/spec.ts';
 import { FakeAssemblyAiServer } from '../../src/providers/stt/testing/assemblyai-server.ts';
+import { FakeCartesiaSttServer } from '../../src/providers/stt/testing/cartesia-stt-server.ts';
 import type { TTS } from '../../src/providers/tts/contract.ts';
 import { createTts } from '../../src/providers/tts/spec.ts';
 import { FakeCartesiaServer } from '../../src/providers/tts/testing/cartesia-server.ts';
 import { FakeDeepgramAuraServer } from '../../src/providers/tts/testing/deepgram-aura-server.ts';
 import type { SimulatedProfile } from './ipc.ts';
 
-export const BENCH_VENDORS = ['anthropic', 'google', 'cartesia', 'deepgram-aura', 'assemblyai'] as const;
+export const BENCH_VENDORS = [
+  'anthropic',
+  'google',
+  'cartesia',
+  'deepgram-aura',
+  'assemblyai',
+  'cartesia-stt',
+] as const;
 export type BenchVendor = (typeof BENCH_VENDORS)[number];
 
 export const VENDOR_LATENCY = {
@@ -53,6 +62,7 @@ export function benchVendors(env = process.env.REPARTEE_BENCH_PROVIDERS): BenchV
   for (const pair of [
     ['anthropic', 'google'],
     ['cartesia', 'deepgram-aura'],
+    ['assemblyai', 'cartesia-stt'],
   ]) {
     if (pair.every((n) => names.includes(n)))
       throw new Error(`REPARTEE_BENCH_PROVIDERS: one of ${pair.join(' or ')}, not both`);
@@ -126,6 +136,21 @@ export async function vendorStack(
     Object.assign(env, { ASSEMBLYAI_API_KEY: KEY, ASSEMBLYAI_BASE_URL: fake.url });
     stt = createStt('assemblyai', { env, language: 'en' });
     parts.push('assemblyai (fake, 250-350 ms final)');
+  }
+  if (vendors.includes('cartesia-stt')) {
+    // Cartesia publishes no figure for its STT's finals: the cloud profile's, as for Gemini's TTFT.
+    const recognizer = new SimulatedStt({
+      utterances,
+      finalDelay: profile.sttFinal,
+      interimDelayMs: profile.sttInterimDelayMs,
+      seed: 23,
+    });
+    const fake = new FakeCartesiaSttServer({ apiKey: KEY, recognizer });
+    await fake.start();
+    closers.push(() => fake.close());
+    Object.assign(env, { CARTESIA_API_KEY: KEY, CARTESIA_STT_BASE_URL: fake.url });
+    stt = createStt('cartesia', { env, language: 'en' });
+    parts.push('cartesia STT (fake, cloud-profile final)');
   }
   const chunkIntervalMs = 40 * profile.ttsRealTimeFactor;
   if (vendors.includes('cartesia')) {
