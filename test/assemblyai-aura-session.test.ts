@@ -11,7 +11,15 @@ import {
   type AuraConnectionPlan,
   FakeDeepgramAuraServer,
 } from '../src/providers/tts/testing/deepgram-aura-server.ts';
-import { answerClip, CLIP_TEXT, configuredSession, startTyped, wordsOf } from './more-providers.harness.ts';
+import {
+  answerClip,
+  CLIP_TEXT,
+  configuredSession,
+  FAKE_STT_ENDPOINTING,
+  FAKE_STT_TUNING,
+  startTyped,
+  wordsOf,
+} from './more-providers.harness.ts';
 
 /**
  * Issue 22: `assemblyai` STT and `deepgram-aura` TTS in sessions built from their spec strings, over fake servers
@@ -75,7 +83,14 @@ async function fakes(stt: AssemblyAiConnectionPlan[] = [], tts: AuraConnectionPl
 
 async function session(sttUrl: string, ttsUrl: string, overrides: Record<string, unknown> = {}) {
   const s = await configuredSession(
-    { llm: 'anthropic:claude-test', stt: 'assemblyai', tts: 'deepgram-aura', vad: 'silero', ...overrides },
+    {
+      llm: 'anthropic:claude-test',
+      stt: 'assemblyai',
+      tts: 'deepgram-aura',
+      vad: 'silero',
+      endpointing: FAKE_STT_ENDPOINTING,
+      ...overrides,
+    },
     {
       ASSEMBLYAI_API_KEY: AAI_KEY,
       ASSEMBLYAI_BASE_URL: sttUrl,
@@ -84,6 +99,8 @@ async function session(sttUrl: string, ttsUrl: string, overrides: Record<string,
       ANTHROPIC_API_KEY: ANTHROPIC_KEY,
       ANTHROPIC_BASE_URL: llm.baseURL,
     },
+    [],
+    FAKE_STT_TUNING,
   );
   cleanups.push(() => s.close());
   return s;

@@ -8,7 +8,14 @@ import {
   FakeCartesiaSttServer,
 } from '../src/providers/stt/testing/cartesia-stt-server.ts';
 import { FakeCartesiaServer } from '../src/providers/tts/testing/cartesia-server.ts';
-import { answerClip, CLIP_TEXT, configuredSession, wordsOf } from './more-providers.harness.ts';
+import {
+  answerClip,
+  CLIP_TEXT,
+  configuredSession,
+  FAKE_STT_ENDPOINTING,
+  FAKE_STT_TUNING,
+  wordsOf,
+} from './more-providers.harness.ts';
 
 /**
  * Issue 22: `cartesia` STT (Cartesia Ink over its realtime `/stt/websocket`) in sessions built from the spec string,
@@ -62,7 +69,14 @@ async function sttFake(connections: CartesiaSttConnectionPlan[] = []) {
 
 async function session(sttUrl: string, overrides: Record<string, unknown> = {}) {
   const s = await configuredSession(
-    { llm: 'anthropic:claude-test', stt: 'cartesia', tts: 'cartesia', vad: 'silero', ...overrides },
+    {
+      llm: 'anthropic:claude-test',
+      stt: 'cartesia',
+      tts: 'cartesia',
+      vad: 'silero',
+      endpointing: FAKE_STT_ENDPOINTING,
+      ...overrides,
+    },
     {
       CARTESIA_API_KEY: CARTESIA_KEY,
       CARTESIA_BASE_URL: tts.baseUrl,
@@ -70,6 +84,8 @@ async function session(sttUrl: string, overrides: Record<string, unknown> = {}) 
       ANTHROPIC_API_KEY: ANTHROPIC_KEY,
       ANTHROPIC_BASE_URL: llm.baseURL,
     },
+    [],
+    FAKE_STT_TUNING,
   );
   cleanups.push(() => s.close());
   return s;

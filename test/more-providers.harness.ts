@@ -2,7 +2,7 @@ import { PacedAudioOutput } from '../src/agent/paced-output.ts';
 import type { AgentSession } from '../src/agent/session.ts';
 import { readWavFile } from '../src/audio/wav.ts';
 import { loadConfig } from '../src/config/config.ts';
-import { createProviders, type ProviderSet } from '../src/config/providers.ts';
+import { type CreateProvidersOptions, createProviders, type ProviderSet } from '../src/config/providers.ts';
 import { createConfiguredSession } from '../src/config/session.ts';
 import type { TurnMetrics } from '../src/metrics/schema.ts';
 import type { ChatMessage } from '../src/providers/llm/contract.ts';
@@ -18,6 +18,18 @@ export const CLIP =
   '/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav';
 /** The clip's words (Debian's pocketsphinx-testdata transcription). */
 export const CLIP_TEXT = 'he was not an ill disposed young man';
+
+/**
+ * For sessions on the STT fakes that really hear the clip (AssemblyAI, Cartesia): they recognise with pocketsphinx
+ * on this machine's CPU, so on a loaded machine their finals come 3-5 s after the end of speech, where the real
+ * services' would not slow with our load. The session and the client wait for them instead of settling on an
+ * interim (the 2 s and 3 s defaults are meant for real services), so a test of what the final carries tests that.
+ */
+export const FAKE_STT_ENDPOINTING = { finalTranscriptTimeoutMs: 10_000 };
+export const FAKE_STT_TUNING = {
+  assemblyai: { resultTimeoutMs: 10_000 },
+  cartesia: { resultTimeoutMs: 10_000 },
+};
 
 export interface Lines {
   lines: { level: string; fields: Record<string, unknown>; message: string }[];
@@ -51,10 +63,11 @@ export async function configuredSession(
   overrides: Record<string, unknown>,
   env: Record<string, string>,
   tools: readonly ToolEntry[] = [],
+  sttTuning: CreateProvidersOptions['sttTuning'] = {},
 ): Promise<ConfiguredSession> {
   const config = await loadConfig({ file: '/nonexistent/repartee.config.json', env: {}, overrides });
   const log = memoryLog();
-  const providers = await createProviders(config, { env, log });
+  const providers = await createProviders(config, { env, log, sttTuning });
   const session = await createConfiguredSession(config, providers, undefined, tools);
   const errors: string[] = [];
   session.on('error', (e) => errors.push(`${e.source}: ${e.error.message}`));

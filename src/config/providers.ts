@@ -7,7 +7,7 @@ import type { FallbackEvent } from '../providers/llm/fallback-rotation.ts';
 import type { ProviderLog } from '../providers/llm/openai-compatible.ts';
 import { createLlm } from '../providers/llm/spec.ts';
 import type { STT } from '../providers/stt/contract.ts';
-import { createStt } from '../providers/stt/spec.ts';
+import { type CreateSttOptions, createStt } from '../providers/stt/spec.ts';
 import type { TTS } from '../providers/tts/contract.ts';
 import { ELEVENLABS_DEFAULT_VOICE } from '../providers/tts/elevenlabs.ts';
 import { FallbackTts } from '../providers/tts/fallback.ts';
@@ -107,6 +107,8 @@ export interface CreateProvidersOptions {
   log?: ProviderLog;
   /** Every switch to a fallback provider (the log line is written either way). */
   onFallback?: (event: FallbackEvent) => void;
+  /** Per-provider STT tuning for a library user (timeouts, retries); keys and URLs still come from `env`. */
+  sttTuning?: Pick<CreateSttOptions, 'deepgram' | 'openaiRealtime' | 'openai' | 'assemblyai' | 'cartesia'>;
 }
 
 /** Builds the providers a configuration names (or the API keys pick); the embedded local stack by default. */
@@ -122,6 +124,7 @@ export async function createProviders(
   let sessionTts: SessionTtsFactory;
   try {
     stt = createStt(specs.stt, {
+      ...options.sttTuning,
       language: config.language,
       env,
       log: options.log,

@@ -13,6 +13,7 @@ import {
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
 import { OffsetMap } from './deepgram.ts';
+import { parseServerMessage } from './server-message.ts';
 import { unreportedSound } from './unreported-sound.ts';
 
 /** The API version this client speaks (the `Cartesia-Version` header), as the TTS client does. */
@@ -156,26 +157,12 @@ class CartesiaSttStream extends SocketSttStream {
   }
 
   protected handleMessage(data: RawData, isBinary: boolean): void {
-    if (isBinary) throw new CloudSttError('protocol', 'cartesia sent a binary message');
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString());
-    } catch {
-      throw new CloudSttError(
-        'protocol',
-        `cartesia sent malformed JSON: ${this.redact(data.toString().slice(0, 80))}`,
-      );
-    }
-    const type = (json as { type?: unknown })?.type;
-    if (typeof type === 'string' && !KNOWN_TYPES.has(type)) return; // newer message kinds: not ours to fail on
-    const parsed = ServerMessage.safeParse(json);
-    if (!parsed.success) {
-      throw new CloudSttError(
-        'protocol',
-        `cartesia sent an unexpected ${String(type)} message: ${parsed.error.message}`,
-      );
-    }
-    const message = parsed.data;
+    const message = parseServerMessage(
+      { vendor: 'cartesia', schema: ServerMessage, known: KNOWN_TYPES, redact: (text) => this.redact(text) },
+      data,
+      isBinary,
+    );
+    if (!message) return;
     switch (message.type) {
       case 'transcript':
         this.onTranscript(message);

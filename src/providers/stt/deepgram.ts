@@ -12,6 +12,7 @@ import {
   type SttLog,
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
+import { parseServerMessage } from './server-message.ts';
 import { unreportedSound } from './unreported-sound.ts';
 
 export interface DeepgramSttOptions extends Partial<ReconnectOptions> {
@@ -197,25 +198,12 @@ class DeepgramStream extends SocketSttStream {
   }
 
   protected handleMessage(data: RawData, isBinary: boolean): void {
-    if (isBinary) throw new CloudSttError('protocol', 'deepgram sent a binary message');
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString());
-    } catch {
-      throw new CloudSttError(
-        'protocol',
-        `deepgram sent malformed JSON: ${this.redact(data.toString().slice(0, 80))}`,
-      );
-    }
-    const type = (json as { type?: unknown })?.type;
-    if (typeof type === 'string' && !KNOWN_TYPES.has(type)) return; // newer message kinds: not ours to fail on
-    const parsed = ServerMessage.safeParse(json);
-    if (!parsed.success)
-      throw new CloudSttError(
-        'protocol',
-        `deepgram sent an unexpected ${String(type)} message: ${parsed.error.message}`,
-      );
-    const message = parsed.data;
+    const message = parseServerMessage(
+      { vendor: 'deepgram', schema: ServerMessage, known: KNOWN_TYPES, redact: (text) => this.redact(text) },
+      data,
+      isBinary,
+    );
+    if (!message) return;
     switch (message.type) {
       case 'Results':
         this.onResults(message);

@@ -14,6 +14,7 @@ import {
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
 import { SilenceGate } from './openai-silence-gate.ts';
+import { parseServerMessage } from './server-message.ts';
 
 export interface OpenAiRealtimeSttOptions extends Partial<ReconnectOptions> {
   apiKey: string;
@@ -243,27 +244,13 @@ class OpenAiRealtimeStream extends SocketSttStream {
   }
 
   protected handleMessage(data: RawData, isBinary: boolean): void {
-    if (isBinary) throw new CloudSttError('protocol', 'openai-realtime sent a binary message');
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString());
-    } catch {
-      throw new CloudSttError(
-        'protocol',
-        `openai-realtime sent malformed JSON: ${this.redact(data.toString().slice(0, 80))}`,
-      );
-    }
-    const type = (json as { type?: unknown })?.type;
-    if (typeof type !== 'string')
-      throw new CloudSttError('protocol', 'openai-realtime sent an event without a type');
-    if (!HANDLED.has(type as ServerEvent['type'])) return; // session.*, rate limits, … : nothing to do
-    const parsed = ServerEvent.safeParse(json);
-    if (!parsed.success)
-      throw new CloudSttError(
-        'protocol',
-        `openai-realtime sent an unexpected ${type} event: ${parsed.error.message}`,
-      );
-    this.onEvent(parsed.data);
+    // Events we do not handle (session.*, rate limits, …) come back undefined: nothing to do.
+    const event = parseServerMessage(
+      { vendor: 'openai-realtime', schema: ServerEvent, known: HANDLED, redact: (text) => this.redact(text) },
+      data,
+      isBinary,
+    );
+    if (event) this.onEvent(event);
   }
 
   private onEvent(event: ServerEvent): void {
