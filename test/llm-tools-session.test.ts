@@ -50,9 +50,27 @@ const heardClip = (transcript = '') =>
 const spokenReply = (result: { status: string; arrives: string }) =>
   `Your order is ${result.status} and arrives ${result.arrives}.`;
 
+/** A session on `llm` with the order tool answers the clip; the turn whose reply used the tool's answer. */
+async function answerWithTool(llm: string, env: Record<string, string>) {
+  const { tool, calls } = orderTool();
+  const s = await configuredSession({ llm, stt: 'local', tts: 'local', vad: 'silero' }, env, [tool]);
+  cleanups.push(() => s.close());
+  const result = await answerClip(s);
+  const turn = result.metrics.find((m) => m.outcome === 'completed' && m.agentText.includes('Tuesday'));
+  expect(
+    turn,
+    JSON.stringify({
+      m: result.metrics.map((m) => [m.outcome, m.userTranscript, m.agentText]),
+      e: s.errors,
+    }),
+  ).toBeDefined();
+  expect(heardClip(turn?.userTranscript)).toBeGreaterThanOrEqual(3);
+  expect(calls).toEqual([{ order: 'A-1147' }]);
+  return { s, result, turn };
+}
+
 describe('tool calls through a session over the fake LLM servers', () => {
   it('anthropic: tool_use → our tool runs → tool_result goes back → the spoken reply uses it', async () => {
-    const { tool, calls } = orderTool();
     const results: unknown[] = [];
     const script = (r: ParsedMessagesRequest): AnthropicScript => {
       const last = r.messages.at(-1);
@@ -70,23 +88,10 @@ describe('tool calls through a session over the fake LLM servers', () => {
     };
     const anthropic = await FakeAnthropicServer.start({ apiKey: ANTHROPIC_KEY, script });
     cleanups.push(() => anthropic.close());
-    const s = await configuredSession(
-      { llm: 'anthropic:claude-test', stt: 'local', tts: 'local', vad: 'silero' },
-      { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: anthropic.baseURL },
-      [tool],
-    );
-    cleanups.push(() => s.close());
-    const result = await answerClip(s);
-    const turn = result.metrics.find((m) => m.outcome === 'completed' && m.agentText.includes('Tuesday'));
-    expect(
-      turn,
-      JSON.stringify({
-        m: result.metrics.map((m) => [m.outcome, m.userTranscript, m.agentText]),
-        e: s.errors,
-      }),
-    ).toBeDefined();
-    expect(heardClip(turn?.userTranscript)).toBeGreaterThanOrEqual(3);
-    expect(calls).toEqual([{ order: 'A-1147' }]);
+    const { s, result, turn } = await answerWithTool('anthropic:claude-test', {
+      ANTHROPIC_API_KEY: ANTHROPIC_KEY,
+      ANTHROPIC_BASE_URL: anthropic.baseURL,
+    });
     // The tool was offered in Anthropic's shape, and its output came back as a tool_result for that tool_use.
     expect(anthropic.requests[0].tools?.map((t) => [t.name, t.input_schema.type])).toEqual([
       ['order_status', 'object'],
@@ -112,7 +117,6 @@ describe('tool calls through a session over the fake LLM servers', () => {
   }, 120_000);
 
   it('google: functionCall → our tool runs → functionResponse goes back → the spoken reply uses it', async () => {
-    const { tool, calls } = orderTool();
     const results: unknown[] = [];
     const script = (r: GenerateRequest): GeminiScript => {
       const parts = r.contents.at(-1)?.parts ?? [];
@@ -129,23 +133,10 @@ describe('tool calls through a session over the fake LLM servers', () => {
     };
     const gemini = await FakeGeminiServer.start({ apiKey: GEMINI_KEY, script });
     cleanups.push(() => gemini.close());
-    const s = await configuredSession(
-      { llm: 'google:gemini-test', stt: 'local', tts: 'local', vad: 'silero' },
-      { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseURL },
-      [tool],
-    );
-    cleanups.push(() => s.close());
-    const result = await answerClip(s);
-    const turn = result.metrics.find((m) => m.outcome === 'completed' && m.agentText.includes('Tuesday'));
-    expect(
-      turn,
-      JSON.stringify({
-        m: result.metrics.map((m) => [m.outcome, m.userTranscript, m.agentText]),
-        e: s.errors,
-      }),
-    ).toBeDefined();
-    expect(heardClip(turn?.userTranscript)).toBeGreaterThanOrEqual(3);
-    expect(calls).toEqual([{ order: 'A-1147' }]);
+    const { s, turn } = await answerWithTool('google:gemini-test', {
+      GEMINI_API_KEY: GEMINI_KEY,
+      GEMINI_BASE_URL: gemini.baseURL,
+    });
     expect(gemini.requests[0].body.tools?.[0].functionDeclarations.map((d) => d.name)).toEqual([
       'order_status',
     ]);
