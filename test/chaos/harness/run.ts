@@ -265,6 +265,8 @@ export async function runScenario(
     },
     { name: 'misbehaviour ran', ok: error === undefined, detail: error ?? 'yes' },
   ];
+  const unmet = error === undefined ? scenario.expected?.(observed) : undefined;
+  if (scenario.expected) checks.push({ name: 'server handled it', ok: !unmet, detail: unmet ?? 'yes' });
   return {
     scenario: scenario.name,
     what: scenario.what,

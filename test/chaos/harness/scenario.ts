@@ -27,4 +27,9 @@ export interface Scenario {
    * admitted, as a call already in progress when the server fills up would be. Others start first, with a head start.
    */
   startsAfterCanary?: boolean;
+  /**
+   * What the server must have done about the misbehaviour (dropped the client, ended its sessions), judged from
+   * what `run` observed: undefined when it did, else what it failed to do. A row passes only if it did.
+   */
+  expected?(observed: Record<string, string | number>): string | undefined;
 }
