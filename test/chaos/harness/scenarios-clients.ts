@@ -268,4 +268,11 @@ export const idleConnections: Scenario = {
       ...(guarded ? { 'stopped at RSS guard': `${Math.round(ctx.rssGuardBytes / 2 ** 20)} MiB` } : {}),
     };
   },
+  // Held under 2 GB, and any connection past the cap refused with a 503 (a reason a client can act on).
+  expected: (observed) => {
+    if (Number(observed['peak RSS MiB']) > 2048) return `peak RSS ${observed['peak RSS MiB']} MiB, over 2 GB`;
+    const refusals = String(observed.refused).split(/, (?=\d+× )/);
+    const unclear = refusals.filter((r) => r !== '0' && !/503/.test(r));
+    return unclear.length ? `refused without a 503: ${unclear.join(', ')}` : undefined;
+  },
 };

@@ -182,6 +182,14 @@ export const sdpOffers: Scenario = {
       'UDP released within 60 s': released ? 'yes' : 'NO',
     };
   },
+  // Bad offers get a 4xx, never a server error; an offer whose peer never connects gives its sockets back.
+  expected: (observed) => {
+    if (/→ (5\d\d|error)/.test(String(observed['mangled offers'])))
+      return `a mangled offer got a server error: ${observed['mangled offers']}`;
+    return observed['UDP released within 60 s'] === 'yes'
+      ? undefined
+      : 'UDP sockets not released within 60 s';
+  },
 };
 
 export const slowloris: Scenario = {
