@@ -42,9 +42,11 @@ export class Proc {
   exit: { code: number | null; signal: string | null } | undefined;
   readonly exited: Promise<void>;
 
+  /** `group`: the child leads its own process group (spawned detached), and a kill takes the whole group. */
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
+    private readonly group = false,
   ) {
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-400_000);
@@ -76,7 +78,16 @@ export class Proc {
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.alive) this.child.kill(signal);
+    if (!this.alive) return this.exited;
+    if (this.group && this.child.pid !== undefined) {
+      try {
+        process.kill(-this.child.pid, signal);
+        return this.exited;
+      } catch {
+        // The group is gone already: the child alone, below.
+      }
+    }
+    this.child.kill(signal);
     return this.exited;
   }
 }
@@ -140,14 +151,17 @@ export async function startWorker(spec: WorkerSpec): Promise<WorkerProc> {
     ...(spec.extraArgs ?? []),
   ];
   const env = { ...process.env, REPARTEE_LOG_LEVEL: 'info', ...spec.env };
+  // faketime forks the worker and waits for it: killing faketime alone left the worker running after the tests
+  // (one leaked per run), so it leads a process group and a kill takes the group.
   const child = spec.faketime
     ? spawn('faketime', ['-f', spec.faketime, process.execPath, ...args], {
         cwd: REPO,
         env: { ...env, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       })
     : spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = Object.assign(new Proc(spec.id, child), {
+  const proc = Object.assign(new Proc(spec.id, child, spec.faketime !== undefined), {
     id: spec.id,
     port,
     agentPort,
