@@ -21,6 +21,14 @@ describe('telephony configuration', () => {
     expect(options?.telnyx).toBeUndefined();
     expect(options?.vonage).toBeUndefined();
     expect(options?.call?.silence?.prompt).toBe('Are you still there?');
+    expect(options?.busyMessage).toMatch(/lines are busy/);
+    const ours = telephonyServerOptions(
+      { ...config.telephony!, busyMessage: 'We are full, sorry.' },
+      { TWILIO_AUTH_TOKEN: 'abc' },
+      create,
+      () => {},
+    );
+    expect(ours?.busyMessage).toBe('We are full, sorry.');
     expect(() => telephonyServerOptions(config.telephony, {}, create, () => {})).toThrow(/TWILIO_AUTH_TOKEN/);
     expect(telephonyServerOptions(undefined, { TWILIO_AUTH_TOKEN: 'abc' }, create, () => {})).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AgentSession } from '../agent/session.ts';
-import type { TelephonyOptions } from '../server/telephony.ts';
+import { DEFAULT_BUSY_MESSAGE, type TelephonyOptions } from '../server/telephony.ts';
 import type { CallLogEntry, PhoneCallInfo } from '../transport/telephony/call.ts';
 import type { CallControl } from '../transport/telephony/control.ts';
 
@@ -17,6 +17,8 @@ export const TelephonyConfigSchema = z
     silenceTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
     silencePrompt: z.string().max(500).default('Are you still there?'),
     silenceGoodbye: z.string().max(500).default("I'll hang up now. Goodbye!"),
+    /** Said by the provider to a call that comes when every line is busy (the session cap), before hanging up. */
+    busyMessage: z.string().min(1).max(500).default(DEFAULT_BUSY_MESSAGE),
     /** −60 dBFS noise in the gaps of the agent's speech instead of nothing (no provider documents needing it). */
     comfortNoise: z.boolean().default(false),
     /** Answering-machine / voicemail detection at the start of each call (the greeting's length and the beep). */
@@ -66,6 +68,7 @@ export function telephonyServerOptions(
     ...(vonage ? { vonage: { signatureSecret: vonage } } : {}),
     createCallSession,
     log,
+    busyMessage: config.busyMessage,
     call: {
       silence: {
         timeoutMs: config.silenceTimeoutMs,

@@ -141,7 +141,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     void closed.then(() => live.delete(session));
   };
   // Webhooks are authenticated by the provider's signature, streams by the one-time token of that answer.
-  const telephony = options.telephony ? new TelephonyRoutes(options.telephony, track) : undefined;
+  const telephony = options.telephony
+    ? new TelephonyRoutes(
+        options.telephony,
+        track,
+        () => draining || admission.sessions >= admission.options.maxSessions,
+      )
+    : undefined;
   const signalling = new Signalling({
     createSession: options.createSession,
     webrtc: options.webrtc,

@@ -13,16 +13,23 @@ import type { CallControl } from '../transport/telephony/control.ts';
 import {
   createTelnyxWire,
   telnyxAfterStreamTexml,
+  telnyxBusyTexml,
   telnyxStreamTexml,
   validTelnyxSignature,
 } from '../transport/telephony/telnyx.ts';
 import {
   createTwilioWire,
   twilioAfterStreamTwiml,
+  twilioBusyTwiml,
   twilioStreamTwiml,
   validTwilioSignature,
 } from '../transport/telephony/twilio.ts';
-import { createVonageWire, validVonageSignature, vonageStreamNcco } from '../transport/telephony/vonage.ts';
+import {
+  createVonageWire,
+  validVonageSignature,
+  vonageBusyNcco,
+  vonageStreamNcco,
+} from '../transport/telephony/vonage.ts';
 import type { PhoneProvider, PhoneWire, StreamStart } from '../transport/telephony/wire.ts';
 
 export interface TelephonyOptions {
@@ -38,8 +45,15 @@ export interface TelephonyOptions {
   createCallSession(call: PhoneCallInfo, control: CallControl): Promise<AgentSession>;
   /** Timeouts, the silence prompt, input budget of each call. */
   call?: Omit<PhoneCallOptions, 'wire' | 'createSession' | 'authorize' | 'log'>;
+  /**
+   * Said by the provider's own voice to a call that comes when the process takes no more sessions (at its cap, or
+   * draining), before it hangs up: a caller hears why instead of a dead line.
+   */
+  busyMessage?: string;
   log?(entry: CallLogEntry): void;
 }
+
+export const DEFAULT_BUSY_MESSAGE = 'All our lines are busy right now. Please call again in a few minutes.';
 
 /** A webhook's stream token is good for this long (the provider connects the stream within a second or two). */
 const TOKEN_TTL_MS = 60_000;
@@ -67,9 +81,11 @@ export class TelephonyRoutes {
   private readonly transfers = new Map<string, { to: string; expiresAt: number }>();
   private readonly base: URL;
 
+  /** `isFull`: the process takes no new session now (at its cap, or draining). */
   constructor(
     private readonly options: TelephonyOptions,
     private readonly track: (session: AgentSession, closed: Promise<void>) => void,
+    private readonly isFull: () => boolean = () => false,
   ) {
     this.base = new URL(options.publicUrl);
     if (this.base.protocol !== 'https:' && this.base.protocol !== 'http:')
@@ -104,6 +120,10 @@ export class TelephonyRoutes {
           : twilioAfterStreamTwiml({ transferTo: transfer });
       return reply(response, 200, 'text/xml', xml);
     }
+    if (this.isFull()) {
+      this.log({ provider, callId, level: 'warn', message: 'incoming call refused: every line is busy' });
+      return this.replyBusy(response, provider);
+    }
     const token = this.issue(provider, callId, params.From ?? params.from);
     const streamUrl = new URL(`/telephony/${provider}/stream`, this.base);
     streamUrl.protocol = this.base.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -127,6 +147,13 @@ export class TelephonyRoutes {
       'application/json',
       JSON.stringify(vonageStreamNcco(streamUrl.toString(), headers)),
     );
+  }
+
+  private replyBusy(response: ServerResponse, provider: PhoneProvider): true {
+    const message = this.options.busyMessage ?? DEFAULT_BUSY_MESSAGE;
+    if (provider === 'twilio') return reply(response, 200, 'text/xml', twilioBusyTwiml(message));
+    if (provider === 'telnyx') return reply(response, 200, 'text/xml', telnyxBusyTexml(message));
+    return reply(response, 200, 'application/json', JSON.stringify(vonageBusyNcco(message)));
   }
 
   /** Whether an upgrade to `url` is a media stream of ours. */

@@ -45,6 +45,8 @@ export interface PhoneServerOptions {
    * speech is heard as one sentence, for tests about the call rather than the words (the VAD stays real).
    */
   stt?: 'local' | 'stub';
+  /** The process's session cap (admission), for tests of a full server. */
+  maxSessions?: number;
 }
 
 /** Hears "hello, are you there?" at every end of speech (the VAD decides when). */
@@ -71,6 +73,7 @@ export async function startPhoneServer(options: PhoneServerOptions = {}) {
     host: '127.0.0.1',
     port: 0,
     webRoot: false,
+    ...(options.maxSessions !== undefined ? { admission: { maxSessions: options.maxSessions } } : {}),
     createSession: async () => {
       throw new Error('this test serves phone calls only');
     },

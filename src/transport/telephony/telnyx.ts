@@ -104,6 +104,11 @@ export function telnyxStreamTexml(streamUrl: string, nextUrl: string): string {
   );
 }
 
+/** The answer to a call that finds every line busy: Telnyx says `message` and hangs up (TeXML Say, Hangup). */
+export function telnyxBusyTexml(message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Response><Say>${escapeXml(message)}</Say><Hangup/></Response>`;
+}
+
 export function telnyxAfterStreamTexml(action: { transferTo?: string }): string {
   const body = action.transferTo ? `<Dial>${escapeXml(action.transferTo)}</Dial>` : '<Hangup/>';
   return `<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`;

@@ -100,6 +100,14 @@ export function twilioStreamTwiml(
   return response.toString();
 }
 
+/** The answer to a call that finds every line busy: Twilio says `message` in its own voice and hangs up. */
+export function twilioBusyTwiml(message: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.say(message);
+  response.hangup();
+  return response.toString();
+}
+
 /** What Twilio does after the stream ends: dial a number (transfer) or hang up. */
 export function twilioAfterStreamTwiml(action: { transferTo?: string }): string {
   const response = new twilio.twiml.VoiceResponse();

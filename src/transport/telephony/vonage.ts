@@ -98,6 +98,11 @@ export function vonageStreamNcco(streamUrl: string, headers: Record<string, stri
   ];
 }
 
+/** The answer to a call that finds every line busy: Vonage says `message` (a talk action); the call then ends. */
+export function vonageBusyNcco(message: string): unknown[] {
+  return [{ action: 'talk', text: message }];
+}
+
 /**
  * A signed Vonage webhook: `Authorization: Bearer <JWT>` signed (HS256) with the signature secret, checked by
  * the official SDK (@vonage/jwt); a body must match the token's `payload_hash` (SHA-256, hex).
