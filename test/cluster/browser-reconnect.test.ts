@@ -88,24 +88,36 @@ describe.skipIf(!hasChromium)('talk page behind HAProxy: automatic reconnect', (
           'conversation',
         );
         expect(conversationId).toBeNull(); // the id rides on the connection, not the page's address
-        const seen: string[] = [];
-        const watch = setInterval(() => {
-          void page
-            .locator('#connection')
-            .textContent()
-            .then((text) => text && seen.push(text))
-            .catch(() => undefined);
-        }, 20);
+        // Every label the page shows, recorded in the page itself: polling it over CDP misses a short
+        // "Reconnecting…" when Chromium is starved of CPU.
+        await page.evaluate(() => {
+          const label = document.querySelector('#connection');
+          const seen: string[] = [label?.textContent ?? ''];
+          (window as unknown as { connectionLabels: string[] }).connectionLabels = seen;
+          if (label)
+            new MutationObserver(() => seen.push(label.textContent ?? '')).observe(label, {
+              childList: true,
+              characterData: true,
+              subtree: true,
+            });
+        });
         await holder.kill('SIGKILL');
         await waitFor(
           'reconnected',
           async () => ((await pageDebug(page)) as { reconnects?: number }).reconnects === 1,
           60_000,
         );
-        clearInterval(watch);
+        const seen = await page.evaluate(
+          () => (window as unknown as { connectionLabels: string[] }).connectionLabels,
+        );
         expect(seen).toContain('Reconnecting…');
         const other = workers.find((w) => w.alive && w !== holder)!;
-        expect((await health(other.url)).sessions).toBe(1);
+        // The page counts the reconnect when its link is up; the worker counts the session once it is made.
+        await waitFor(
+          'the other worker holds the session',
+          async () => (await health(other.url)).sessions === 1,
+          30_000,
+        );
         const before = await items();
         await type('And what did the cat do next?');
         await waitFor('the reply after the reconnect', async () => (await items()) >= before + 2, 120_000);
