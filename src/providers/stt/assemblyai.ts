@@ -12,7 +12,7 @@ import {
   type SttLog,
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
-import { parseServerMessage } from './server-message.ts';
+import { parseServerMessage, type ServerMessageFormat } from './server-message.ts';
 import { unreportedSound } from './unreported-sound.ts';
 
 export interface AssemblyAiSttOptions extends Partial<ReconnectOptions> {
@@ -222,17 +222,16 @@ class AssemblyAiStream extends SocketSttStream {
     return super.closeError(code, reason);
   }
 
+  /** Built once: the stream's messages are parsed against it. */
+  private readonly messageFormat: ServerMessageFormat<z.infer<typeof ServerMessage>> = {
+    vendor: 'assemblyai',
+    schema: ServerMessage,
+    known: KNOWN_TYPES,
+    redact: (text) => this.redact(text),
+  };
+
   protected handleMessage(data: RawData, isBinary: boolean): void {
-    const message = parseServerMessage(
-      {
-        vendor: 'assemblyai',
-        schema: ServerMessage,
-        known: KNOWN_TYPES,
-        redact: (text) => this.redact(text),
-      },
-      data,
-      isBinary,
-    );
+    const message = parseServerMessage(this.messageFormat, data, isBinary);
     if (!message) return;
     switch (message.type) {
       case 'Turn':

@@ -13,7 +13,7 @@ import {
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
 import { OffsetMap } from './deepgram.ts';
-import { parseServerMessage } from './server-message.ts';
+import { parseServerMessage, type ServerMessageFormat } from './server-message.ts';
 import { unreportedSound } from './unreported-sound.ts';
 
 /** The API version this client speaks (the `Cartesia-Version` header), as the TTS client does. */
@@ -156,12 +156,16 @@ class CartesiaSttStream extends SocketSttStream {
     this.flushAnswered();
   }
 
+  /** Built once: the stream's messages are parsed against it. */
+  private readonly messageFormat: ServerMessageFormat<z.infer<typeof ServerMessage>> = {
+    vendor: 'cartesia',
+    schema: ServerMessage,
+    known: KNOWN_TYPES,
+    redact: (text) => this.redact(text),
+  };
+
   protected handleMessage(data: RawData, isBinary: boolean): void {
-    const message = parseServerMessage(
-      { vendor: 'cartesia', schema: ServerMessage, known: KNOWN_TYPES, redact: (text) => this.redact(text) },
-      data,
-      isBinary,
-    );
+    const message = parseServerMessage(this.messageFormat, data, isBinary);
     if (!message) return;
     switch (message.type) {
       case 'transcript':

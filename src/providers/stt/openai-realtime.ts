@@ -14,7 +14,7 @@ import {
 } from './cloud-stream.ts';
 import type { STT, SttListener, SttStream, SttStreamOptions } from './contract.ts';
 import { SilenceGate } from './openai-silence-gate.ts';
-import { parseServerMessage } from './server-message.ts';
+import { parseServerMessage, type ServerMessageFormat } from './server-message.ts';
 
 export interface OpenAiRealtimeSttOptions extends Partial<ReconnectOptions> {
   apiKey: string;
@@ -243,13 +243,17 @@ class OpenAiRealtimeStream extends SocketSttStream {
     return true;
   }
 
+  /** Built once: the stream's messages are parsed against it. */
+  private readonly messageFormat: ServerMessageFormat<ServerEvent> = {
+    vendor: 'openai-realtime',
+    schema: ServerEvent,
+    known: HANDLED,
+    redact: (text) => this.redact(text),
+  };
+
   protected handleMessage(data: RawData, isBinary: boolean): void {
     // Events we do not handle (session.*, rate limits, …) come back undefined: nothing to do.
-    const event = parseServerMessage(
-      { vendor: 'openai-realtime', schema: ServerEvent, known: HANDLED, redact: (text) => this.redact(text) },
-      data,
-      isBinary,
-    );
+    const event = parseServerMessage(this.messageFormat, data, isBinary);
     if (event) this.onEvent(event);
   }
 
