@@ -106,6 +106,11 @@ export class Admission {
     return this.held;
   }
 
+  /** No place is left for one more session in this process. */
+  get full(): boolean {
+    return this.held >= this.options.maxSessions;
+  }
+
   get refused(): { capacity: number; client: number } {
     return { ...this.refusedTotal };
   }
@@ -113,7 +118,7 @@ export class Admission {
   admit(request: IncomingMessage): AdmissionResult {
     const client = this.clientAddress(request);
     const { maxSessions, maxSessionsPerClient, retryAfterSeconds } = this.options;
-    if (this.held >= maxSessions) {
+    if (this.full) {
       this.refusedTotal.capacity++;
       const reason = `the server is at its limit of ${maxSessions} sessions; try again shortly`;
       return { ok: false, refusal: { status: 503, reason, retryAfterSeconds } };

@@ -142,11 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   // Webhooks are authenticated by the provider's signature, streams by the one-time token of that answer.
   const telephony = options.telephony
-    ? new TelephonyRoutes(
-        options.telephony,
-        track,
-        () => draining || admission.sessions >= admission.options.maxSessions,
-      )
+    ? new TelephonyRoutes(options.telephony, track, () => draining || admission.full)
     : undefined;
   const signalling = new Signalling({
     createSession: options.createSession,
